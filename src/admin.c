@@ -1,0 +1,2 @@
+/* admin.c - placeholder until the module lands. */
+#include "admin.h"

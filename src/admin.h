@@ -1,0 +1,26 @@
+/*
+ * admin.h - the HTTP endpoints (evhttp).
+ *
+ * On the healthz address: /healthz (200 once synced, 503 before) and
+ * /livez.  On the metrics address: /metrics (Prometheus text),
+ * /debug/services (JSON), /proxyMode and /configz.
+ */
+#ifndef ADMIN_H
+#define ADMIN_H
+
+#include <event2/event.h>
+
+struct config;
+struct proxier;
+struct admin;
+
+/*
+ * Listen on the configured addresses (an empty address string disables
+ * that server).  Returns NULL with one line logged when an address cannot
+ * be bound.  cfg and proxier are borrowed.
+ */
+struct admin	*admin_new(struct event_base *, const struct config *,
+		    struct proxier *);
+void		 admin_free(struct admin *);
+
+#endif

@@ -1,0 +1,85 @@
+/*
+ * config.h - kube-uproxy's configuration: one table of typed options.
+ *
+ * The table in config.c drives command-line flags (--name=value and
+ * --name value), the KubeProxyConfiguration file (--config), validation
+ * and /configz, so a setting is described exactly once.
+ */
+#ifndef CONFIG_H
+#define CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "addr.h"
+
+enum iptables_mode {
+	IPTABLES_LEGACY,	/* libiptc on the legacy x_tables */
+	IPTABLES_NONE,		/* no rules: clients use the proxy ports */
+};
+
+struct config {
+	char		*kubeconfig;		/* --kubeconfig */
+	char		*master;		/* --master */
+	char		*manifests;		/* --manifests */
+	char		*hostname;		/* --hostname-override (default: uname) */
+	char		*config_file;		/* --config */
+	char		*bind_address_str;	/* --bind-address, as given */
+	union addr	 bind_address;		/* parsed, port 0 */
+	char		*port_range_str;	/* --proxy-port-range, as given */
+	uint16_t	 port_lo, port_hi;	/* 0, 0: kernel-chosen */
+	uint64_t	 udp_timeout_ms;	/* --udp-timeout */
+	uint64_t	 sync_period_ms;	/* --iptables-sync-period */
+	uint64_t	 min_sync_period_ms;	/* --iptables-min-sync-period */
+	enum iptables_mode iptables;		/* --iptables */
+	char		*relay_str;		/* --relay copy|splice */
+	int		 relay_splice;
+	char		*healthz_str;		/* --healthz-bind-address ("" = off) */
+	union addr	 healthz_address;
+	char		*metrics_str;		/* --metrics-bind-address ("" = off) */
+	union addr	 metrics_address;
+	int		 cleanup;		/* --cleanup */
+	int		 verbosity;		/* --v, -v */
+};
+
+/* Fill *c with the defaults of DESIGN.md section 2. */
+void	config_defaults(struct config *c);
+
+/*
+ * Parse argv (after the program name) into *c, on top of what is there.
+ * Returns 0, 1 when --help or --version was handled (message printed; exit
+ * 0), or -1 with one line naming the flag in err (exit 1).  When --config
+ * is given, the file is applied first and flags override it.
+ */
+int	config_parse_args(struct config *c, int argc, char **argv,
+	    char *err, size_t err_len);
+
+/*
+ * Apply a KubeProxyConfiguration file (YAML or JSON).  Unknown fields are
+ * logged as warnings; returns -1 with "FILE: field: reason" in err.
+ */
+int	config_load_file(struct config *c, const char *path, char *err, size_t err_len);
+
+/* Derive the parsed fields (addresses, ranges) from the *_str fields. */
+int	config_finish(struct config *c, char *err, size_t err_len);
+
+/* Effective configuration as a JSON object (caller frees): /configz. */
+char	*config_to_json(const struct config *c);
+
+void	config_free(struct config *c);
+void	config_usage(FILE *);
+
+/*
+ * Go-style durations: "250ms", "2s", "1m30s", "1h", "1.5s", "0".  Units ns,
+ * us (µs), ms, s, m, h.  Returns 0 and the value rounded down to ms, or -1.
+ */
+int	config_parse_duration(const char *s, uint64_t *ms);
+
+/*
+ * Port ranges as kube-proxy reads them: "A-B", "A", "A+N"; "", "0" and
+ * "0-0" mean kernel-chosen (lo = hi = 0).  Returns 0 or -1.
+ */
+int	config_parse_port_range(const char *s, uint16_t *lo, uint16_t *hi);
+
+#endif

@@ -1,0 +1,121 @@
+/*
+ * k8s.h - the Kubernetes objects a service proxy needs, decoded from JSON.
+ *
+ * One decoder serves every source: the API (JSON on the wire) and manifest
+ * files (JSON, or YAML turned into the same cJSON tree by yaml.c).  The
+ * decoder validates everything the data path will rely on (IP literals,
+ * port ranges, protocols) so that later stages never see bad input.
+ *
+ * Shapes: ../shared/K8S-API.md section 4.
+ */
+#ifndef K8S_H
+#define K8S_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cjson/cJSON.h>
+
+#include "addr.h"
+
+enum k8s_kind {
+	K8S_SERVICE = 1,
+	K8S_ENDPOINTSLICE,
+	K8S_ENDPOINTS,
+};
+
+enum k8s_proto {
+	K8S_PROTO_TCP = 1,
+	K8S_PROTO_UDP,
+	K8S_PROTO_OTHER,	/* SCTP or unknown: the store skips it */
+};
+
+#define K8S_AFFINITY_TIMEOUT_DEFAULT	10800	/* seconds, 3 h */
+
+struct k8s_service_port {
+	char		*name;		/* "" when unnamed, never NULL */
+	enum k8s_proto	 protocol;
+	uint16_t	 port;
+	uint16_t	 node_port;	/* 0: none */
+};
+
+struct k8s_service {
+	/*
+	 * Non-NULL when the proxy must not serve this Service at all
+	 * ("headless", "type ExternalName"); the other fields may then be
+	 * empty.  Points to a static string.
+	 */
+	const char		*skip_reason;
+	char			*type;		/* "ClusterIP", "NodePort", ... */
+	union addr		*cluster_ips;	/* clusterIPs (or clusterIP), port 0 */
+	size_t			 n_cluster_ips;
+	union addr		*external_ips;	/* spec.externalIPs */
+	size_t			 n_external_ips;
+	union addr		*lb_ips;	/* status.loadBalancer.ingress[].ip */
+	size_t			 n_lb_ips;
+	int			 affinity_client_ip;	/* sessionAffinity: ClientIP */
+	uint32_t		 affinity_timeout;	/* seconds; default applied */
+	struct k8s_service_port	*ports;
+	size_t			 n_ports;
+};
+
+struct k8s_endpoint_port {
+	char		*name;		/* "" when unnamed */
+	enum k8s_proto	 protocol;
+	uint16_t	 port;
+};
+
+/*
+ * An EndpointSlice, or one subset of a v1 Endpoints object (the decoder
+ * turns Endpoints into one k8s_slice per subset, so the store joins both
+ * the same way).  Only endpoints that may receive new traffic are kept:
+ * conditions.ready true or absent, and not terminating; for Endpoints,
+ * subsets[].addresses (notReadyAddresses dropped).  Each endpoint's first
+ * address is used, as kube-proxy does.
+ */
+struct k8s_slice {
+	char			*service;	/* kubernetes.io/service-name label */
+	struct k8s_endpoint_port *ports;
+	size_t			 n_ports;
+	union addr		*ready;		/* port 0 */
+	size_t			 n_ready;
+};
+
+struct k8s_object {
+	enum k8s_kind		 kind;
+	char			*ns;
+	char			*name;
+	char			*resource_version;	/* "" if absent */
+	/*
+	 * Canonical JSON of the parts the proxy uses: two objects with equal
+	 * fingerprints proxy identically, so a re-read or relist that brings
+	 * the same object back changes nothing.
+	 */
+	char			*fingerprint;
+	union {
+		struct k8s_service	 svc;		/* K8S_SERVICE */
+		struct {			/* K8S_ENDPOINTSLICE: 1 slice, */
+			struct k8s_slice *slices;	/* K8S_ENDPOINTS: 1 per subset */
+			size_t		  n_slices;
+		};
+	};
+};
+
+/*
+ * Decode one object (a cJSON object with kind, metadata, ...).
+ *
+ * Returns 1 and sets *out (caller owns it, free with k8s_object_free) for a
+ * Service, discovery.k8s.io/v1 EndpointSlice or v1 Endpoints; 0 for a kind
+ * we do not use (*out NULL; err says which kind, for a debug line); -1 for
+ * a broken object, with a one-line reason in err (e.g. "spec.ports[1].port:
+ * 70000 is not a valid port") that the caller prefixes with the object's
+ * name.  When the name is readable it is stored in name_out (may be "").
+ */
+int	k8s_decode(const cJSON *json, struct k8s_object **out,
+	    char *name_out, size_t name_len, char *err, size_t err_len);
+void	k8s_object_free(struct k8s_object *);
+
+const char *k8s_kind_str(enum k8s_kind);
+const char *k8s_proto_str(enum k8s_proto);
+
+#endif

@@ -1,0 +1,2 @@
+/* lb.c - placeholder until the module lands. */
+#include "lb.h"

@@ -1,0 +1,55 @@
+/*
+ * lb.h - the load balancer of one service port.
+ *
+ * Round robin over the ready endpoints, or ClientIP session affinity: a
+ * client IP keeps its endpoint while it returns within the timeout.
+ * Unlike the Go original, the affinity timeout is applied whenever it
+ * changes, affinity to endpoints that left is dropped while the rest is
+ * kept, and a failed connect rebinds the client to the next endpoint.
+ *
+ * Time is passed in (monotonic milliseconds) so tests control it.
+ */
+#ifndef LB_H
+#define LB_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "addr.h"
+
+struct lb;
+
+/* The most affinity records one port keeps; beyond it the oldest go. */
+#define LB_AFFINITY_MAX		65536
+
+struct lb	*lb_new(void);
+void		 lb_free(struct lb *);
+
+/*
+ * Replace the endpoint list (copied; sorted/unique as store_port gives it).
+ * Affinity records pointing at endpoints no longer present are dropped;
+ * others are kept.  The round-robin position carries over.
+ */
+void		 lb_set_endpoints(struct lb *, const union addr *eps, size_t n);
+/* Enable/disable ClientIP affinity and set its timeout (seconds, >0). */
+void		 lb_set_affinity(struct lb *, int client_ip, uint32_t timeout_s);
+size_t		 lb_count(const struct lb *);
+
+/*
+ * Choose an endpoint for a connection or flow from `client`.
+ *
+ * With affinity: a live record for the client's IP (age < timeout) is used
+ * and refreshed, without advancing round robin; otherwise the next
+ * round-robin endpoint is taken and recorded.  `retry` (set after a failed
+ * connect) skips the record, takes the next endpoint and rebinds the
+ * client to it.  Returns a pointer into the lb's endpoint array (valid
+ * until the next lb_set_endpoints), or NULL when there is no endpoint.
+ */
+const union addr *lb_pick(struct lb *, const union addr *client, int retry,
+		    uint64_t now_ms);
+
+/* Drop expired affinity records; returns how many were dropped. */
+size_t		 lb_expire(struct lb *, uint64_t now_ms);
+size_t		 lb_affinity_count(const struct lb *);
+
+#endif

@@ -1,0 +1,2 @@
+/* portalloc.c - placeholder until the module lands. */
+#include "portalloc.h"

@@ -1,0 +1,50 @@
+/*
+ * proxier.h - turns service ports into running proxy sockets.
+ *
+ * The store's callback lands here.  For each service port the proxier owns
+ * a load balancer, a proxy port from the allocator and a TCP or UDP proxy
+ * socket.  An endpoint change only updates the load balancer; a service
+ * change that keeps protocol and port keeps the socket (and so the proxy
+ * port and every open connection).  A port whose socket could not be
+ * opened is retried at every sync.
+ */
+#ifndef PROXIER_H
+#define PROXIER_H
+
+#include <stdint.h>
+
+#include <cjson/cJSON.h>
+#include <event2/event.h>
+
+#include "metrics.h"
+#include "store.h"
+
+struct config;
+struct proxier;
+
+/* cfg is borrowed and must outlive the proxier. */
+struct proxier	*proxier_new(struct event_base *, const struct config *cfg);
+/* Closes every proxy socket. */
+void		 proxier_free(struct proxier *);
+
+/* The store callback (store_cb); arg is the proxier. */
+void		 proxier_apply(void *arg, const struct store_port *old,
+		    const struct store_port *new, unsigned changes);
+
+/*
+ * A source finished a full sync (manifests read, API lists done): from
+ * now on /healthz may say 200.
+ */
+void		 proxier_mark_synced(struct proxier *);
+int		 proxier_synced(const struct proxier *);
+/* Wall-clock time of the last applied change or sync (for /healthz). */
+int64_t		 proxier_last_update(const struct proxier *);
+
+/* Sum of all ports' counters plus retired ones. */
+void		 proxier_totals(const struct proxier *, struct port_stats *total);
+size_t		 proxier_count(const struct proxier *);
+
+/* /debug/services: a JSON array, one object per service port (caller frees). */
+cJSON		*proxier_debug_json(const struct proxier *);
+
+#endif
