@@ -2,7 +2,7 @@
  * k8s.h - the Kubernetes objects a service proxy needs, decoded from JSON.
  *
  * One decoder serves every source: the API (JSON on the wire) and manifest
- * files (JSON, or YAML turned into the same cJSON tree by yaml.c).  The
+ * files (JSON, or YAML turned into the same cJSON tree by yamljson.c).  The
  * decoder validates everything the data path will rely on (IP literals,
  * port ranges, protocols) so that later stages never see bad input.
  *

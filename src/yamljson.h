@@ -1,5 +1,5 @@
 /*
- * yaml.h - YAML documents to cJSON trees (libyaml's event parser).
+ * yamljson.h - YAML documents to cJSON trees (libyaml's event parser).
  *
  * Manifests may be YAML; everything downstream speaks cJSON, so YAML is
  * converted once here.  Scalars follow YAML 1.2's core schema as Kubernetes
@@ -7,8 +7,8 @@
  * values; quoted scalars and anything else stay strings.  Anchors/aliases
  * are copied.
  */
-#ifndef YAML_H
-#define YAML_H
+#ifndef YAMLJSON_H
+#define YAMLJSON_H
 
 #include <stddef.h>
 

@@ -1,0 +1,551 @@
+/*
+ * yamljson.c - YAML streams to cJSON trees (see yamljson.h).
+ *
+ * libyaml's event parser delivers the stream as a flat sequence of events
+ * (document start, mapping start, scalar, alias, ...); a small recursive
+ * builder turns each node into a cJSON value.  Manifests are then handled
+ * exactly like JSON by the one decoder in k8s.c.
+ *
+ * Scalars are typed the way Kubernetes reads YAML 1.2's core schema: plain
+ * true/false, null/~/empty, integers (decimal, 0x, 0o) and floats become
+ * JSON values; quoted, block and !!str-tagged scalars stay strings.
+ *
+ * A manifest directory may be writable by less trusted parties, so the
+ * builder guards against hostile input: nesting deeper than YAML_MAX_DEPTH
+ * and streams expanding to more than YAML_MAX_NODES values (alias bombs,
+ * "billion laughs") are refused instead of exhausting the stack or memory.
+ */
+#include <ctype.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <yaml.h>
+
+#include "util.h"
+#include "yamljson.h"
+
+#define YAML_MAX_DEPTH	64
+#define YAML_MAX_NODES	1000000
+
+/* A node with an &anchor, kept until the end of its document. */
+struct yaml_anchor {
+	char		*name;
+	const cJSON	*node;		/* inside the document being built */
+	size_t		 n_nodes;	/* values in its subtree */
+	int		 height;	/* nesting levels in its subtree */
+};
+
+struct yaml_builder {
+	yaml_parser_t		 parser;
+	struct yaml_anchor	*anchors;
+	size_t			 n_anchors;
+	size_t			 n_nodes;	/* whole stream so far */
+	char			*err;
+	size_t			 err_len;
+};
+
+static int	yaml_node(struct yaml_builder *, yaml_event_t *, int,
+		    cJSON **, size_t *, int *);
+
+static int __attribute__((format(printf, 3, 4)))
+yaml_fail(struct yaml_builder *b, const yaml_mark_t *mark, const char *fmt,
+    ...)
+{
+	char msg[256];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	snprintf(b->err, b->err_len, "line %zu: %s", mark->line + 1, msg);
+	return -1;
+}
+
+/* Report libyaml's own syntax error. */
+static int
+yaml_parse_error(struct yaml_builder *b)
+{
+	const yaml_parser_t *p = &b->parser;
+	const char *problem = p->problem != NULL ? p->problem : "syntax error";
+
+	if (p->context != NULL)
+		snprintf(b->err, b->err_len, "line %zu: %s %s",
+		    p->problem_mark.line + 1, problem, p->context);
+	else
+		snprintf(b->err, b->err_len, "line %zu: %s",
+		    p->problem_mark.line + 1, problem);
+	return -1;
+}
+
+static int
+yaml_next(struct yaml_builder *b, yaml_event_t *ev)
+{
+	if (!yaml_parser_parse(&b->parser, ev))
+		return yaml_parse_error(b);
+	return 0;
+}
+
+static void
+yaml_anchors_clear(struct yaml_builder *b)
+{
+	size_t i;
+
+	for (i = 0; i < b->n_anchors; i++)
+		free(b->anchors[i].name);
+	free(b->anchors);
+	b->anchors = NULL;
+	b->n_anchors = 0;
+}
+
+static void
+yaml_anchor_add(struct yaml_builder *b, const yaml_char_t *name,
+    const cJSON *node, size_t n_nodes, int height)
+{
+	struct yaml_anchor *a;
+
+	b->anchors = xreallocarray(b->anchors, b->n_anchors + 1,
+	    sizeof(*b->anchors));
+	a = &b->anchors[b->n_anchors++];
+	a->name = xstrdup((const char *)name);
+	a->node = node;
+	a->n_nodes = n_nodes;
+	a->height = height;
+}
+
+static const struct yaml_anchor *
+yaml_anchor_find(const struct yaml_builder *b, const yaml_char_t *name)
+{
+	size_t i;
+
+	/* YAML allows redefining an anchor: the latest definition wins. */
+	for (i = b->n_anchors; i > 0; i--)
+		if (strcmp(b->anchors[i - 1].name, (const char *)name) == 0)
+			return &b->anchors[i - 1];
+	return NULL;
+}
+
+/* Count one more value; refuse streams that grow without bound. */
+static int
+yaml_count(struct yaml_builder *b, const yaml_mark_t *mark, size_t n)
+{
+	if (n > YAML_MAX_NODES - b->n_nodes)
+		return yaml_fail(b, mark, "more than %d values (alias bomb?)",
+		    YAML_MAX_NODES);
+	b->n_nodes += n;
+	return 0;
+}
+
+static int
+yaml_match(const char *s, const char *const *words)
+{
+	for (; *words != NULL; words++)
+		if (strcmp(s, *words) == 0)
+			return 1;
+	return 0;
+}
+
+/* [-+]?[0-9]+, 0o[0-7]+, 0x[0-9a-fA-F]+  (YAML 1.2 core schema ints) */
+static int
+yaml_int(const char *s, double *out)
+{
+	const char *p = s;
+	int base = 10, neg = 0;
+	double v = 0;
+
+	if (s[0] == '0' && s[1] == 'x') {
+		base = 16;
+		p += 2;
+	} else if (s[0] == '0' && s[1] == 'o') {
+		base = 8;
+		p += 2;
+	} else if (*p == '-' || *p == '+') {
+		neg = *p == '-';
+		p++;
+	}
+	if (*p == '\0')
+		return 0;
+	for (; *p != '\0'; p++) {
+		int d;
+
+		if (isdigit((unsigned char)*p))
+			d = *p - '0';
+		else if (base == 16 && isxdigit((unsigned char)*p))
+			d = tolower((unsigned char)*p) - 'a' + 10;
+		else
+			return 0;
+		if (d >= base)
+			return 0;
+		v = v * base + d;
+	}
+	*out = neg ? -v : v;
+	return 1;
+}
+
+/* [-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)? */
+static int
+yaml_float(const char *s, double *out)
+{
+	const char *p = s;
+	int mant = 0;
+	char *end;
+
+	if (*p == '-' || *p == '+')
+		p++;
+	while (isdigit((unsigned char)*p)) {
+		p++;
+		mant = 1;
+	}
+	if (*p == '.') {
+		p++;
+		while (isdigit((unsigned char)*p)) {
+			p++;
+			mant = 1;
+		}
+	}
+	if (!mant)
+		return 0;
+	if (*p == 'e' || *p == 'E') {
+		p++;
+		if (*p == '-' || *p == '+')
+			p++;
+		if (!isdigit((unsigned char)*p))
+			return 0;
+		while (isdigit((unsigned char)*p))
+			p++;
+	}
+	if (*p != '\0')
+		return 0;
+	*out = strtod(s, &end);
+	return 1;
+}
+
+/*
+ * Type one scalar.  Only plain (unquoted) scalars without an explicit tag
+ * other than the core ones are resolved; .inf/.nan have no JSON form and
+ * stay strings.
+ */
+static cJSON *
+yaml_scalar(const yaml_event_t *ev)
+{
+	static const char *const trues[] = { "true", "True", "TRUE", NULL };
+	static const char *const falses[] = { "false", "False", "FALSE", NULL };
+	static const char *const nulls[] = { "", "~", "null", "Null", "NULL",
+	    NULL };
+	const char *v = (const char *)ev->data.scalar.value;
+	const char *tag = (const char *)ev->data.scalar.tag;
+	double d;
+
+	if (ev->data.scalar.style != YAML_PLAIN_SCALAR_STYLE ||
+	    (tag != NULL && strcmp(tag, YAML_STR_TAG) == 0))
+		return cJSON_CreateString(v);
+	if (yaml_match(v, nulls))
+		return cJSON_CreateNull();
+	if (yaml_match(v, trues))
+		return cJSON_CreateTrue();
+	if (yaml_match(v, falses))
+		return cJSON_CreateFalse();
+	if (yaml_int(v, &d) || yaml_float(v, &d))
+		return cJSON_CreateNumber(d);
+	return cJSON_CreateString(v);
+}
+
+/* A mapping key and where it was, for the duplicate check. */
+struct yaml_key_seen {
+	const char	*key;		/* owned by the cJSON child */
+	size_t		 line;
+};
+
+static int
+yaml_key_cmp(const void *a, const void *b)
+{
+	const struct yaml_key_seen *x = a, *y = b;
+	int c = strcmp(x->key, y->key);
+
+	if (c != 0)
+		return c;
+	return x->line < y->line ? -1 : x->line > y->line;
+}
+
+/*
+ * Duplicate keys are an error in Kubernetes' YAML reader too.  Checking
+ * once the mapping is complete, by sorting, keeps huge maps n log n.
+ */
+static int
+yaml_dup_keys(struct yaml_builder *b, struct yaml_key_seen *keys, size_t n)
+{
+	yaml_mark_t mark;
+	size_t i;
+
+	if (n < 2)
+		return 0;
+	qsort(keys, n, sizeof(*keys), yaml_key_cmp);
+	for (i = 1; i < n; i++) {
+		if (strcmp(keys[i - 1].key, keys[i].key) != 0)
+			continue;
+		memset(&mark, 0, sizeof(mark));
+		mark.line = keys[i].line;
+		return yaml_fail(b, &mark, "duplicate key \"%s\"", keys[i].key);
+	}
+	return 0;
+}
+
+/* Read a mapping key: JSON keys are strings, so it must be a scalar. */
+static int
+yaml_key(struct yaml_builder *b, yaml_event_t *ev, char **key)
+{
+	const struct yaml_anchor *a;
+
+	*key = NULL;
+	switch (ev->type) {
+	case YAML_SCALAR_EVENT:
+		if (ev->data.scalar.style == YAML_PLAIN_SCALAR_STYLE &&
+		    strcmp((const char *)ev->data.scalar.value, "<<") == 0)
+			return yaml_fail(b, &ev->start_mark,
+			    "merge keys (<<) are not supported");
+		*key = xstrdup((const char *)ev->data.scalar.value);
+		return 0;
+	case YAML_ALIAS_EVENT:
+		a = yaml_anchor_find(b, ev->data.alias.anchor);
+		if (a != NULL && cJSON_IsString(a->node)) {
+			*key = xstrdup(a->node->valuestring);
+			return 0;
+		}
+		break;
+	default:
+		break;
+	}
+	return yaml_fail(b, &ev->start_mark, "mapping key must be a string");
+}
+
+/*
+ * Children of a sequence or mapping, up to its end event.  Adds the number
+ * of values and the height of the tallest child to *n_nodes and *height.
+ */
+static int
+yaml_children(struct yaml_builder *b, cJSON *parent, int is_map, int depth,
+    size_t *n_nodes, int *height)
+{
+	yaml_event_t ev;
+	yaml_event_type_t end = is_map ? YAML_MAPPING_END_EVENT :
+	    YAML_SEQUENCE_END_EVENT;
+	struct yaml_key_seen *keys = NULL;
+	size_t n_keys = 0, cap_keys = 0, key_line = 0, cn;
+	char *key = NULL;
+	cJSON *child;
+	int ch, rc;
+
+	for (;;) {
+		if (yaml_next(b, &ev) == -1)
+			goto fail;
+		if (ev.type == end) {
+			yaml_event_delete(&ev);
+			rc = yaml_dup_keys(b, keys, n_keys);
+			free(keys);
+			return rc;
+		}
+		if (is_map) {
+			key_line = ev.start_mark.line;
+			rc = yaml_key(b, &ev, &key);
+			yaml_event_delete(&ev);
+			if (rc == -1)
+				goto fail;
+			if (yaml_next(b, &ev) == -1)
+				goto fail;
+		}
+		cn = 0;
+		ch = 0;
+		if (yaml_node(b, &ev, depth + 1, &child, &cn, &ch) == -1)
+			goto fail;
+		if (is_map) {
+			cJSON_AddItemToObject(parent, key, child);
+			free(key);
+			key = NULL;
+			if (n_keys == cap_keys) {
+				cap_keys = cap_keys ? cap_keys * 2 : 8;
+				keys = xreallocarray(keys, cap_keys,
+				    sizeof(*keys));
+			}
+			keys[n_keys].key = child->string;
+			keys[n_keys++].line = key_line;
+		} else
+			cJSON_AddItemToArray(parent, child);
+		*n_nodes += cn;
+		if (ch > *height)
+			*height = ch;
+	}
+fail:
+	free(keys);
+	free(key);
+	return -1;
+}
+
+/*
+ * Build the node that starts with *ev (consumed).  depth is the nesting
+ * level of this node; *n_nodes and *height receive the size of the result.
+ */
+static int
+yaml_node(struct yaml_builder *b, yaml_event_t *ev, int depth, cJSON **out,
+    size_t *n_nodes, int *height)
+{
+	const struct yaml_anchor *a;
+	const yaml_char_t *anchor = NULL;
+	yaml_mark_t mark = ev->start_mark;
+	cJSON *node = NULL;
+	int rc = -1, is_map;
+
+	*out = NULL;
+	*n_nodes = 1;
+	*height = 1;
+	if (depth > YAML_MAX_DEPTH) {
+		yaml_fail(b, &mark, "nested deeper than %d levels",
+		    YAML_MAX_DEPTH);
+		goto done;
+	}
+
+	switch (ev->type) {
+	case YAML_ALIAS_EVENT:
+		a = yaml_anchor_find(b, ev->data.alias.anchor);
+		if (a == NULL) {
+			/* Also an alias to its own, unfinished, anchor. */
+			yaml_fail(b, &mark, "unknown alias *%s",
+			    ev->data.alias.anchor);
+			goto done;
+		}
+		if (depth - 1 + a->height > YAML_MAX_DEPTH) {
+			yaml_fail(b, &mark, "nested deeper than %d levels",
+			    YAML_MAX_DEPTH);
+			goto done;
+		}
+		if (yaml_count(b, &mark, a->n_nodes) == -1)
+			goto done;
+		node = cJSON_Duplicate(a->node, 1);
+		*n_nodes = a->n_nodes;
+		*height = a->height;
+		rc = 0;
+		break;
+	case YAML_SCALAR_EVENT:
+		if (yaml_count(b, &mark, 1) == -1)
+			goto done;
+		anchor = ev->data.scalar.anchor;
+		node = yaml_scalar(ev);
+		rc = 0;
+		break;
+	case YAML_SEQUENCE_START_EVENT:
+	case YAML_MAPPING_START_EVENT:
+		if (yaml_count(b, &mark, 1) == -1)
+			goto done;
+		is_map = ev->type == YAML_MAPPING_START_EVENT;
+		anchor = is_map ? ev->data.mapping_start.anchor :
+		    ev->data.sequence_start.anchor;
+		node = is_map ? cJSON_CreateObject() : cJSON_CreateArray();
+		*height = 0;
+		if (yaml_children(b, node, is_map, depth, n_nodes,
+		    height) == -1)
+			goto done;
+		(*height)++;
+		rc = 0;
+		break;
+	default:
+		yaml_fail(b, &mark, "unexpected event %d", ev->type);
+		goto done;
+	}
+	if (node == NULL) {
+		yaml_fail(b, &mark, "out of memory");
+		rc = -1;
+	} else if (anchor != NULL)
+		yaml_anchor_add(b, anchor, node, *n_nodes, *height);
+done:
+	/* anchor points into ev: it is copied above before this. */
+	yaml_event_delete(ev);
+	if (rc == -1) {
+		cJSON_Delete(node);
+		return -1;
+	}
+	*out = node;
+	return 0;
+}
+
+/* One document: its root node, or NULL for an empty one. */
+static int
+yaml_document(struct yaml_builder *b, cJSON **root)
+{
+	yaml_event_t ev;
+	size_t n;
+	int h;
+
+	*root = NULL;
+	if (yaml_next(b, &ev) == -1)
+		return -1;
+	if (yaml_node(b, &ev, 1, root, &n, &h) == -1)
+		return -1;
+	if (yaml_next(b, &ev) == -1)
+		goto fail;
+	if (ev.type != YAML_DOCUMENT_END_EVENT) {
+		yaml_fail(b, &ev.start_mark, "expected end of document");
+		yaml_event_delete(&ev);
+		goto fail;
+	}
+	yaml_event_delete(&ev);
+	/* Anchors never reach across "---". */
+	yaml_anchors_clear(b);
+	if (cJSON_IsNull(*root)) {
+		cJSON_Delete(*root);
+		*root = NULL;
+	}
+	return 0;
+fail:
+	cJSON_Delete(*root);
+	*root = NULL;
+	return -1;
+}
+
+cJSON *
+yaml_parse_stream(const char *text, size_t len, char *err, size_t err_len)
+{
+	struct yaml_builder b;
+	yaml_event_t ev;
+	cJSON *docs, *root;
+	int done = 0;
+
+	memset(&b, 0, sizeof(b));
+	b.err = err;
+	b.err_len = err_len;
+	if (err_len > 0)
+		err[0] = '\0';
+	if (!yaml_parser_initialize(&b.parser)) {
+		snprintf(err, err_len, "line 1: cannot initialise libyaml");
+		return NULL;
+	}
+	yaml_parser_set_input_string(&b.parser, (const unsigned char *)text,
+	    len);
+	docs = cJSON_CreateArray();
+
+	while (!done) {
+		if (yaml_next(&b, &ev) == -1)
+			goto fail;
+		switch (ev.type) {
+		case YAML_STREAM_END_EVENT:
+			done = 1;
+			break;
+		case YAML_DOCUMENT_START_EVENT:
+			yaml_event_delete(&ev);
+			if (yaml_document(&b, &root) == -1)
+				goto fail;
+			if (root != NULL)
+				cJSON_AddItemToArray(docs, root);
+			continue;
+		default:		/* stream start */
+			break;
+		}
+		yaml_event_delete(&ev);
+	}
+	yaml_parser_delete(&b.parser);
+	return docs;
+fail:
+	yaml_anchors_clear(&b);
+	yaml_parser_delete(&b.parser);
+	cJSON_Delete(docs);
+	return NULL;
+}
