@@ -1,2 +1,689 @@
-/* store.c - placeholder until the module lands. */
+/*
+ * store.c - Services joined with their endpoints into service ports
+ * (see store.h).
+ *
+ * Three indexes, all red-black trees:
+ *  - objects: every stored object by (kind, ns, name), with the generation
+ *    of its last upsert (what store_replace_end() looks at);
+ *  - groups: one per (ns, service name) that something refers to: the
+ *    Service, its v1 Endpoints, the EndpointSlices labelled with its name,
+ *    and the service ports last reported for it;
+ *  - ports: every current service port by key (store_first/store_next).
+ * An object change marks the groups it touches dirty; store_flush()
+ * re-joins only those and diffs the result against what was reported, so
+ * the work is proportional to the changes, not to the cluster.
+ *
+ * A service port is one allocation (struct port_node): the public struct
+ * followed by its address arrays and its strings, so it is immutable by
+ * construction and freed with one free().
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include <bsd/sys/queue.h>
+
+#include "log.h"
 #include "store.h"
+#include "tree.h"
+#include "util.h"
+
+/* What an added or removed port reports: everything about it changed. */
+#define STORE_ALL_CHANGED	\
+	(STORE_SERVICE_CHANGED | STORE_ENDPOINTS_CHANGED)
+
+struct group;
+
+struct obj_entry {
+	RB_ENTRY(obj_entry)	 entry;
+	TAILQ_ENTRY(obj_entry)	 group_entry;	/* slices of the group */
+	enum k8s_kind		 kind;		/* key, ns and name point */
+	const char		*ns;		/* into obj */
+	const char		*name;
+	struct k8s_object	*obj;
+	struct group		*group;		/* NULL: slice without label */
+	uint64_t		 gen;
+};
+
+struct port_node {
+	RB_ENTRY(port_node)	 entry;
+	struct store_port	 port;
+	union addr		 addrs[];	/* then the strings */
+};
+
+struct group {
+	RB_ENTRY(group)		 entry;
+	TAILQ_ENTRY(group)	 dirty_entry;
+	const char		*ns;		/* point into buf */
+	const char		*name;
+	struct obj_entry	*svc;
+	struct obj_entry	*endpoints;
+	TAILQ_HEAD(, obj_entry)	 slices;
+	struct port_node	**ports;	/* as reported, Service order */
+	size_t			 n_ports;
+	int			 dirty;
+	int			 svc_changed;	/* log skipped ports again */
+	const char		*skip_logged;	/* static reason last logged */
+	char			 buf[];
+};
+
+RB_HEAD(obj_tree, obj_entry);
+RB_HEAD(group_tree, group);
+RB_HEAD(port_tree, port_node);
+
+struct store {
+	store_cb		*cb;
+	void			*arg;
+	struct obj_tree		 objects;
+	struct group_tree	 groups;
+	struct port_tree	 ports;
+	TAILQ_HEAD(, group)	 dirty;
+	size_t			 n_ports;
+	uint64_t		 gen;
+};
+
+static int
+obj_cmp(const struct obj_entry *a, const struct obj_entry *b)
+{
+	int r;
+
+	if (a->kind != b->kind)
+		return a->kind < b->kind ? -1 : 1;
+	if ((r = strcmp(a->ns, b->ns)) != 0)
+		return r;
+	return strcmp(a->name, b->name);
+}
+
+static int
+group_cmp(const struct group *a, const struct group *b)
+{
+	int r;
+
+	if ((r = strcmp(a->ns, b->ns)) != 0)
+		return r;
+	return strcmp(a->name, b->name);
+}
+
+static int
+port_cmp(const struct port_node *a, const struct port_node *b)
+{
+	return strcmp(a->port.key, b->port.key);
+}
+
+RB_GENERATE_LOCAL(obj_tree, obj_entry, entry, obj_cmp)
+RB_GENERATE_LOCAL(group_tree, group, entry, group_cmp)
+RB_GENERATE_LOCAL(port_tree, port_node, entry, port_cmp)
+
+struct store *
+store_new(store_cb *cb, void *arg)
+{
+	struct store *st = xcalloc(1, sizeof(*st));
+
+	st->cb = cb;
+	st->arg = arg;
+	RB_INIT(&st->objects);
+	RB_INIT(&st->groups);
+	RB_INIT(&st->ports);
+	TAILQ_INIT(&st->dirty);
+	return st;
+}
+
+void
+store_free(struct store *st)
+{
+	struct obj_entry *e, *etmp;
+	struct group *g, *gtmp;
+	struct port_node *pn, *ptmp;
+
+	if (st == NULL)
+		return;
+	RB_FOREACH_SAFE(e, obj_tree, &st->objects, etmp) {
+		RB_REMOVE(obj_tree, &st->objects, e);
+		k8s_object_free(e->obj);
+		free(e);
+	}
+	RB_FOREACH_SAFE(g, group_tree, &st->groups, gtmp) {
+		RB_REMOVE(group_tree, &st->groups, g);
+		free(g->ports);
+		free(g);
+	}
+	RB_FOREACH_SAFE(pn, port_tree, &st->ports, ptmp) {
+		RB_REMOVE(port_tree, &st->ports, pn);
+		free(pn);
+	}
+	free(st);
+}
+
+/* The group of (ns, name), created empty if needed. */
+static struct group *
+group_get(struct store *st, const char *ns, const char *name)
+{
+	struct group key, *g;
+	size_t nslen = strlen(ns), namelen = strlen(name);
+	char *p;
+
+	key.ns = ns;
+	key.name = name;
+	if ((g = RB_FIND(group_tree, &st->groups, &key)) != NULL)
+		return g;
+	g = xcalloc(1, sizeof(*g) + nslen + namelen + 2);
+	p = g->buf;
+	memcpy(p, ns, nslen + 1);
+	g->ns = p;
+	p += nslen + 1;
+	memcpy(p, name, namelen + 1);
+	g->name = p;
+	TAILQ_INIT(&g->slices);
+	RB_INSERT(group_tree, &st->groups, g);
+	return g;
+}
+
+static void
+group_dirty(struct store *st, struct group *g)
+{
+	if (!g->dirty) {
+		g->dirty = 1;
+		TAILQ_INSERT_TAIL(&st->dirty, g, dirty_entry);
+	}
+}
+
+/* The Service name an object belongs to, or NULL (unlabelled slice). */
+static const char *
+obj_service(const struct k8s_object *obj)
+{
+	if (obj->kind != K8S_ENDPOINTSLICE)
+		return obj->name;
+	if (obj->n_slices == 0 || obj->slices[0].service == NULL ||
+	    obj->slices[0].service[0] == '\0')
+		return NULL;
+	return obj->slices[0].service;
+}
+
+static void
+obj_link(struct store *st, struct obj_entry *e)
+{
+	const char *svc = obj_service(e->obj);
+	struct group *g;
+
+	if (svc == NULL) {
+		/* kube-proxy ignores slices without the service-name label. */
+		log_debug(2, "endpointslice %s/%s: no service label, ignored",
+		    e->ns, e->name);
+		return;
+	}
+	g = group_get(st, e->ns, svc);
+	switch (e->kind) {
+	case K8S_SERVICE:
+		g->svc = e;
+		g->svc_changed = 1;
+		break;
+	case K8S_ENDPOINTS:
+		g->endpoints = e;
+		break;
+	case K8S_ENDPOINTSLICE:
+		TAILQ_INSERT_TAIL(&g->slices, e, group_entry);
+		break;
+	}
+	e->group = g;
+	group_dirty(st, g);
+}
+
+static void
+obj_unlink(struct store *st, struct obj_entry *e)
+{
+	struct group *g = e->group;
+
+	if (g == NULL)
+		return;
+	switch (e->kind) {
+	case K8S_SERVICE:
+		g->svc = NULL;
+		g->svc_changed = 1;
+		break;
+	case K8S_ENDPOINTS:
+		g->endpoints = NULL;
+		break;
+	case K8S_ENDPOINTSLICE:
+		TAILQ_REMOVE(&g->slices, e, group_entry);
+		break;
+	}
+	e->group = NULL;
+	group_dirty(st, g);
+}
+
+void
+store_upsert(struct store *st, struct k8s_object *obj)
+{
+	struct obj_entry key, *e;
+	struct k8s_object *old = NULL;
+
+	key.kind = obj->kind;
+	key.ns = obj->ns;
+	key.name = obj->name;
+	if ((e = RB_FIND(obj_tree, &st->objects, &key)) != NULL) {
+		e->gen = st->gen;
+		if (e->obj->fingerprint != NULL && obj->fingerprint != NULL &&
+		    strcmp(e->obj->fingerprint, obj->fingerprint) == 0) {
+			k8s_object_free(obj);
+			return;
+		}
+		obj_unlink(st, e);
+		old = e->obj;
+	} else {
+		e = xcalloc(1, sizeof(*e));
+		e->kind = obj->kind;
+		e->gen = st->gen;
+	}
+	/* Same key values, so the tree order holds while pointers move. */
+	e->obj = obj;
+	e->ns = obj->ns;
+	e->name = obj->name;
+	if (old == NULL)
+		RB_INSERT(obj_tree, &st->objects, e);
+	k8s_object_free(old);
+	obj_link(st, e);
+}
+
+static void
+obj_remove(struct store *st, struct obj_entry *e)
+{
+	obj_unlink(st, e);
+	RB_REMOVE(obj_tree, &st->objects, e);
+	k8s_object_free(e->obj);
+	free(e);
+}
+
+void
+store_delete(struct store *st, enum k8s_kind kind, const char *ns,
+    const char *name)
+{
+	struct obj_entry key, *e;
+
+	key.kind = kind;
+	key.ns = ns;
+	key.name = name;
+	if ((e = RB_FIND(obj_tree, &st->objects, &key)) != NULL)
+		obj_remove(st, e);
+}
+
+void
+store_replace_begin(struct store *st)
+{
+	st->gen++;
+}
+
+void
+store_replace_end(struct store *st, unsigned kinds)
+{
+	struct obj_entry *e, *tmp;
+
+	RB_FOREACH_SAFE(e, obj_tree, &st->objects, tmp) {
+		if ((kinds & (1u << e->kind)) && e->gen != st->gen)
+			obj_remove(st, e);
+	}
+}
+
+static int
+addr_qcmp(const void *a, const void *b)
+{
+	return addr_cmp(a, b);
+}
+
+/*
+ * The ready endpoints of one Service port: over every slice (or, with no
+ * slice at all, every subset of the Endpoints object), the addresses of
+ * the slice ports with the Service port's name and protocol, each with
+ * that slice's own number (pods of one Service may resolve a named
+ * targetPort differently, K8S-API.md 4.6).  Sorted, duplicates dropped.
+ */
+static union addr *
+join_endpoints(const struct group *g, const struct k8s_service_port *sp,
+    size_t *np)
+{
+	const struct obj_entry *e;
+	const struct k8s_slice *sl;
+	const struct k8s_endpoint_port *ep;
+	union addr *eps = NULL;
+	size_t n = 0, cap = 0, i, j, k, out;
+
+	e = TAILQ_FIRST(&g->slices);
+	if (e == NULL)
+		e = g->endpoints;
+	for (; e != NULL; e = e->kind == K8S_ENDPOINTSLICE ?
+	    TAILQ_NEXT(e, group_entry) : NULL) {
+		for (i = 0; i < e->obj->n_slices; i++) {
+			sl = &e->obj->slices[i];
+			for (j = 0; j < sl->n_ports; j++) {
+				ep = &sl->ports[j];
+				if (ep->protocol != sp->protocol ||
+				    ep->port == 0 ||
+				    strcmp(ep->name, sp->name) != 0)
+					continue;
+				if (n + sl->n_ready > cap) {
+					cap = (n + sl->n_ready) * 2;
+					eps = xreallocarray(eps, cap,
+					    sizeof(*eps));
+				}
+				for (k = 0; k < sl->n_ready; k++) {
+					eps[n] = sl->ready[k];
+					addr_set_port(&eps[n++], ep->port);
+				}
+			}
+		}
+	}
+	if (n > 1) {
+		/* The same endpoint may sit in two slices for a while. */
+		qsort(eps, n, sizeof(*eps), addr_qcmp);
+		for (i = 1, out = 1; i < n; i++)
+			if (addr_cmp(&eps[i], &eps[out - 1]) != 0)
+				eps[out++] = eps[i];
+		n = out;
+	}
+	*np = n;
+	return eps;
+}
+
+/* Copy n addresses to *dst, point *field at them, advance *dst. */
+static void
+put_addrs(union addr **dst, const union addr **field, size_t *nfield,
+    const union addr *src, size_t n)
+{
+	if (n > 0)
+		memcpy(*dst, src, n * sizeof(*src));
+	*field = *dst;
+	*nfield = n;
+	*dst += n;
+}
+
+static char *
+put_str(char **dst, const char *s)
+{
+	size_t len = strlen(s) + 1;
+	char *p = *dst;
+
+	memcpy(p, s, len);
+	*dst += len;
+	return p;
+}
+
+/* One allocation holding the port, its arrays and its strings. */
+static struct port_node *
+port_node_new(const struct group *g, const struct k8s_service *svc,
+    const struct k8s_service_port *sp, const char *key,
+    const union addr *eps, size_t n_eps)
+{
+	struct port_node *pn;
+	struct store_port *p;
+	size_t n_addrs, size;
+	union addr *a;
+	char *s;
+
+	n_addrs = svc->n_cluster_ips + svc->n_external_ips + svc->n_lb_ips +
+	    n_eps;
+	size = sizeof(*pn) + n_addrs * sizeof(union addr) + strlen(key) +
+	    strlen(g->ns) + strlen(g->name) + strlen(sp->name) + 4;
+	pn = xcalloc(1, size);
+	p = &pn->port;
+	a = pn->addrs;
+	put_addrs(&a, &p->cluster_ips, &p->n_cluster_ips, svc->cluster_ips,
+	    svc->n_cluster_ips);
+	put_addrs(&a, &p->external_ips, &p->n_external_ips,
+	    svc->external_ips, svc->n_external_ips);
+	put_addrs(&a, &p->lb_ips, &p->n_lb_ips, svc->lb_ips, svc->n_lb_ips);
+	put_addrs(&a, &p->endpoints, &p->n_endpoints, eps, n_eps);
+	s = (char *)a;
+	p->key = put_str(&s, key);
+	p->ns = put_str(&s, g->ns);
+	p->name = put_str(&s, g->name);
+	p->port_name = put_str(&s, sp->name);
+	p->protocol = sp->protocol;
+	p->port = sp->port;
+	p->node_port = sp->node_port;
+	p->affinity_client_ip = svc->affinity_client_ip;
+	p->affinity_timeout = svc->affinity_timeout;
+	return pn;
+}
+
+static int
+addrs_equal(const union addr *a, size_t na, const union addr *b, size_t nb)
+{
+	size_t i;
+
+	if (na != nb)
+		return 0;
+	for (i = 0; i < na; i++)
+		if (addr_cmp(&a[i], &b[i]) != 0)
+			return 0;
+	return 1;
+}
+
+static unsigned
+port_diff(const struct store_port *a, const struct store_port *b)
+{
+	unsigned changes = 0;
+
+	if (a->protocol != b->protocol || a->port != b->port ||
+	    a->node_port != b->node_port ||
+	    a->affinity_client_ip != b->affinity_client_ip ||
+	    a->affinity_timeout != b->affinity_timeout ||
+	    !addrs_equal(a->cluster_ips, a->n_cluster_ips, b->cluster_ips,
+	    b->n_cluster_ips) ||
+	    !addrs_equal(a->external_ips, a->n_external_ips, b->external_ips,
+	    b->n_external_ips) ||
+	    !addrs_equal(a->lb_ips, a->n_lb_ips, b->lb_ips, b->n_lb_ips))
+		changes |= STORE_SERVICE_CHANGED;
+	if (!addrs_equal(a->endpoints, a->n_endpoints, b->endpoints,
+	    b->n_endpoints))
+		changes |= STORE_ENDPOINTS_CHANGED;
+	return changes;
+}
+
+/*
+ * The service ports a group should have now, in Service order.  Skipped
+ * Services and ports are logged here, but only when the Service itself
+ * changed, so endpoint churn does not repeat the lines.
+ */
+static struct port_node **
+group_join(struct group *g, size_t *np)
+{
+	const struct k8s_service *svc;
+	const struct k8s_service_port *sp;
+	struct port_node **ports, *pn;
+	union addr *eps;
+	size_t i, j, n = 0, n_eps;
+	char *key;
+
+	*np = 0;
+	if (g->svc == NULL) {
+		g->skip_logged = NULL;
+		return NULL;
+	}
+	svc = &g->svc->obj->svc;
+	if (svc->skip_reason != NULL) {
+		if (g->skip_logged == NULL ||
+		    strcmp(g->skip_logged, svc->skip_reason) != 0)
+			log_info("service %s/%s: skipped: %s", g->ns, g->name,
+			    svc->skip_reason);
+		g->skip_logged = svc->skip_reason;
+		return NULL;
+	}
+	g->skip_logged = NULL;
+	ports = xreallocarray(NULL, svc->n_ports, sizeof(*ports));
+	for (i = 0; i < svc->n_ports; i++) {
+		sp = &svc->ports[i];
+		if (sp->name[0] != '\0')
+			key = xasprintf("%s/%s:%s", g->ns, g->name, sp->name);
+		else
+			key = xasprintf("%s/%s:%u", g->ns, g->name,
+			    (unsigned)sp->port);
+		if (sp->protocol != K8S_PROTO_TCP &&
+		    sp->protocol != K8S_PROTO_UDP) {
+			if (g->svc_changed)
+				log_warnx("service %s/%s port %s: protocol "
+				    "SCTP/other is not supported", g->ns,
+				    g->name, strchr(key, ':') + 1);
+			free(key);
+			continue;
+		}
+		for (j = 0; j < n; j++)
+			if (strcmp(ports[j]->port.key, key) == 0)
+				break;
+		if (j < n) {
+			/* API validation forbids this; manifests may not. */
+			if (g->svc_changed)
+				log_warnx("service %s/%s port %s: duplicate "
+				    "port, keeping the first", g->ns, g->name,
+				    strchr(key, ':') + 1);
+			free(key);
+			continue;
+		}
+		eps = join_endpoints(g, sp, &n_eps);
+		pn = port_node_new(g, svc, sp, key, eps, n_eps);
+		free(eps);
+		free(key);
+		ports[n++] = pn;
+	}
+	*np = n;
+	return ports;
+}
+
+static void
+report(struct store *st, const struct port_node *old,
+    const struct port_node *new, unsigned changes)
+{
+	if (st->cb != NULL)
+		st->cb(st->arg, old ? &old->port : NULL,
+		    new ? &new->port : NULL, changes);
+}
+
+/*
+ * Re-join one group and report the difference.  Returns the callbacks.
+ * The port tree is consistent whenever the callback runs (it may read the
+ * store, not change it); an unchanged port keeps its object, so its `new`
+ * pointer from an earlier callback stays valid.
+ */
+static size_t
+group_flush(struct store *st, struct group *g)
+{
+	struct port_node **next, **kept, *old;
+	size_t n_next, n_kept = 0, i, j, count = 0;
+	unsigned changes;
+
+	next = group_join(g, &n_next);
+	g->svc_changed = 0;
+
+	/* Removals first: a renamed port frees its socket before the new. */
+	for (i = 0; i < g->n_ports; i++) {
+		old = g->ports[i];
+		for (j = 0; j < n_next; j++)
+			if (strcmp(old->port.key, next[j]->port.key) == 0)
+				break;
+		if (j < n_next)
+			continue;
+		RB_REMOVE(port_tree, &st->ports, old);
+		st->n_ports--;
+		report(st, old, NULL, STORE_ALL_CHANGED);
+		free(old);
+		g->ports[i] = NULL;
+		count++;
+	}
+
+	kept = xreallocarray(NULL, n_next, sizeof(*kept));
+	for (j = 0; j < n_next; j++) {
+		old = NULL;
+		for (i = 0; i < g->n_ports; i++)
+			if (g->ports[i] != NULL && strcmp(g->ports[i]->port.key,
+			    next[j]->port.key) == 0) {
+				old = g->ports[i];
+				g->ports[i] = NULL;
+				break;
+			}
+		if (old != NULL) {
+			changes = port_diff(&old->port, &next[j]->port);
+			if (changes == 0) {
+				free(next[j]);
+				kept[n_kept++] = old;
+				continue;
+			}
+			RB_REMOVE(port_tree, &st->ports, old);
+			RB_INSERT(port_tree, &st->ports, next[j]);
+			report(st, old, next[j], changes);
+			free(old);
+		} else {
+			if (RB_INSERT(port_tree, &st->ports, next[j]) != NULL) {
+				/* Only odd names ("a:b") could collide. */
+				log_warnx("service %s/%s: port key %s already "
+				    "used, port ignored", g->ns, g->name,
+				    next[j]->port.key);
+				free(next[j]);
+				continue;
+			}
+			st->n_ports++;
+			report(st, NULL, next[j], STORE_ALL_CHANGED);
+		}
+		kept[n_kept++] = next[j];
+		count++;
+	}
+	free(next);
+	free(g->ports);
+	g->ports = kept;
+	g->n_ports = n_kept;
+	return count;
+}
+
+size_t
+store_flush(struct store *st)
+{
+	struct group *g;
+	size_t count = 0;
+
+	while ((g = TAILQ_FIRST(&st->dirty)) != NULL) {
+		TAILQ_REMOVE(&st->dirty, g, dirty_entry);
+		g->dirty = 0;
+		count += group_flush(st, g);
+		if (g->svc == NULL && g->endpoints == NULL &&
+		    TAILQ_EMPTY(&g->slices) && g->n_ports == 0) {
+			RB_REMOVE(group_tree, &st->groups, g);
+			free(g->ports);
+			free(g);
+		}
+	}
+	return count;
+}
+
+/*
+ * Walk the port tree by hand: the generated functions want a non-const
+ * head, and these readers get a const store.
+ */
+const struct store_port *
+store_first(const struct store *st)
+{
+	const struct port_node *pn = RB_ROOT(&st->ports);
+
+	if (pn == NULL)
+		return NULL;
+	while (RB_LEFT(pn, entry) != NULL)
+		pn = RB_LEFT(pn, entry);
+	return &pn->port;
+}
+
+const struct store_port *
+store_next(const struct store *st, const struct store_port *p)
+{
+	struct port_node *pn = RB_ROOT(&st->ports);
+	int r;
+
+	while (pn != NULL) {
+		if ((r = strcmp(p->key, pn->port.key)) == 0)
+			break;
+		pn = r < 0 ? RB_LEFT(pn, entry) : RB_RIGHT(pn, entry);
+	}
+	if (pn == NULL || (pn = RB_NEXT(port_tree, &st->ports, pn)) == NULL)
+		return NULL;
+	return &pn->port;
+}
+
+size_t
+store_count(const struct store *st)
+{
+	return st->n_ports;
+}
