@@ -1,2 +1,995 @@
-/* config.c - placeholder until the module lands. */
+/*
+ * config.c - kube-uproxy's configuration (see config.h).
+ *
+ * Every setting is one row of the options table below: its flag, its
+ * KubeProxyConfiguration field, its type, where it lives in struct config,
+ * its default and its help text.  Flag parsing, --config files, the usage
+ * text and /configz are all loops over that table, and every value, from
+ * whichever source, goes through the same opt_set(), so a setting is
+ * parsed and validated in exactly one place (redis' config.c does the
+ * same).  Settings that need each other (addresses, the two sync periods)
+ * are checked and derived afterwards by config_finish().
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/utsname.h>
+
+#include <cjson/cJSON.h>
+
 #include "config.h"
+#include "log.h"
+#include "util.h"
+#include "yamljson.h"
+
+#define KPC_API_VERSION		"kubeproxy.config.k8s.io/v1alpha1"
+#define KPC_KIND		"KubeProxyConfiguration"
+#define CONFIG_FILE_MAX		(1024 * 1024)
+
+enum opt_type {
+	OPT_STRING,	/* char *, any text */
+	OPT_IP,		/* char *, an IP literal ("" = the default) */
+	OPT_HOSTPORT,	/* char *, "IP:PORT", "[IPv6]:PORT", or "" (off) */
+	OPT_PORTRANGE,	/* char *, as config_parse_port_range reads it */
+	OPT_CHOICE,	/* char *, one of opt_choices */
+	OPT_DURATION,	/* uint64_t milliseconds */
+	OPT_BOOL,	/* int */
+	OPT_INT,	/* int, opt_min..opt_max */
+	OPT_ENUM,	/* int: the index of one of opt_choices */
+};
+
+struct option {
+	const char		*opt_flag;
+	const char		*opt_field;	/* file / configz path */
+	int			 opt_in_file;	/* accepted in --config files */
+	enum opt_type		 opt_type;
+	size_t			 opt_off;
+	const char		*opt_default;	/* as typed on the command line */
+	const char		*opt_metavar;
+	const char		*opt_help;
+	const char *const	*opt_choices;	/* OPT_CHOICE, OPT_ENUM */
+	int			 opt_min, opt_max; /* OPT_INT; OPT_DURATION min */
+};
+
+static const char *const iptables_modes[] = { "legacy", "none", NULL };
+static const char *const relay_modes[] = { "copy", "splice", NULL };
+
+#define OFF(f)	offsetof(struct config, f)
+
+/*
+ * Flag names and defaults are kube-proxy's wherever it had the flag
+ * (DESIGN.md section 2).  opt_field names the KubeProxyConfiguration
+ * field; flags kube-proxy's file has no field for (opt_in_file 0) still
+ * get a name so that /configz shows them.
+ */
+static const struct option options[] = {
+	{ .opt_flag = "kubeconfig", .opt_field = "clientConnection.kubeconfig",
+	  .opt_in_file = 1, .opt_type = OPT_STRING, .opt_off = OFF(kubeconfig),
+	  .opt_metavar = "PATH",
+	  .opt_help = "kubeconfig file (default: $KUBECONFIG, else in-cluster)" },
+	{ .opt_flag = "master", .opt_field = "master",
+	  .opt_type = OPT_STRING, .opt_off = OFF(master), .opt_metavar = "URL",
+	  .opt_help = "API server URL, overrides the kubeconfig's server" },
+	{ .opt_flag = "manifests", .opt_field = "manifests",
+	  .opt_type = OPT_STRING, .opt_off = OFF(manifests),
+	  .opt_metavar = "PATH",
+	  .opt_help = "file or directory of manifests to serve from" },
+	{ .opt_flag = "hostname-override", .opt_field = "hostnameOverride",
+	  .opt_in_file = 1, .opt_type = OPT_STRING, .opt_off = OFF(hostname),
+	  .opt_metavar = "NAME",
+	  .opt_help = "node name (default: the host name)" },
+	{ .opt_flag = "bind-address", .opt_field = "bindAddress",
+	  .opt_in_file = 1, .opt_type = OPT_IP,
+	  .opt_off = OFF(bind_address_str), .opt_default = "0.0.0.0",
+	  .opt_metavar = "IP",
+	  .opt_help = "address the proxy sockets listen on" },
+	{ .opt_flag = "proxy-port-range", .opt_field = "portRange",
+	  .opt_in_file = 1, .opt_type = OPT_PORTRANGE,
+	  .opt_off = OFF(port_range_str), .opt_default = "",
+	  .opt_metavar = "A-B",
+	  .opt_help = "proxy ports (A-B, A or A+N); empty: kernel-chosen" },
+	{ .opt_flag = "udp-timeout", .opt_field = "udpIdleTimeout",
+	  .opt_in_file = 1, .opt_type = OPT_DURATION,
+	  .opt_off = OFF(udp_timeout_ms), .opt_default = "250ms",
+	  .opt_metavar = "DUR", .opt_min = 1,
+	  .opt_help = "idle timeout of one UDP client flow" },
+	{ .opt_flag = "iptables-sync-period", .opt_field = "iptables.syncPeriod",
+	  .opt_in_file = 1, .opt_type = OPT_DURATION,
+	  .opt_off = OFF(sync_period_ms), .opt_default = "30s",
+	  .opt_metavar = "DUR", .opt_min = 1,
+	  .opt_help = "full resync and repair of the rules" },
+	{ .opt_flag = "iptables-min-sync-period",
+	  .opt_field = "iptables.minSyncPeriod",
+	  .opt_in_file = 1, .opt_type = OPT_DURATION,
+	  .opt_off = OFF(min_sync_period_ms), .opt_default = "1s",
+	  .opt_metavar = "DUR",
+	  .opt_help = "minimum interval between two rule commits" },
+	{ .opt_flag = "iptables", .opt_field = "iptablesMode",
+	  .opt_type = OPT_ENUM, .opt_off = OFF(iptables),
+	  .opt_default = "legacy", .opt_metavar = "MODE",
+	  .opt_choices = iptables_modes,
+	  .opt_help = "legacy (libiptc) or none (no rules)" },
+	{ .opt_flag = "relay", .opt_field = "relay",
+	  .opt_type = OPT_CHOICE, .opt_off = OFF(relay_str),
+	  .opt_default = "copy", .opt_metavar = "MODE",
+	  .opt_choices = relay_modes,
+	  .opt_help = "TCP relay: copy (buffers) or splice (pipes)" },
+	{ .opt_flag = "healthz-bind-address", .opt_field = "healthzBindAddress",
+	  .opt_in_file = 1, .opt_type = OPT_HOSTPORT,
+	  .opt_off = OFF(healthz_str), .opt_default = "0.0.0.0:10256",
+	  .opt_metavar = "IP:PORT",
+	  .opt_help = "/healthz and /livez; empty: off" },
+	{ .opt_flag = "metrics-bind-address", .opt_field = "metricsBindAddress",
+	  .opt_in_file = 1, .opt_type = OPT_HOSTPORT,
+	  .opt_off = OFF(metrics_str), .opt_default = "127.0.0.1:10249",
+	  .opt_metavar = "IP:PORT",
+	  .opt_help = "/metrics, /debug/services, /configz; empty: off" },
+	{ .opt_flag = "cleanup", .opt_field = "cleanup",
+	  .opt_type = OPT_BOOL, .opt_off = OFF(cleanup),
+	  .opt_default = "false",
+	  .opt_help = "remove every rule and chain we install, then exit" },
+	{ .opt_flag = "config", .opt_field = "config",
+	  .opt_type = OPT_STRING, .opt_off = OFF(config_file),
+	  .opt_metavar = "FILE",
+	  .opt_help = "KubeProxyConfiguration (YAML or JSON); flags win" },
+	{ .opt_flag = "v", .opt_field = "logging.verbosity",
+	  .opt_in_file = 1, .opt_type = OPT_INT, .opt_off = OFF(verbosity),
+	  .opt_default = "0", .opt_metavar = "N", .opt_min = 0, .opt_max = 10,
+	  .opt_help = "log verbosity" },
+};
+
+/*
+ * KubeProxyConfiguration fields that kube-uproxy knows but has no use
+ * for (they drive other proxy modes or things it does not do).
+ */
+static const char *const ignored_fields[] = {
+	"featureGates", "bindAddressHardFail", "enableProfiling",
+	"showHiddenMetricsForVersion", "serviceProxyName", "clusterCIDR",
+	"configSyncPeriod", "conntrack", "detectLocalMode", "detectLocal",
+	"ipvs", "nftables", "winkernel", "windowsRunAsService",
+	"nodePortAddresses", "oomScoreAdj", "syncPeriod", "minSyncPeriod",
+	"clientConnection.acceptContentTypes", "clientConnection.contentType",
+	"clientConnection.qps", "clientConnection.burst",
+	"iptables.masqueradeAll", "iptables.masqueradeBit",
+	"iptables.localhostNodePorts",
+	"logging.format", "logging.flushFrequency", "logging.options",
+	"logging.vmodule",
+};
+static const char *const container_fields[] = {
+	"clientConnection", "iptables", "logging",
+};
+
+static int	duration_fmt(uint64_t ms, char *buf, size_t len);
+
+static void *
+opt_ptr(struct config *c, const struct option *o)
+{
+	return (char *)c + o->opt_off;
+}
+
+static const void *
+opt_cptr(const struct config *c, const struct option *o)
+{
+	return (const char *)c + o->opt_off;
+}
+
+static int
+opt_is_string(const struct option *o)
+{
+	return o->opt_type == OPT_STRING || o->opt_type == OPT_IP ||
+	    o->opt_type == OPT_HOSTPORT || o->opt_type == OPT_PORTRANGE ||
+	    o->opt_type == OPT_CHOICE;
+}
+
+static const struct option *
+opt_by_flag(const char *name, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < nitems(options); i++)
+		if (strlen(options[i].opt_flag) == len &&
+		    strncmp(options[i].opt_flag, name, len) == 0)
+			return &options[i];
+	return NULL;
+}
+
+static const struct option *
+opt_by_field(const char *path)
+{
+	size_t i;
+
+	for (i = 0; i < nitems(options); i++)
+		if (options[i].opt_in_file &&
+		    strcmp(options[i].opt_field, path) == 0)
+			return &options[i];
+	return NULL;
+}
+
+static int
+choice_index(const char *const *choices, const char *val)
+{
+	int i;
+
+	for (i = 0; choices[i] != NULL; i++)
+		if (strcmp(choices[i], val) == 0)
+			return i;
+	return -1;
+}
+
+/* "a, b, c" for error messages. */
+static void
+choices_str(const char *const *choices, char *buf, size_t len)
+{
+	size_t n = 0;
+	int i;
+
+	buf[0] = '\0';
+	for (i = 0; choices[i] != NULL && n < len; i++)
+		n += snprintf(buf + n, len - n, "%s%s", i ? ", " : "",
+		    choices[i]);
+}
+
+/* strconv.ParseBool's spellings, as pflag accepts them. */
+static int
+parse_bool(const char *s, int *out)
+{
+	static const char *const yes[] = { "1", "t", "T", "true", "TRUE", "True" };
+	static const char *const no[] = { "0", "f", "F", "false", "FALSE", "False" };
+	size_t i;
+
+	for (i = 0; i < nitems(yes); i++) {
+		if (strcmp(s, yes[i]) == 0)
+			return *out = 1, 0;
+		if (strcmp(s, no[i]) == 0)
+			return *out = 0, 0;
+	}
+	return -1;
+}
+
+/*
+ * Check `val` for option `o` and store it.  Returns 0, or -1 with the
+ * reason in why (the caller prefixes the flag or file field).
+ */
+static int
+opt_set(struct config *c, const struct option *o, const char *val,
+    char *why, size_t why_len)
+{
+	union addr a;
+	uint64_t ms;
+	uint16_t lo, hi;
+	char list[64];
+	char **sp;
+	char *end;
+	long l;
+	int i;
+
+	switch (o->opt_type) {
+	case OPT_STRING:
+		break;
+	case OPT_IP:
+		if (*val != '\0' && addr_parse(val, 0, &a) == -1) {
+			snprintf(why, why_len, "\"%s\" is not an IP address", val);
+			return -1;
+		}
+		break;
+	case OPT_HOSTPORT:
+		if (*val != '\0' && addr_parse_hostport(val, &a) == -1) {
+			snprintf(why, why_len, "\"%s\" is not IP:PORT", val);
+			return -1;
+		}
+		break;
+	case OPT_PORTRANGE:
+		if (config_parse_port_range(val, &lo, &hi) == -1) {
+			snprintf(why, why_len, "\"%s\" is not a port range "
+			    "(A-B, A or A+N, at most 65535)", val);
+			return -1;
+		}
+		break;
+	case OPT_CHOICE:
+	case OPT_ENUM:
+		if ((i = choice_index(o->opt_choices, val)) == -1) {
+			choices_str(o->opt_choices, list, sizeof(list));
+			snprintf(why, why_len, "\"%s\" is not one of %s", val,
+			    list);
+			return -1;
+		}
+		if (o->opt_type == OPT_ENUM) {
+			*(int *)opt_ptr(c, o) = i;
+			return 0;
+		}
+		break;
+	case OPT_DURATION:
+		if (config_parse_duration(val, &ms) == -1) {
+			snprintf(why, why_len, "\"%s\" is not a duration", val);
+			return -1;
+		}
+		if (ms < (uint64_t)o->opt_min) {
+			snprintf(why, why_len, "\"%s\" must be greater than 0",
+			    val);
+			return -1;
+		}
+		*(uint64_t *)opt_ptr(c, o) = ms;
+		return 0;
+	case OPT_BOOL:
+		if (parse_bool(val, &i) == -1) {
+			snprintf(why, why_len, "\"%s\" is not a boolean", val);
+			return -1;
+		}
+		*(int *)opt_ptr(c, o) = i;
+		return 0;
+	case OPT_INT:
+		errno = 0;
+		l = strtol(val, &end, 10);
+		if (*val == '\0' || *end != '\0' || errno != 0) {
+			snprintf(why, why_len, "\"%s\" is not an integer", val);
+			return -1;
+		}
+		if (l < o->opt_min || l > o->opt_max) {
+			snprintf(why, why_len, "%ld is not in %d..%d", l,
+			    o->opt_min, o->opt_max);
+			return -1;
+		}
+		*(int *)opt_ptr(c, o) = (int)l;
+		return 0;
+	}
+
+	sp = opt_ptr(c, o);
+	free(*sp);
+	*sp = xstrdup(val);
+	return 0;
+}
+
+static char *
+default_hostname(void)
+{
+	struct utsname u;
+
+	if (uname(&u) == -1)
+		return xstrdup("localhost");
+	return xstrdup(u.nodename);
+}
+
+void
+config_defaults(struct config *c)
+{
+	char why[256];
+	size_t i;
+
+	memset(c, 0, sizeof(*c));
+	for (i = 0; i < nitems(options); i++)
+		if (options[i].opt_default != NULL &&
+		    opt_set(c, &options[i], options[i].opt_default, why,
+		    sizeof(why)) == -1)
+			fatalx("default of --%s: %s", options[i].opt_flag, why);
+	c->hostname = default_hostname();
+	if (config_finish(c, why, sizeof(why)) == -1)
+		fatalx("defaults: %s", why);
+}
+
+void
+config_free(struct config *c)
+{
+	char **sp;
+	size_t i;
+
+	for (i = 0; i < nitems(options); i++) {
+		if (!opt_is_string(&options[i]))
+			continue;
+		sp = opt_ptr(c, &options[i]);
+		free(*sp);
+		*sp = NULL;
+	}
+}
+
+int
+config_finish(struct config *c, char *err, size_t err_len)
+{
+	const char *name;
+	char a[32], b[32];
+	char *h, *end;
+
+	/*
+	 * kube-proxy's node name (nodeutil.GetHostname): the override, else
+	 * uname, with spaces trimmed and in lower case.
+	 */
+	name = c->hostname ? c->hostname + strspn(c->hostname, " \t") : "";
+	h = *name != '\0' ? xstrdup(name) : default_hostname();
+	free(c->hostname);
+	c->hostname = h;
+	for (end = h + strlen(h); end > h && isspace((unsigned char)end[-1]);)
+		*--end = '\0';
+	for (; *h != '\0'; h++)
+		*h = tolower((unsigned char)*h);
+
+	/* An empty bind address is kube-proxy's default, like in its file. */
+	if (addr_parse(c->bind_address_str == NULL ||
+	    *c->bind_address_str == '\0' ? "0.0.0.0" : c->bind_address_str,
+	    0, &c->bind_address) == -1) {
+		snprintf(err, err_len, "--bind-address: \"%s\" is not an IP "
+		    "address", c->bind_address_str);
+		return -1;
+	}
+	if (config_parse_port_range(c->port_range_str ? c->port_range_str : "",
+	    &c->port_lo, &c->port_hi) == -1) {
+		snprintf(err, err_len, "--proxy-port-range: \"%s\" is not a "
+		    "port range", c->port_range_str);
+		return -1;
+	}
+	memset(&c->healthz_address, 0, sizeof(c->healthz_address));
+	if (c->healthz_str != NULL && *c->healthz_str != '\0' &&
+	    addr_parse_hostport(c->healthz_str, &c->healthz_address) == -1) {
+		snprintf(err, err_len, "--healthz-bind-address: \"%s\" is not "
+		    "IP:PORT", c->healthz_str);
+		return -1;
+	}
+	memset(&c->metrics_address, 0, sizeof(c->metrics_address));
+	if (c->metrics_str != NULL && *c->metrics_str != '\0' &&
+	    addr_parse_hostport(c->metrics_str, &c->metrics_address) == -1) {
+		snprintf(err, err_len, "--metrics-bind-address: \"%s\" is not "
+		    "IP:PORT", c->metrics_str);
+		return -1;
+	}
+	c->relay_splice = c->relay_str != NULL &&
+	    strcmp(c->relay_str, "splice") == 0;
+
+	if (c->udp_timeout_ms == 0) {
+		snprintf(err, err_len, "--udp-timeout: must be greater than 0");
+		return -1;
+	}
+	if (c->sync_period_ms == 0) {
+		snprintf(err, err_len, "--iptables-sync-period: must be "
+		    "greater than 0");
+		return -1;
+	}
+	if (c->min_sync_period_ms > c->sync_period_ms) {
+		duration_fmt(c->min_sync_period_ms, a, sizeof(a));
+		duration_fmt(c->sync_period_ms, b, sizeof(b));
+		snprintf(err, err_len, "--iptables-min-sync-period: %s is "
+		    "longer than --iptables-sync-period (%s)", a, b);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * One pass over argv.  The early pass only handles --help, --version and
+ * --config (so the file can be applied before the flags that override
+ * it); the late pass applies every other flag.  Both passes reject the
+ * same malformed command lines.
+ */
+enum pass { PASS_EARLY, PASS_LATE };
+
+static int
+parse_pass(struct config *c, int argc, char **argv, enum pass pass,
+    const char **config_file, char *err, size_t err_len)
+{
+	const struct option *o;
+	const char *arg, *name, *val, *eq;
+	char why[256];
+	size_t len;
+	int i;
+
+	for (i = 0; i < argc; i++) {
+		arg = argv[i];
+		if (strcmp(arg, "--") == 0) {
+			if (i + 1 < argc) {
+				snprintf(err, err_len, "unexpected argument "
+				    "\"%s\"", argv[i + 1]);
+				return -1;
+			}
+			break;
+		}
+		if (arg[0] != '-' || arg[1] == '\0') {
+			snprintf(err, err_len, "unexpected argument \"%s\"", arg);
+			return -1;
+		}
+		val = NULL;
+		if (arg[1] == '-') {
+			name = arg + 2;
+			eq = strchr(name, '=');
+			len = eq ? (size_t)(eq - name) : strlen(name);
+			if (eq != NULL)
+				val = eq + 1;
+		} else if (arg[1] == 'v' || arg[1] == 'h') {
+			/* pflag shorthands: -v N, -vN, -v=N, -h */
+			name = arg + 1;
+			len = 1;
+			if (arg[2] != '\0')
+				val = arg[2] == '=' ? arg + 3 : arg + 2;
+		} else {
+			snprintf(err, err_len, "unknown flag: %s", arg);
+			return -1;
+		}
+
+		if ((len == 4 && strncmp(name, "help", 4) == 0) ||
+		    (len == 1 && *name == 'h')) {
+			if (pass == PASS_EARLY) {
+				config_usage(stdout);
+				return 1;
+			}
+			continue;
+		}
+		if (len == 7 && strncmp(name, "version", 7) == 0) {
+			if (pass == PASS_EARLY) {
+				printf("kube-uproxy %s\n", PACKAGE_VERSION);
+				return 1;
+			}
+			continue;
+		}
+		if ((o = opt_by_flag(name, len)) == NULL) {
+			snprintf(err, err_len, "unknown flag: --%.*s", (int)len,
+			    name);
+			return -1;
+		}
+		if (val == NULL && o->opt_type == OPT_BOOL)
+			val = "true";
+		if (val == NULL) {
+			if (i + 1 >= argc) {
+				snprintf(err, err_len, "--%s: missing value",
+				    o->opt_flag);
+				return -1;
+			}
+			val = argv[++i];
+		}
+		if (pass == PASS_EARLY) {
+			if (o->opt_off == OFF(config_file))
+				*config_file = val;
+			continue;
+		}
+		if (opt_set(c, o, val, why, sizeof(why)) == -1) {
+			snprintf(err, err_len, "--%s: %s", o->opt_flag, why);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+int
+config_parse_args(struct config *c, int argc, char **argv,
+    char *err, size_t err_len)
+{
+	const char *config_file = NULL;
+	int r;
+
+	if ((r = parse_pass(c, argc, argv, PASS_EARLY, &config_file, err,
+	    err_len)) != 0)
+		return r;
+	if (config_file != NULL &&
+	    config_load_file(c, config_file, err, err_len) == -1)
+		return -1;
+	if ((r = parse_pass(c, argc, argv, PASS_LATE, NULL, err, err_len)) != 0)
+		return r;
+	return config_finish(c, err, err_len);
+}
+
+/* ---- KubeProxyConfiguration files ---- */
+
+static int
+field_listed(const char *const *list, size_t n, const char *path)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (strcmp(list[i], path) == 0)
+			return 1;
+	return 0;
+}
+
+/* A JSON scalar as the string a flag would have given. */
+static int
+json_scalar(const cJSON *v, char *buf, size_t len)
+{
+	if (cJSON_IsString(v))
+		snprintf(buf, len, "%s", v->valuestring);
+	else if (cJSON_IsTrue(v))
+		snprintf(buf, len, "true");
+	else if (cJSON_IsFalse(v))
+		snprintf(buf, len, "false");
+	else if (cJSON_IsNumber(v) && v->valuedouble == (double)(long long)
+	    v->valuedouble)
+		snprintf(buf, len, "%lld", (long long)v->valuedouble);
+	else if (cJSON_IsNumber(v))
+		snprintf(buf, len, "%g", v->valuedouble);
+	else
+		return -1;
+	return 0;
+}
+
+static int
+load_object(struct config *c, const char *file, const cJSON *obj,
+    const char *prefix, char *err, size_t err_len)
+{
+	const struct option *o;
+	const cJSON *v;
+	char path[256], val[1024], why[256];
+
+	cJSON_ArrayForEach(v, obj) {
+		if (prefix == NULL)
+			snprintf(path, sizeof(path), "%s", v->string);
+		else
+			snprintf(path, sizeof(path), "%s.%s", prefix, v->string);
+
+		if (prefix == NULL && (strcmp(path, "apiVersion") == 0 ||
+		    strcmp(path, "kind") == 0))
+			continue;
+		if (prefix == NULL && strcmp(path, "mode") == 0) {
+			if (!cJSON_IsString(v) || (*v->valuestring != '\0' &&
+			    strcmp(v->valuestring, "userspace") != 0))
+				log_warnx("%s: mode: ignored, kube-uproxy "
+				    "always runs in userspace mode", file);
+			continue;
+		}
+		if ((o = opt_by_field(path)) != NULL) {
+			/* null means "not set", as in Go's JSON decoding. */
+			if (cJSON_IsNull(v))
+				continue;
+			if (json_scalar(v, val, sizeof(val)) == -1) {
+				snprintf(err, err_len, "%s: %s: not a scalar "
+				    "value", file, path);
+				return -1;
+			}
+			if (opt_set(c, o, val, why, sizeof(why)) == -1) {
+				snprintf(err, err_len, "%s: %s: %s", file, path,
+				    why);
+				return -1;
+			}
+		} else if (field_listed(ignored_fields, nitems(ignored_fields),
+		    path)) {
+			log_debug(1, "%s: %s does not apply to kube-uproxy, "
+			    "ignored", file, path);
+		} else if (field_listed(container_fields,
+		    nitems(container_fields), path)) {
+			if (cJSON_IsNull(v))
+				continue;
+			if (!cJSON_IsObject(v)) {
+				snprintf(err, err_len, "%s: %s: not an object",
+				    file, path);
+				return -1;
+			}
+			if (load_object(c, file, v, path, err, err_len) == -1)
+				return -1;
+		} else
+			log_warnx("%s: unknown field %s, ignored", file, path);
+	}
+	return 0;
+}
+
+static char *
+read_file(const char *path, size_t *lenp, char *err, size_t err_len)
+{
+	FILE *f;
+	char *buf;
+	size_t n;
+
+	if ((f = fopen(path, "r")) == NULL) {
+		snprintf(err, err_len, "%s: %s", path, strerror(errno));
+		return NULL;
+	}
+	buf = xcalloc(1, CONFIG_FILE_MAX + 1);
+	n = fread(buf, 1, CONFIG_FILE_MAX + 1, f);
+	if (ferror(f) || n > CONFIG_FILE_MAX) {
+		snprintf(err, err_len, "%s: %s", path, ferror(f) ?
+		    strerror(errno) : "file too large");
+		fclose(f);
+		free(buf);
+		return NULL;
+	}
+	fclose(f);
+	buf[n] = '\0';
+	*lenp = n;
+	return buf;
+}
+
+static cJSON *
+parse_document(const char *path, const char *text, size_t len,
+    char *err, size_t err_len)
+{
+	const char *p = text + strspn(text, " \t\r\n"), *end = NULL, *q;
+	char why[256];
+	cJSON *docs, *doc;
+	int line = 1;
+
+	if (*p == '{') {
+		doc = cJSON_ParseWithLengthOpts(text, len, &end, 0);
+		if (doc == NULL) {
+			for (q = text; end != NULL && q < end; q++)
+				line += *q == '\n';
+			snprintf(err, err_len, "%s: line %d: invalid JSON",
+			    path, line);
+		}
+		return doc;
+	}
+	if ((docs = yaml_parse_stream(text, len, why, sizeof(why))) == NULL) {
+		snprintf(err, err_len, "%s: %s", path, why);
+		return NULL;
+	}
+	if (cJSON_GetArraySize(docs) != 1) {
+		snprintf(err, err_len, "%s: want one YAML document, found %d",
+		    path, cJSON_GetArraySize(docs));
+		cJSON_Delete(docs);
+		return NULL;
+	}
+	doc = cJSON_DetachItemFromArray(docs, 0);
+	cJSON_Delete(docs);
+	return doc;
+}
+
+int
+config_load_file(struct config *c, const char *path, char *err,
+    size_t err_len)
+{
+	const cJSON *v;
+	cJSON *doc;
+	char *text;
+	size_t len;
+	int rv = -1;
+
+	if ((text = read_file(path, &len, err, err_len)) == NULL)
+		return -1;
+	if ((doc = parse_document(path, text, len, err, err_len)) == NULL)
+		goto done;
+	if (!cJSON_IsObject(doc)) {
+		snprintf(err, err_len, "%s: not a %s object", path, KPC_KIND);
+		goto done;
+	}
+	v = cJSON_GetObjectItemCaseSensitive(doc, "apiVersion");
+	if (!cJSON_IsString(v) || strcmp(v->valuestring, KPC_API_VERSION)) {
+		snprintf(err, err_len, "%s: apiVersion: want %s", path,
+		    KPC_API_VERSION);
+		goto done;
+	}
+	v = cJSON_GetObjectItemCaseSensitive(doc, "kind");
+	if (!cJSON_IsString(v) || strcmp(v->valuestring, KPC_KIND)) {
+		snprintf(err, err_len, "%s: kind: want %s", path, KPC_KIND);
+		goto done;
+	}
+	rv = load_object(c, path, doc, NULL, err, err_len);
+ done:
+	cJSON_Delete(doc);
+	free(text);
+	return rv;
+}
+
+/* ---- /configz and usage ---- */
+
+/* Go's time.Duration.String() for whole milliseconds: "1m30s", "250ms". */
+static int
+duration_fmt(uint64_t ms, char *buf, size_t len)
+{
+	unsigned long long h = ms / 3600000, m = ms / 60000 % 60,
+	    s = ms / 1000 % 60, frac = ms % 1000;
+	int n = 0;
+
+	if (ms == 0)
+		return snprintf(buf, len, "0s");
+	if (ms < 1000)
+		return snprintf(buf, len, "%llums", frac);
+	if (h > 0)
+		n = snprintf(buf, len, "%lluh%llum", h, m);
+	else if (m > 0)
+		n = snprintf(buf, len, "%llum", m);
+	if (frac == 0)
+		return n + snprintf(buf + n, len - n, "%llus", s);
+	if (frac % 100 == 0)
+		return n + snprintf(buf + n, len - n, "%llu.%llus", s, frac / 100);
+	if (frac % 10 == 0)
+		return n + snprintf(buf + n, len - n, "%llu.%02llus", s, frac / 10);
+	return n + snprintf(buf + n, len - n, "%llu.%03llus", s, frac);
+}
+
+/* The object that holds `path`'s last component, created as needed. */
+static cJSON *
+json_parent(cJSON *root, const char *path, const char **leaf)
+{
+	const char *dot;
+	char part[64];
+	cJSON *obj = root, *sub;
+
+	while ((dot = strchr(path, '.')) != NULL) {
+		snprintf(part, sizeof(part), "%.*s", (int)(dot - path), path);
+		if ((sub = cJSON_GetObjectItemCaseSensitive(obj, part)) == NULL)
+			sub = cJSON_AddObjectToObject(obj, part);
+		obj = sub;
+		path = dot + 1;
+	}
+	*leaf = path;
+	return obj;
+}
+
+char *
+config_to_json(const struct config *c)
+{
+	const struct option *o;
+	const char *leaf, *s;
+	cJSON *root = cJSON_CreateObject(), *obj;
+	char buf[64], *out;
+	size_t i;
+
+	cJSON_AddStringToObject(root, "mode", "userspace");
+	for (i = 0; i < nitems(options); i++) {
+		o = &options[i];
+		obj = json_parent(root, o->opt_field, &leaf);
+		switch (o->opt_type) {
+		case OPT_DURATION:
+			duration_fmt(*(const uint64_t *)opt_cptr(c, o), buf,
+			    sizeof(buf));
+			cJSON_AddStringToObject(obj, leaf, buf);
+			break;
+		case OPT_BOOL:
+			cJSON_AddBoolToObject(obj, leaf,
+			    *(const int *)opt_cptr(c, o));
+			break;
+		case OPT_INT:
+			cJSON_AddNumberToObject(obj, leaf,
+			    *(const int *)opt_cptr(c, o));
+			break;
+		case OPT_ENUM:
+			cJSON_AddStringToObject(obj, leaf,
+			    o->opt_choices[*(const int *)opt_cptr(c, o)]);
+			break;
+		default:
+			s = *(char *const *)opt_cptr(c, o);
+			cJSON_AddStringToObject(obj, leaf, s ? s : "");
+			break;
+		}
+	}
+	if ((out = cJSON_Print(root)) == NULL)
+		fatalx("config_to_json: out of memory");
+	cJSON_Delete(root);
+	return out;
+}
+
+void
+config_usage(FILE *f)
+{
+	const struct option *o;
+	char left[64];
+	size_t i;
+
+	fprintf(f, "Usage: kube-uproxy [flags]\n\n"
+	    "A Kubernetes service proxy: kube-proxy's userspace mode in C.\n\n"
+	    "Flags:\n");
+	for (i = 0; i < nitems(options); i++) {
+		o = &options[i];
+		snprintf(left, sizeof(left), "%s--%s%s%s",
+		    strcmp(o->opt_flag, "v") == 0 ? "-v, " : "    ",
+		    o->opt_flag, o->opt_metavar ? " " : "",
+		    o->opt_metavar ? o->opt_metavar : "");
+		fprintf(f, "  %-36s %s", left, o->opt_help);
+		if (o->opt_default != NULL && *o->opt_default != '\0' &&
+		    o->opt_type != OPT_BOOL)
+			fprintf(f, " (default \"%s\")", o->opt_default);
+		fputc('\n', f);
+	}
+	fprintf(f, "  %-36s %s\n", "-h, --help", "print this help and exit");
+	fprintf(f, "  %-36s %s\n", "    --version", "print the version and exit");
+	fprintf(f, "\nDurations are Go style: 250ms, 2s, 1m30s, 1h.\n");
+}
+
+/* ---- values ---- */
+
+int
+config_parse_duration(const char *s, uint64_t *ms)
+{
+	static const struct {
+		const char	*name;
+		uint64_t	 ns;
+	} units[] = {
+		/* "ms" before "m": the first match wins. */
+		{ "ns", 1 }, { "us", 1000 }, { "\xc2\xb5s", 1000 },
+		{ "\xce\xbcs", 1000 }, { "ms", 1000000 }, { "s", 1000000000 },
+		{ "m", 60000000000ULL }, { "h", 3600000000000ULL },
+	};
+	/* Go's time.Duration is an int64 of nanoseconds (about 292 years). */
+	const uint64_t max_ns = INT64_MAX;
+	uint64_t total = 0, whole, frac, scale, unit, v;
+	const char *p = s;
+	size_t i, ulen;
+	int digits;
+
+	if (s == NULL)
+		return -1;
+	if (*p == '+')
+		p++;
+	if (strcmp(p, "0") == 0) {
+		*ms = 0;
+		return 0;
+	}
+	if (*p == '\0')
+		return -1;
+	while (*p != '\0') {
+		whole = frac = 0;
+		scale = 1;
+		digits = 0;
+		for (; isdigit((unsigned char)*p); p++, digits++) {
+			if (whole > (max_ns - 9) / 10)
+				return -1;
+			whole = whole * 10 + (*p - '0');
+		}
+		if (*p == '.') {
+			/* Digits beyond nanosecond-of-an-hour precision. */
+			for (p++; isdigit((unsigned char)*p); p++, digits++)
+				if (scale < 1000000000000000000ULL) {
+					frac = frac * 10 + (*p - '0');
+					scale *= 10;
+				}
+		}
+		if (digits == 0)
+			return -1;
+		unit = 0;
+		for (i = 0; i < nitems(units); i++) {
+			ulen = strlen(units[i].name);
+			if (strncmp(p, units[i].name, ulen) == 0) {
+				unit = units[i].ns;
+				p += ulen;
+				break;
+			}
+		}
+		if (unit == 0)
+			return -1;
+		if (whole > max_ns / unit)
+			return -1;
+		v = whole * unit;
+		/* Go also computes the fraction in floating point. */
+		v += (uint64_t)((double)frac * ((double)unit / (double)scale));
+		if (v > max_ns - total)
+			return -1;
+		total += v;
+	}
+	*ms = total / 1000000;
+	return 0;
+}
+
+static int
+parse_port(const char **p, unsigned long max, unsigned long *out)
+{
+	unsigned long v = 0;
+	const char *q = *p;
+
+	if (!isdigit((unsigned char)*q))
+		return -1;
+	for (; isdigit((unsigned char)*q); q++)
+		if ((v = v * 10 + (*q - '0')) > max)
+			return -1;
+	*p = q;
+	*out = v;
+	return 0;
+}
+
+int
+config_parse_port_range(const char *s, uint16_t *lo, uint16_t *hi)
+{
+	unsigned long a, b;
+	const char *p, *end;
+	char op;
+
+	/* apimachinery's ParsePortRange trims spaces first. */
+	p = s + strspn(s, " \t");
+	end = p + strlen(p);
+	while (end > p && (end[-1] == ' ' || end[-1] == '\t'))
+		end--;
+	if (p == end) {
+		*lo = *hi = 0;
+		return 0;
+	}
+	if (parse_port(&p, 65535, &a) == -1)
+		return -1;
+	b = a;
+	if (p != end) {
+		op = *p++;
+		if ((op != '-' && op != '+') || parse_port(&p, 65535, &b) == -1)
+			return -1;
+		if (op == '+')
+			b += a;
+	}
+	if (p != end || b > 65535 || b < a)
+		return -1;
+	/* Port 0 means "kernel-chosen" and cannot start a real range. */
+	if (a == 0 && b != 0)
+		return -1;
+	*lo = (uint16_t)a;
+	*hi = (uint16_t)b;
+	return 0;
+}

@@ -1,2 +1,257 @@
-/* lb.c - placeholder until the module lands. */
+/*
+ * lb.c - the load balancer of one service port (see lb.h).
+ *
+ * The proxier owns one struct lb per service port and hands it the ready
+ * endpoints whenever they change; the TCP and UDP proxies call lb_pick for
+ * every new connection or flow.
+ *
+ * Round robin walks a private, sorted copy of the endpoint list.  ClientIP
+ * affinity keeps one record per client IP (the port is ignored, as in the
+ * Go original) in a red-black tree for lookup, and the same records on a
+ * list ordered by last use, so that expiry and eviction only ever look at
+ * the oldest end.  A record stores its endpoint by value, so it survives
+ * an endpoint list replacement as long as that endpoint is still there.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include <bsd/stdlib.h>
+#include <bsd/sys/queue.h>
+
 #include "lb.h"
+#include "tree.h"
+#include "util.h"
+
+/* kube-proxy's default sessionAffinityConfig.clientIP.timeoutSeconds. */
+#define LB_AFFINITY_DEFAULT_S	10800
+
+struct affinity {
+	RB_ENTRY(affinity)	 af_node;	/* by client IP */
+	TAILQ_ENTRY(affinity)	 af_lru;	/* oldest use first */
+	union addr		 af_client;	/* port zeroed */
+	union addr		 af_endpoint;
+	size_t			 af_index;	/* af_endpoint in lb_eps */
+	uint64_t		 af_last_used;	/* ms */
+};
+
+RB_HEAD(affinity_tree, affinity);
+TAILQ_HEAD(affinity_lru, affinity);
+
+struct lb {
+	union addr		*lb_eps;
+	size_t			 lb_neps;
+	size_t			 lb_next;	/* round-robin position */
+	int			 lb_affinity;
+	uint64_t		 lb_timeout_ms;
+	struct affinity_tree	 lb_tree;
+	struct affinity_lru	 lb_lru;
+	size_t			 lb_naffinity;
+};
+
+static int
+affinity_cmp(const struct affinity *a, const struct affinity *b)
+{
+	return addr_cmp_ip(&a->af_client, &b->af_client);
+}
+
+RB_GENERATE_LOCAL(affinity_tree, affinity, af_node, affinity_cmp)
+
+static int
+endpoint_cmp(const void *a, const void *b)
+{
+	return addr_cmp(a, b);
+}
+
+struct lb *
+lb_new(void)
+{
+	struct lb *lb = xcalloc(1, sizeof(*lb));
+
+	RB_INIT(&lb->lb_tree);
+	TAILQ_INIT(&lb->lb_lru);
+	lb->lb_timeout_ms = (uint64_t)LB_AFFINITY_DEFAULT_S * 1000;
+	return lb;
+}
+
+static void
+affinity_drop(struct lb *lb, struct affinity *af)
+{
+	RB_REMOVE(affinity_tree, &lb->lb_tree, af);
+	TAILQ_REMOVE(&lb->lb_lru, af, af_lru);
+	lb->lb_naffinity--;
+	free(af);
+}
+
+static void
+affinity_clear(struct lb *lb)
+{
+	struct affinity *af;
+
+	while ((af = TAILQ_FIRST(&lb->lb_lru)) != NULL)
+		affinity_drop(lb, af);
+}
+
+void
+lb_free(struct lb *lb)
+{
+	if (lb == NULL)
+		return;
+	affinity_clear(lb);
+	free(lb->lb_eps);
+	free(lb);
+}
+
+void
+lb_set_endpoints(struct lb *lb, const union addr *eps, size_t n)
+{
+	struct affinity *af, *next;
+	union addr *found, *copy = NULL;
+	size_t old_n = lb->lb_neps;
+
+	/* Copy before freeing: eps may be our own array. */
+	if (n > 0) {
+		copy = xreallocarray(NULL, n, sizeof(*eps));
+		memcpy(copy, eps, n * sizeof(*eps));
+		/*
+		 * store_port already sorts; sorting our copy again is cheap
+		 * and makes the bsearch below correct whatever the caller.
+		 */
+		qsort(copy, n, sizeof(*eps), endpoint_cmp);
+	}
+	free(lb->lb_eps);
+	lb->lb_eps = copy;
+	lb->lb_neps = n;
+
+	/* Keep the affinity of clients whose endpoint is still here. */
+	TAILQ_FOREACH_SAFE(af, &lb->lb_lru, af_lru, next) {
+		found = n == 0 ? NULL : bsearch(&af->af_endpoint, lb->lb_eps,
+		    n, sizeof(*eps), endpoint_cmp);
+		if (found == NULL)
+			affinity_drop(lb, af);
+		else
+			af->af_index = found - lb->lb_eps;
+	}
+
+	if (n == 0)
+		lb->lb_next = 0;
+	else if (old_n == 0)
+		/*
+		 * Start at a random endpoint: every node gets the same sorted
+		 * list, and without this they would all send their first
+		 * connection to the same pod.
+		 */
+		lb->lb_next = arc4random_uniform((uint32_t)n);
+	else
+		lb->lb_next %= n;
+}
+
+void
+lb_set_affinity(struct lb *lb, int client_ip, uint32_t timeout_s)
+{
+	lb->lb_affinity = client_ip != 0;
+	/*
+	 * The new timeout applies to existing records too: the Go original
+	 * kept the first one forever (kubernetes issue #107398).
+	 */
+	lb->lb_timeout_ms = (uint64_t)(timeout_s > 0 ? timeout_s :
+	    LB_AFFINITY_DEFAULT_S) * 1000;
+	if (!lb->lb_affinity)
+		affinity_clear(lb);
+}
+
+size_t
+lb_count(const struct lb *lb)
+{
+	return lb->lb_neps;
+}
+
+size_t
+lb_affinity_count(const struct lb *lb)
+{
+	return lb->lb_naffinity;
+}
+
+static int
+affinity_expired(const struct lb *lb, const struct affinity *af,
+    uint64_t now_ms)
+{
+	/* A clock that went backwards counts as "just used". */
+	if (now_ms <= af->af_last_used)
+		return 0;
+	return now_ms - af->af_last_used >= lb->lb_timeout_ms;
+}
+
+size_t
+lb_expire(struct lb *lb, uint64_t now_ms)
+{
+	struct affinity *af;
+	size_t dropped = 0;
+
+	/* The list is in order of last use: stop at the first live one. */
+	while ((af = TAILQ_FIRST(&lb->lb_lru)) != NULL &&
+	    affinity_expired(lb, af, now_ms)) {
+		affinity_drop(lb, af);
+		dropped++;
+	}
+	return dropped;
+}
+
+static void
+affinity_touch(struct lb *lb, struct affinity *af, uint64_t now_ms)
+{
+	af->af_last_used = now_ms;
+	TAILQ_REMOVE(&lb->lb_lru, af, af_lru);
+	TAILQ_INSERT_TAIL(&lb->lb_lru, af, af_lru);
+}
+
+static struct affinity *
+affinity_new(struct lb *lb, const union addr *client, uint64_t now_ms)
+{
+	struct affinity *af;
+
+	/* Make room: the expired first, else the least recently used. */
+	if (lb->lb_naffinity >= LB_AFFINITY_MAX &&
+	    lb_expire(lb, now_ms) == 0)
+		affinity_drop(lb, TAILQ_FIRST(&lb->lb_lru));
+	af = xcalloc(1, sizeof(*af));
+	af->af_client = *client;
+	addr_set_port(&af->af_client, 0);
+	RB_INSERT(affinity_tree, &lb->lb_tree, af);
+	TAILQ_INSERT_TAIL(&lb->lb_lru, af, af_lru);
+	lb->lb_naffinity++;
+	return af;
+}
+
+const union addr *
+lb_pick(struct lb *lb, const union addr *client, int retry, uint64_t now_ms)
+{
+	struct affinity key, *af = NULL;
+	size_t i;
+
+	if (lb->lb_neps == 0)
+		return NULL;
+
+	if (lb->lb_affinity) {
+		memset(&key, 0, sizeof(key));
+		key.af_client = *client;
+		af = RB_FIND(affinity_tree, &lb->lb_tree, &key);
+		if (af != NULL && !retry && !affinity_expired(lb, af, now_ms)) {
+			/* A sticky client does not move round robin. */
+			affinity_touch(lb, af, now_ms);
+			return &lb->lb_eps[af->af_index];
+		}
+	}
+
+	i = lb->lb_next;
+	lb->lb_next = (i + 1) % lb->lb_neps;
+
+	if (lb->lb_affinity) {
+		/* New, expired, or rebinding after a failed connect. */
+		if (af == NULL)
+			af = affinity_new(lb, client, now_ms);
+		af->af_endpoint = lb->lb_eps[i];
+		af->af_index = i;
+		affinity_touch(lb, af, now_ms);
+	}
+	return &lb->lb_eps[i];
+}
