@@ -32,7 +32,11 @@ struct port_stats {
 /* Counters of ports that no longer exist, folded in by metrics_retire. */
 extern struct port_stats metrics_retired;
 
-/* Add a removed port's counters to metrics_retired (gauges excluded). */
+/*
+ * Add a removed port's counters, gauges included, to metrics_retired.  Call
+ * it after closing the port's proxy socket (which moves surviving relays
+ * to metrics_retired).
+ */
 void	metrics_retire(const struct port_stats *);
 /* Add src into dst, all fields. */
 void	metrics_add(struct port_stats *dst, const struct port_stats *src);

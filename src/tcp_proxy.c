@@ -1,2 +1,648 @@
-/* tcp_proxy.c - placeholder until the module lands. */
+/*
+ * tcp_proxy.c - the TCP proxy socket of one service port and its relays.
+ *
+ * A connection lives in two states.  CONNECTING: the client is accepted,
+ * its bytes wait in the kernel (we do not read it) while a nonblocking
+ * connect to an endpoint runs under a timer; a failure or timeout tries
+ * the next endpoint.  RELAYING: two independent directions ("halves"),
+ * each with a read event on its source socket and a write event on its
+ * destination.  A half borrows a buffer or pipe from relay_pool only while
+ * bytes are in flight: read, write at once, and only if the destination
+ * is full keep the data, stop reading and wait for writable.
+ *
+ * Close semantics (what the Go original got wrong, ORIGINAL-USERSPACE §9):
+ * EOF is forwarded as shutdown(SHUT_WR) and the other direction keeps
+ * running; a reset is forwarded as a reset (SO_LINGER 0); both sockets
+ * close when both directions have seen and forwarded EOF.
+ */
+#include <sys/types.h>
+#include <sys/queue.h>
+#include <sys/socket.h>
+
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+#include <event2/event_struct.h>
+
+#include "addr.h"
+#include "lb.h"
+#include "log.h"
+#include "metrics.h"
+#include "relay_pool.h"
 #include "tcp_proxy.h"
+#include "util.h"
+
+#define ACCEPT_BATCH	64	/* accepts per wakeup */
+#define ACCEPT_PAUSE_MS	100	/* accepts off after EMFILE and friends */
+#define RELAY_BURST	4	/* reads per wakeup, so one stream cannot starve others */
+
+/* Timeout of each connect attempt; their count is the number of attempts. */
+static const unsigned dial_timeout_ms[] = { 250, 500, 1000, 2000 };
+
+TAILQ_HEAD(conn_list, connection);
+
+enum conn_state {
+	CONN_CONNECTING,
+	CONN_RELAYING,
+};
+
+struct tcp_proxy {
+	struct event_base	*base;
+	struct lb		*lb;
+	struct port_stats	*stats;
+	char			*name;
+	int			 fd;
+	uint16_t		 port;
+	int			 paused;	/* accept event off for a while */
+	int			 pause_logged;	/* since the last good accept */
+	struct event		 ev_accept;
+	struct event		 ev_pause;
+	struct conn_list	 conns;
+};
+
+/* One direction: from a source socket to a destination socket. */
+struct relay_half {
+	struct event	 ev_read;	/* source readable; off while data waits */
+	struct event	 ev_write;	/* destination writable; on while data waits */
+	char		*buf;		/* copy: held while buf[off, len) waits */
+	int		 pipe[2];	/* splice: held while len bytes are in it */
+	uint32_t	 off;
+	uint32_t	 len;
+	uint8_t		 done;		/* EOF seen and forwarded */
+};
+
+struct connection {
+	TAILQ_ENTRY(connection)	 entry;
+	struct tcp_proxy	*proxy;		/* NULL once the proxy closed */
+	struct port_stats	*stats;
+	int			 cfd;		/* client */
+	int			 bfd;		/* backend, -1 between attempts */
+	uint8_t			 state;
+	uint8_t			 attempt;	/* connect attempts started */
+	uint8_t			 mode;		/* enum relay_mode, fixed at connect */
+	union addr		 client;
+	struct relay_half	 up;		/* client to backend */
+	struct relay_half	 down;		/* backend to client */
+};
+
+/* The process-wide state tcp_proxy.h names. */
+static enum relay_mode	 relay_mode = RELAY_COPY;
+static unsigned		 relays_active;
+/* Relays whose proxy closed, for tcp_relays_close_all. */
+static struct conn_list	 orphans = TAILQ_HEAD_INITIALIZER(orphans);
+
+/* conn_free's reset_fd meaning both sockets. */
+#define RESET_BOTH	(-2)
+
+static void	conn_redial(struct connection *);
+
+void
+tcp_relay_mode_set(enum relay_mode mode)
+{
+	relay_mode = mode;
+}
+
+unsigned
+tcp_relays_active(void)
+{
+	return relays_active;
+}
+
+uint16_t
+tcp_proxy_port(const struct tcp_proxy *p)
+{
+	return p->port;
+}
+
+/* Close with an RST instead of a FIN: how a reset is passed on. */
+static void
+close_reset(int fd)
+{
+	struct linger l = { .l_onoff = 1, .l_linger = 0 };
+
+	(void)setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof(l));
+	close(fd);
+}
+
+static const char *
+conn_name(const struct connection *c)
+{
+	return c->proxy != NULL ? c->proxy->name : "(removed port)";
+}
+
+static void
+half_release(struct relay_half *h)
+{
+	relay_buf_put(h->buf);
+	h->buf = NULL;
+	relay_pipe_put(h->pipe, h->len == 0);
+	h->off = h->len = 0;
+}
+
+/*
+ * Free a connection.  `reset_fd` (cfd, bfd, RESET_BOTH or -1) is closed
+ * with an RST; the other sockets with a plain close.
+ */
+static void
+conn_free(struct connection *c, int reset_fd, const char *reason)
+{
+	char cbuf[ADDR_STRLEN];
+
+	log_debug(4, "%s: client %s: %s", conn_name(c),
+	    addr_str(&c->client, 1, cbuf, sizeof(cbuf)), reason);
+	if (c->state == CONN_RELAYING) {
+		event_del(&c->up.ev_read);
+		event_del(&c->up.ev_write);
+		event_del(&c->down.ev_read);
+		event_del(&c->down.ev_write);
+		half_release(&c->up);
+		half_release(&c->down);
+	} else
+		event_del(&c->up.ev_write);	/* the connect or descriptor wait */
+	if (c->cfd == reset_fd || reset_fd == RESET_BOTH)
+		close_reset(c->cfd);
+	else
+		close(c->cfd);
+	if (c->bfd != -1 && (c->bfd == reset_fd || reset_fd == RESET_BOTH))
+		close_reset(c->bfd);
+	else if (c->bfd != -1)
+		close(c->bfd);
+	TAILQ_REMOVE(c->proxy != NULL ? &c->proxy->conns : &orphans, c,
+	    entry);
+	c->stats->tcp_active--;
+	relays_active--;
+	free(c);
+}
+
+/*
+ * Write what a half holds to dst: once, nonblocking.  Returns 0 (all or
+ * part written, or the socket full) or -1 when the connection was closed
+ * because the destination failed; then the source gets the reset.
+ */
+static int
+half_flush(struct connection *c, int is_up)
+{
+	struct relay_half *h = is_up ? &c->up : &c->down;
+	int src = is_up ? c->cfd : c->bfd, dst = is_up ? c->bfd : c->cfd;
+	uint64_t *counter = is_up ? &c->stats->bytes_to_backend :
+	    &c->stats->bytes_to_client;
+	ssize_t n;
+
+	if (h->buf != NULL)
+		n = send(dst, h->buf + h->off, h->len - h->off, MSG_NOSIGNAL);
+	else
+		n = splice(h->pipe[0], NULL, dst, NULL, h->len - h->off,
+		    SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+	if (n == -1) {
+		if (errno == EAGAIN || errno == EINTR)
+			return 0;
+		log_debug(4, "%s: write: %s", conn_name(c), strerror(errno));
+		conn_free(c, src, is_up ? "write to backend failed, reset" :
+		    "write to client failed, reset");
+		return -1;
+	}
+	*counter += (uint64_t)n;
+	h->off += (uint32_t)n;
+	if (h->off == h->len) {
+		/* Drained: give the buffer or empty pipe back at once. */
+		h->len = 0;
+		half_release(h);
+	}
+	return 0;
+}
+
+/*
+ * Readable source: read and forward up to RELAY_BURST chunks.  EOF is
+ * forwarded as shutdown(SHUT_WR); a read error as a reset of the other
+ * side.
+ */
+static void
+half_read(struct connection *c, int is_up)
+{
+	struct relay_half *h = is_up ? &c->up : &c->down;
+	struct relay_half *other = is_up ? &c->down : &c->up;
+	int src = is_up ? c->cfd : c->bfd, dst = is_up ? c->bfd : c->cfd;
+	size_t chunk;
+	ssize_t n;
+	int i;
+
+	for (i = 0; i < RELAY_BURST; i++) {
+		/* Empty pipe, or a buffer when splice is off or no pipe is left. */
+		if (c->mode != RELAY_SPLICE || relay_pipe_get(h->pipe) == -1)
+			h->buf = relay_buf_get();
+		if (h->buf != NULL) {
+			chunk = RELAY_BUF_SIZE;
+			n = recv(src, h->buf, chunk, 0);
+		} else {
+			chunk = RELAY_PIPE_SIZE;
+			n = splice(src, NULL, h->pipe[1], NULL, chunk,
+			    SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+		}
+		if (n <= 0) {
+			half_release(h);
+			if (n == -1 && (errno == EAGAIN || errno == EINTR))
+				return;
+			if (n == -1) {
+				log_debug(4, "%s: read: %s", conn_name(c),
+				    strerror(errno));
+				conn_free(c, dst, is_up ? "client reset" :
+				    "backend reset");
+				return;
+			}
+			event_del(&h->ev_read);
+			h->done = 1;
+			/* Fails only if dst is already gone; its read will say so. */
+			(void)shutdown(dst, SHUT_WR);
+			if (other->done)
+				conn_free(c, -1, "closed");
+			return;
+		}
+		h->len = (uint32_t)n;
+		if (half_flush(c, is_up) == -1)
+			return;
+		if (h->len != 0) {
+			/* Destination full: hold the data, stop reading this way. */
+			event_del(&h->ev_read);
+			event_add(&h->ev_write, NULL);
+			return;
+		}
+		/* A short read means the socket is drained: skip the EAGAIN. */
+		if ((size_t)n < chunk)
+			return;
+	}
+}
+
+/* Destination writable again: flush; once drained, read again. */
+static void
+half_write(struct connection *c, int is_up)
+{
+	struct relay_half *h = is_up ? &c->up : &c->down;
+
+	if (half_flush(c, is_up) == -1)
+		return;
+	if (h->len == 0) {
+		event_del(&h->ev_write);
+		event_add(&h->ev_read, NULL);
+	}
+}
+
+static void
+up_read_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	half_read(arg, 1);
+}
+
+static void
+down_read_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	half_read(arg, 0);
+}
+
+static void
+up_write_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	half_write(arg, 1);
+}
+
+static void
+down_write_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	half_write(arg, 0);
+}
+
+/* Connected: from now on the connection needs neither the lb nor the proxy. */
+static void
+conn_relay(struct connection *c)
+{
+	struct event_base *base = c->proxy->base;
+	char cbuf[ADDR_STRLEN];
+
+	log_debug(4, "%s: client %s: connected on attempt %u", conn_name(c),
+	    addr_str(&c->client, 1, cbuf, sizeof(cbuf)), c->attempt);
+	c->state = CONN_RELAYING;
+	c->mode = (uint8_t)relay_mode;
+	c->up.pipe[0] = c->up.pipe[1] = -1;
+	c->down.pipe[0] = c->down.pipe[1] = -1;
+	event_assign(&c->up.ev_read, base, c->cfd, EV_READ | EV_PERSIST,
+	    up_read_cb, c);
+	event_assign(&c->up.ev_write, base, c->bfd, EV_WRITE | EV_PERSIST,
+	    up_write_cb, c);
+	event_assign(&c->down.ev_read, base, c->bfd, EV_READ | EV_PERSIST,
+	    down_read_cb, c);
+	event_assign(&c->down.ev_write, base, c->cfd, EV_WRITE | EV_PERSIST,
+	    down_write_cb, c);
+	event_add(&c->up.ev_read, NULL);
+	event_add(&c->down.ev_read, NULL);
+}
+
+/* The current attempt failed: count it and go on with the next one. */
+static void
+conn_dial_failed(struct connection *c, const char *why)
+{
+	char cbuf[ADDR_STRLEN];
+
+	log_debug(4, "%s: client %s: connect attempt %u: %s", conn_name(c),
+	    addr_str(&c->client, 1, cbuf, sizeof(cbuf)), c->attempt, why);
+	c->stats->dial_failures++;
+	if (c->bfd != -1) {
+		close(c->bfd);
+		c->bfd = -1;
+	}
+	conn_redial(c);
+}
+
+static void
+conn_dial_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct connection *c = arg;
+	socklen_t len = sizeof(int);
+	int err = 0;
+
+	if (what & EV_TIMEOUT) {
+		conn_dial_failed(c, "timed out");
+		return;
+	}
+	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) == -1)
+		err = errno;
+	if (err != 0) {
+		conn_dial_failed(c, strerror(err));
+		return;
+	}
+	conn_relay(c);
+}
+
+/*
+ * Out of descriptors or memory (accept or the backend socket): waiting
+ * clients stay in the listen backlog.  Accepting again at once would spin,
+ * or accept clients only to reset them, so stop listening for a moment.
+ * Logged once per episode (until descriptors are back), not once per pause.
+ */
+static void
+proxy_pause(struct tcp_proxy *p, const char *what)
+{
+	struct timeval tv = { 0, ACCEPT_PAUSE_MS * 1000 };
+
+	if (!p->pause_logged)
+		log_warn("%s: %s, pausing accepts", p->name, what);
+	p->pause_logged = 1;
+	p->paused = 1;
+	event_del(&p->ev_accept);
+	evtimer_add(&p->ev_pause, &tv);
+}
+
+static void
+conn_wait_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	conn_redial(arg);
+}
+
+/* Start a nonblocking connect to ep, under this attempt's timeout. */
+static void
+conn_connect(struct connection *c, const union addr *ep)
+{
+	struct tcp_proxy *p = c->proxy;
+	char cbuf[ADDR_STRLEN], ebuf[ADDR_STRLEN];
+	struct timeval tv, pause_tv = { 0, ACCEPT_PAUSE_MS * 1000 };
+	int one = 1;
+
+	tv.tv_sec = dial_timeout_ms[c->attempt] / 1000;
+	tv.tv_usec = (dial_timeout_ms[c->attempt] % 1000) * 1000;
+	c->attempt++;
+	log_debug(4, "%s: client %s: connecting to %s", p->name,
+	    addr_str(&c->client, 1, cbuf, sizeof(cbuf)),
+	    addr_str(ep, 1, ebuf, sizeof(ebuf)));
+	c->bfd = socket(ep->sa.sa_family,
+	    SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (c->bfd == -1) {
+		if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
+		    errno == ENOMEM) {
+			/*
+			 * Our shortage, not the endpoint's: not a dial
+			 * failure.  Try again when accepts resume, still
+			 * within the attempt budget, so the wait is bounded.
+			 */
+			proxy_pause(p, "backend socket");
+			evtimer_assign(&c->up.ev_write, p->base, conn_wait_cb, c);
+			evtimer_add(&c->up.ev_write, &pause_tv);
+		} else
+			conn_dial_failed(c, strerror(errno));
+		return;
+	}
+	p->pause_logged = 0;	/* descriptors are back: a new episode logs */
+	(void)setsockopt(c->bfd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	if (connect(c->bfd, &ep->sa, addr_len(ep)) == 0) {
+		conn_relay(c);
+		return;
+	}
+	if (errno != EINPROGRESS) {
+		conn_dial_failed(c, strerror(errno));
+		return;
+	}
+	event_assign(&c->up.ev_write, p->base, c->bfd, EV_WRITE, conn_dial_cb,
+	    c);
+	event_add(&c->up.ev_write, &tv);
+}
+
+/*
+ * After a failed attempt: the next endpoint (a retry skips and rebinds the
+ * client's affinity).  Out of attempts or endpoints: the client gets a
+ * reset.
+ */
+static void
+conn_redial(struct connection *c)
+{
+	const union addr *ep;
+
+	if (c->attempt == nitems(dial_timeout_ms)) {
+		conn_free(c, c->cfd, "no endpoint reachable, reset");
+		return;
+	}
+	ep = lb_pick(c->proxy->lb, &c->client, 1, mono_ms());
+	if (ep == NULL) {
+		conn_free(c, c->cfd, "no endpoint left, reset");
+		return;
+	}
+	c->stats->dial_retries++;
+	conn_connect(c, ep);
+}
+
+static void
+proxy_client(struct tcp_proxy *p, int cfd, const union addr *client)
+{
+	struct connection *c;
+	const union addr *ep;
+	int one = 1;
+
+	p->stats->tcp_accepted++;
+	ep = lb_pick(p->lb, client, 0, mono_ms());
+	if (ep == NULL) {
+		/* Refuse at once rather than accept-then-close (§9.6). */
+		p->stats->tcp_refused++;
+		close_reset(cfd);
+		return;
+	}
+	(void)setsockopt(cfd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	c = xcalloc(1, sizeof(*c));
+	c->proxy = p;
+	c->stats = p->stats;
+	c->cfd = cfd;
+	c->bfd = -1;
+	c->state = CONN_CONNECTING;
+	c->client = *client;
+	/* So that conn_free can always event_del it; conn_connect reassigns. */
+	evtimer_assign(&c->up.ev_write, p->base, conn_wait_cb, c);
+	TAILQ_INSERT_TAIL(&p->conns, c, entry);
+	p->stats->tcp_active++;
+	relays_active++;
+	conn_connect(c, ep);
+}
+
+static void
+proxy_resume_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct tcp_proxy *p = arg;
+
+	(void)fd;
+	(void)what;
+	p->paused = 0;
+	event_add(&p->ev_accept, NULL);
+}
+
+static void
+proxy_accept_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct tcp_proxy *p = arg;
+	union addr client;
+	socklen_t len;
+	int i, cfd;
+
+	(void)what;
+	for (i = 0; i < ACCEPT_BATCH && !p->paused; i++) {
+		len = sizeof(client);
+		cfd = accept4(fd, &client.sa, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (cfd != -1) {
+			proxy_client(p, cfd, &client);
+			continue;
+		}
+		switch (errno) {
+		case EAGAIN:
+			return;
+		case EMFILE:
+		case ENFILE:
+		case ENOBUFS:
+		case ENOMEM:
+			proxy_pause(p, "accept");
+			return;
+		case EINTR:
+		case ECONNABORTED:
+		case EPROTO:
+		case ENETDOWN:
+		case ENOPROTOOPT:
+		case EHOSTDOWN:
+		case ENONET:
+		case EHOSTUNREACH:
+		case ENETUNREACH:
+		case EPERM:
+			/* That client is gone (accept(2): treat like EAGAIN). */
+			continue;
+		default:
+			log_warn("%s: accept", p->name);
+			return;
+		}
+	}
+}
+
+struct tcp_proxy *
+tcp_proxy_open(struct event_base *base, const union addr *bind_addr,
+    const char *name, struct lb *lb, struct port_stats *stats)
+{
+	struct tcp_proxy *p;
+	union addr local;
+	socklen_t len = sizeof(local);
+	int fd, one = 1, saved;
+
+	fd = socket(bind_addr->sa.sa_family,
+	    SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd == -1)
+		return NULL;
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) == -1 ||
+	    bind(fd, &bind_addr->sa, addr_len(bind_addr)) == -1 ||
+	    listen(fd, SOMAXCONN) == -1 ||
+	    getsockname(fd, &local.sa, &len) == -1) {
+		saved = errno;
+		close(fd);
+		errno = saved;
+		return NULL;
+	}
+	p = xcalloc(1, sizeof(*p));
+	p->base = base;
+	p->lb = lb;
+	p->stats = stats;
+	p->name = xstrdup(name);
+	p->fd = fd;
+	p->port = addr_port(&local);
+	TAILQ_INIT(&p->conns);
+	event_assign(&p->ev_accept, base, fd, EV_READ | EV_PERSIST,
+	    proxy_accept_cb, p);
+	evtimer_assign(&p->ev_pause, base, proxy_resume_cb, p);
+	event_add(&p->ev_accept, NULL);
+	return p;
+}
+
+void
+tcp_proxy_close(struct tcp_proxy *p)
+{
+	struct connection *c;
+
+	if (p == NULL)
+		return;
+	event_del(&p->ev_accept);
+	event_del(&p->ev_pause);
+	close(p->fd);
+	while ((c = TAILQ_FIRST(&p->conns)) != NULL) {
+		if (c->state == CONN_CONNECTING) {
+			/* It would need the lb for its next attempt. */
+			conn_free(c, c->cfd, "port removed while connecting, reset");
+			continue;
+		}
+		TAILQ_REMOVE(&p->conns, c, entry);
+		TAILQ_INSERT_TAIL(&orphans, c, entry);
+		c->proxy = NULL;
+		/* Keep the gauge whole: the port's counters are retired. */
+		c->stats->tcp_active--;
+		c->stats = &metrics_retired;
+		c->stats->tcp_active++;
+	}
+	free(p->name);
+	free(p);
+}
+
+void
+tcp_relays_close_all(void)
+{
+	struct connection *c;
+
+	/*
+	 * Reset both sides: a plain close would show the peers an EOF,
+	 * which could pass for a complete response.
+	 */
+	while ((c = TAILQ_FIRST(&orphans)) != NULL)
+		conn_free(c, RESET_BOTH, "shutting down, reset");
+}

@@ -46,6 +46,9 @@ uint16_t	 tcp_proxy_port(const struct tcp_proxy *);
  */
 void		 tcp_proxy_close(struct tcp_proxy *);
 
+/* Close every relay still open (at exit, after the proxies are closed). */
+void		 tcp_relays_close_all(void);
+
 /* Open relays of all TCP proxies: for tests and /metrics. */
 unsigned	 tcp_relays_active(void);
 
