@@ -1,0 +1,723 @@
+/*
+ * iptc.c - our nat chains installed with libiptc (see iptc.h).
+ *
+ * libip4tc and libip6tc are the same library compiled twice (iptc_* on
+ * struct ipt_entry, ip6tc_* on struct ip6t_entry); a small table of
+ * function pointers lets one code path drive both.  Rules are built here
+ * as x_tables entries, the binary form the kernel and iptables share:
+ *
+ *   struct ipt_entry | match | match ... | target      (each XT_ALIGNed)
+ *
+ * with target_offset and next_offset in the header pointing at the target
+ * and past it.  Matches and targets are named by their extension ("tcp",
+ * "comment", "REDIRECT"...) and revision; the kernel loads the module.
+ * libiptc keeps the whole table in memory and replaces it in one
+ * setsockopt(IPT_SO_SET_REPLACE) at commit: that is our transaction.
+ */
+#include <sys/file.h>
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <libiptc/libiptc.h>
+#include <libiptc/libip6tc.h>
+#include <linux/netfilter/nf_nat.h>
+#include <linux/netfilter/xt_addrtype.h>
+#include <linux/netfilter/xt_comment.h>
+#include <linux/netfilter/xt_tcpudp.h>
+
+#include "iptc.h"
+#include "log.h"
+#include "util.h"
+
+#define NAT_TABLE		"nat"
+#define COMMENT_PORTALS		"kube-uproxy portals"
+#define COMMENT_NODEPORTS	"kube-uproxy nodeports"
+#define LOCK_PATH		"/run/xtables.lock"
+#define COMMIT_TRIES		4
+#define ENTRY_MAX		1024
+
+/* One family's libiptc, behind a common signature. */
+struct family_ops {
+	int		 af;
+	const char	*name;		/* "IPv4" */
+	const char	*proc_names;	/* tables the kernel has, this netns */
+	const char	*modules;	/* what to load when it has none */
+	size_t		 hdr_size;	/* sizeof(struct ipt_entry) */
+	size_t		 ip_size;	/* sizeof(struct ipt_ip) */
+	size_t		 off_target;	/* offsetof(.., target_offset) */
+	struct xtc_handle *(*init)(const char *);
+	void		 (*free)(struct xtc_handle *);
+	int		 (*commit)(struct xtc_handle *);
+	int		 (*is_chain)(const char *, struct xtc_handle *const);
+	int		 (*create_chain)(const xt_chainlabel, struct xtc_handle *);
+	int		 (*flush_entries)(const xt_chainlabel, struct xtc_handle *);
+	int		 (*delete_chain)(const xt_chainlabel, struct xtc_handle *);
+	int		 (*delete_num)(const xt_chainlabel, unsigned int,
+			    struct xtc_handle *);
+	const char	*(*strerror)(int);
+	const void	*(*first_rule)(const char *, struct xtc_handle *);
+	const void	*(*next_rule)(const void *, struct xtc_handle *);
+	const char	*(*get_target)(const void *, struct xtc_handle *);
+	int		 (*insert)(const char *, const void *, unsigned int,
+			    struct xtc_handle *);
+	int		 (*append)(const char *, const void *, struct xtc_handle *);
+};
+
+/* The entry-typed calls differ only in the pointer type. */
+static const void *
+first4(const char *c, struct xtc_handle *h) { return iptc_first_rule(c, h); }
+static const void *
+next4(const void *e, struct xtc_handle *h) { return iptc_next_rule(e, h); }
+static const char *
+target4(const void *e, struct xtc_handle *h) { return iptc_get_target(e, h); }
+static int
+insert4(const char *c, const void *e, unsigned int n, struct xtc_handle *h)
+{ return iptc_insert_entry(c, e, n, h); }
+static int
+append4(const char *c, const void *e, struct xtc_handle *h)
+{ return iptc_append_entry(c, e, h); }
+static const void *
+first6(const char *c, struct xtc_handle *h) { return ip6tc_first_rule(c, h); }
+static const void *
+next6(const void *e, struct xtc_handle *h) { return ip6tc_next_rule(e, h); }
+static const char *
+target6(const void *e, struct xtc_handle *h) { return ip6tc_get_target(e, h); }
+static int
+insert6(const char *c, const void *e, unsigned int n, struct xtc_handle *h)
+{ return ip6tc_insert_entry(c, e, n, h); }
+static int
+append6(const char *c, const void *e, struct xtc_handle *h)
+{ return ip6tc_append_entry(c, e, h); }
+
+static const struct family_ops ops4 = {
+	AF_INET, "IPv4", "/proc/net/ip_tables_names", "ip_tables iptable_nat",
+	sizeof(struct ipt_entry), sizeof(struct ipt_ip),
+	offsetof(struct ipt_entry, target_offset),
+	iptc_init, iptc_free, iptc_commit, iptc_is_chain, iptc_create_chain,
+	iptc_flush_entries, iptc_delete_chain, iptc_delete_num_entry,
+	iptc_strerror, first4, next4, target4, insert4, append4,
+};
+static const struct family_ops ops6 = {
+	AF_INET6, "IPv6", "/proc/net/ip6_tables_names",
+	"ip6_tables ip6table_nat",
+	sizeof(struct ip6t_entry), sizeof(struct ip6t_ip6),
+	offsetof(struct ip6t_entry, target_offset),
+	ip6tc_init, ip6tc_free, ip6tc_commit, ip6tc_is_chain,
+	ip6tc_create_chain, ip6tc_flush_entries, ip6tc_delete_chain,
+	ip6tc_delete_num_entry, ip6tc_strerror, first6, next6, target6,
+	insert6, append6,
+};
+
+static const struct family_ops *
+ops_for(int af)
+{
+	return af == AF_INET6 ? &ops6 : af == AF_INET ? &ops4 : NULL;
+}
+
+/* The jumps to our chains from the built-in ones. */
+struct hook {
+	const char		*builtin;
+	enum rules_chain	 portals;	/* first rule */
+	enum rules_chain	 nodeports;	/* last rule */
+};
+static const struct hook hooks[] = {
+	{ "PREROUTING", RULES_PORTALS_CONTAINER, RULES_NODEPORT_CONTAINER },
+	{ "OUTPUT", RULES_PORTALS_HOST, RULES_NODEPORT_HOST },
+};
+
+/* --- building entries ------------------------------------------------- */
+
+struct entry_buf {
+	const struct family_ops	*ops;
+	size_t			 len;
+	union {
+		uint64_t	 align;	/* xt_counters are 64-bit */
+		unsigned char	 raw[ENTRY_MAX];
+	} u;
+};
+
+static uint16_t *
+eb_offsets(struct entry_buf *eb)
+{
+	/* target_offset, then next_offset, in both entry types */
+	return (uint16_t *)(void *)(eb->u.raw + eb->ops->off_target);
+}
+
+static void
+eb_init(struct entry_buf *eb, const struct family_ops *ops)
+{
+	memset(eb, 0, sizeof(*eb));
+	eb->ops = ops;
+	eb->len = ops->hdr_size;
+}
+
+/* Append a match or target header + `size` bytes of data; return the data. */
+static void *
+eb_add(struct entry_buf *eb, const char *name, uint8_t revision, size_t size)
+{
+	/* xt_entry_match and xt_entry_target share this layout */
+	struct xt_entry_match *m = (void *)(eb->u.raw + eb->len);
+	size_t total = XT_ALIGN(sizeof(*m) + size);
+
+	m->u.user.match_size = (uint16_t)total;
+	snprintf(m->u.user.name, sizeof(m->u.user.name), "%s", name);
+	m->u.user.revision = revision;
+	eb->len += total;
+	return m->data;
+}
+
+static void *
+eb_target(struct entry_buf *eb, const char *name, uint8_t revision,
+    size_t size)
+{
+	void *data;
+
+	eb_offsets(eb)[0] = (uint16_t)eb->len;
+	data = eb_add(eb, name, revision, size);
+	eb_offsets(eb)[1] = (uint16_t)eb->len;
+	return data;
+}
+
+static void
+eb_comment(struct entry_buf *eb, const char *comment)
+{
+	struct xt_comment_info *ci = eb_add(eb, "comment", 0, sizeof(*ci));
+
+	snprintf(ci->comment, sizeof(ci->comment), "%s", comment);
+}
+
+/* -m addrtype --dst-type LOCAL -m comment --comment C -j CHAIN */
+static void
+build_jump(struct entry_buf *eb, const struct family_ops *ops,
+    const char *chain, int local_only)
+{
+	eb_init(eb, ops);
+	if (local_only) {
+		struct xt_addrtype_info_v1 *at = eb_add(eb, "addrtype", 1,
+		    sizeof(*at));
+
+		at->dest = XT_ADDRTYPE_LOCAL;
+	}
+	eb_comment(eb, local_only ? COMMENT_NODEPORTS : COMMENT_PORTALS);
+	/* A standard target named after a user chain: libiptc makes it a jump. */
+	eb_target(eb, chain, 0, sizeof(int));
+}
+
+static void
+build_rule(struct entry_buf *eb, const struct family_ops *ops,
+    const struct rule *r)
+{
+	uint16_t proto = r->r_proto == K8S_PROTO_UDP ? IPPROTO_UDP : IPPROTO_TCP;
+	uint16_t to_port = htons(addr_port(&r->r_to));
+	int dnat = r->r_target == RULES_DNAT;
+
+	eb_init(eb, ops);
+	if (ops->af == AF_INET) {
+		struct ipt_entry *e = (void *)eb->u.raw;
+
+		e->ip.proto = proto;
+		if (r->r_has_dst) {
+			e->ip.dst = r->r_dst.in4.sin_addr;
+			e->ip.dmsk.s_addr = 0xffffffff;
+		}
+	} else {
+		struct ip6t_entry *e = (void *)eb->u.raw;
+
+		/* ip6tables checks the protocol only when told to */
+		e->ipv6.proto = proto;
+		e->ipv6.flags = IP6T_F_PROTO;
+		if (r->r_has_dst) {
+			e->ipv6.dst = r->r_dst.in6.sin6_addr;
+			memset(&e->ipv6.dmsk, 0xff, sizeof(e->ipv6.dmsk));
+		}
+	}
+	if (proto == IPPROTO_UDP) {
+		struct xt_udp *u = eb_add(eb, "udp", 0, sizeof(*u));
+
+		u->spts[1] = 0xffff;
+		u->dpts[0] = u->dpts[1] = r->r_dport;
+	} else {
+		struct xt_tcp *t = eb_add(eb, "tcp", 0, sizeof(*t));
+
+		t->spts[1] = 0xffff;
+		t->dpts[0] = t->dpts[1] = r->r_dport;
+	}
+	eb_comment(eb, r->r_comment);
+
+	if (dnat) {
+		/*
+		 * DNAT revision 2 (nf_nat_range2, both families, Linux >=
+		 * 4.18): the one iptables 1.8 picks and therefore the one
+		 * it can print; older revisions show "[unsupported revision]".
+		 */
+		struct nf_nat_range2 *nr = eb_target(eb, "DNAT", 2, sizeof(*nr));
+
+		nr->flags = NF_NAT_RANGE_MAP_IPS | NF_NAT_RANGE_PROTO_SPECIFIED;
+		if (ops->af == AF_INET)
+			nr->min_addr.ip = nr->max_addr.ip =
+			    r->r_to.in4.sin_addr.s_addr;
+		else
+			nr->min_addr.in6 = nr->max_addr.in6 =
+			    r->r_to.in6.sin6_addr;
+		nr->min_proto.all = nr->max_proto.all = to_port;
+	} else if (ops->af == AF_INET) {
+		/* REDIRECT has one revision, with the IPv4 "compat" range */
+		struct nf_nat_ipv4_multi_range_compat *mr = eb_target(eb,
+		    "REDIRECT", 0, sizeof(*mr));
+
+		mr->rangesize = 1;
+		mr->range[0].flags = NF_NAT_RANGE_PROTO_SPECIFIED;
+		mr->range[0].min.all = mr->range[0].max.all = to_port;
+	} else {
+		struct nf_nat_range *nr = eb_target(eb, "REDIRECT", 0,
+		    sizeof(*nr));
+
+		nr->flags = NF_NAT_RANGE_PROTO_SPECIFIED;
+		nr->min_proto.all = nr->max_proto.all = to_port;
+	}
+}
+
+/*
+ * Do the matches (and target) between offsets `from` and `to` of an
+ * installed entry equal those we built?  Not a plain memcmp: the kernel
+ * copies an extension's name out only up to its NUL, so the rest of the
+ * name field holds whatever libiptc's buffer held before.
+ */
+static int
+same_extensions(const unsigned char *have, const unsigned char *want,
+    size_t from, size_t to)
+{
+	const struct xt_entry_match *hm, *wm;
+	size_t off, size;
+
+	for (off = from; off < to; off += size) {
+		hm = (const void *)(have + off);
+		wm = (const void *)(want + off);
+		size = wm->u.user.match_size;
+		if (hm->u.user.match_size != size || size < sizeof(*wm) ||
+		    strncmp(hm->u.user.name, wm->u.user.name,
+		    sizeof(wm->u.user.name)) != 0 ||
+		    hm->u.user.revision != wm->u.user.revision ||
+		    memcmp(hm->data, wm->data, size - sizeof(*wm)) != 0)
+			return 0;
+	}
+	return off == to;
+}
+
+/*
+ * Is the installed entry `have` the one in `want`?  Counters and the
+ * kernel's bookkeeping (comefrom) aside.  A jump's target is compared by
+ * the chain libiptc resolves it to (pass chain), any other target as
+ * data (pass NULL).
+ */
+static int
+same_entry(struct xtc_handle *h, const void *have, struct entry_buf *want,
+    const char *chain)
+{
+	const unsigned char *e = have;
+	const struct family_ops *ops = want->ops;
+	uint16_t offs[2];
+
+	memcpy(offs, e + ops->off_target, sizeof(offs));
+	if (offs[0] != eb_offsets(want)[0] ||
+	    memcmp(e, want->u.raw, ops->ip_size) != 0 ||
+	    !same_extensions(e, want->u.raw, ops->hdr_size, offs[0]))
+		return 0;
+	if (chain != NULL)
+		return strcmp(ops->get_target(have, h), chain) == 0;
+	return offs[1] == eb_offsets(want)[1] &&
+	    same_extensions(e, want->u.raw, offs[0], offs[1]);
+}
+
+/* --- the transaction -------------------------------------------------- */
+
+static int
+is_our_chain(const char *name)
+{
+	int c;
+
+	for (c = 0; c < RULES_NCHAINS; c++)
+		if (strcmp(name, rules_chain_name(c)) == 0)
+			return 1;
+	return 0;
+}
+
+/*
+ * Delete every rule of `builtin` that jumps to one of our chains.
+ * Returns how many, or -1 (errno set).
+ */
+static int
+delete_jumps(const struct family_ops *ops, struct xtc_handle *h,
+    const char *builtin)
+{
+	const void *e;
+	unsigned int i, last;
+	int found, n = 0;
+
+	/* Deleting renumbers: find the last one each time round. */
+	do {
+		found = 0;
+		for (i = 0, e = ops->first_rule(builtin, h); e != NULL;
+		    e = ops->next_rule(e, h), i++)
+			if (is_our_chain(ops->get_target(e, h))) {
+				found = 1;
+				last = i;
+			}
+		if (found) {
+			if (!ops->delete_num(builtin, last, h))
+				return -1;
+			n++;
+		}
+	} while (found);
+	return n;
+}
+
+/*
+ * Our portals jump first, our nodeports jump last, no other jump to us.
+ * Returns 0 when they already were, 1 when fixed, -1 on error.
+ */
+static int
+ensure_jumps(const struct family_ops *ops, struct xtc_handle *h,
+    const struct hook *hk)
+{
+	struct entry_buf portals, nodeports;
+	const char *pc = rules_chain_name(hk->portals);
+	const char *nc = rules_chain_name(hk->nodeports);
+	const void *e, *last = NULL;
+	int ours = 0, first_ok = 0;
+
+	build_jump(&portals, ops, pc, 0);
+	build_jump(&nodeports, ops, nc, 1);
+	for (e = ops->first_rule(hk->builtin, h); e != NULL;
+	    e = ops->next_rule(e, h)) {
+		if (last == NULL)
+			first_ok = same_entry(h, e, &portals, pc);
+		if (is_our_chain(ops->get_target(e, h)))
+			ours++;
+		last = e;
+	}
+	/* Already right: keep them, with their packet counters. */
+	if (ours == 2 && first_ok && same_entry(h, last, &nodeports, nc))
+		return 0;
+	if (delete_jumps(ops, h, hk->builtin) == -1 ||
+	    !ops->insert(hk->builtin, portals.u.raw, 0, h) ||
+	    !ops->append(hk->builtin, nodeports.u.raw, h))
+		return -1;
+	return 1;
+}
+
+static void
+init_error(const struct family_ops *ops, int saved, char *err, size_t len)
+{
+	if (saved == EPERM || saved == EACCES)
+		snprintf(err, len, "%s nat table: permission denied: need "
+		    "CAP_NET_ADMIN and CAP_NET_RAW (run as root)", ops->name);
+	else if (saved == ENOPROTOOPT || saved == ENOENT)
+		snprintf(err, len, "%s nat table: the kernel has no legacy "
+		    "x_tables nat table%s: load it (modprobe %s) or run with "
+		    "--iptables none", ops->name, access(ops->proc_names,
+		    R_OK) == -1 ? " (ip_tables not loaded)" : "", ops->modules);
+	else
+		snprintf(err, len, "%s nat table: %s", ops->name,
+		    ops->strerror(saved));
+}
+
+/*
+ * Do our chains already hold exactly the rules of this family in rs, in
+ * order?  Then a periodic resync needs no commit: replacing a table of
+ * tens of thousands of rules costs the kernel tens of milliseconds and
+ * resets the rules' counters.
+ */
+static int
+chains_hold(const struct family_ops *ops, struct xtc_handle *h,
+    const struct rule_set *rs)
+{
+	struct entry_buf eb;
+	const void *e;
+	size_t i;
+	int c;
+
+	for (c = 0; c < RULES_NCHAINS; c++) {
+		e = ops->first_rule(rules_chain_name(c), h);
+		for (i = 0; i < rs->rs_n; i++) {
+			const struct rule *r = &rs->rs_rules[i];
+
+			if (r->r_family != ops->af || (int)r->r_chain != c)
+				continue;
+			build_rule(&eb, ops, r);
+			if (e == NULL || !same_entry(h, e, &eb, NULL))
+				return 0;
+			e = ops->next_rule(e, h);
+		}
+		if (e != NULL)
+			return 0;
+	}
+	return 1;
+}
+
+/* One attempt: 0 done, 1 lost a race (EAGAIN), -1 error. */
+static int
+apply_once(const struct family_ops *ops, const struct rule_set *rs,
+    char *err, size_t len)
+{
+	struct xtc_handle *h;
+	struct entry_buf eb;
+	const char *what = "";
+	size_t i;
+	int c, n, saved, changed = 0;
+
+	if ((h = ops->init(NAT_TABLE)) == NULL) {
+		init_error(ops, errno, err, len);
+		return -1;
+	}
+	for (c = 0; c < RULES_NCHAINS; c++) {
+		what = rules_chain_name(c);
+		if (ops->is_chain(what, h))
+			continue;
+		if (!ops->create_chain(what, h))
+			goto fail;
+		changed = 1;
+	}
+	for (i = 0; i < nitems(hooks); i++) {
+		what = hooks[i].builtin;
+		if ((n = ensure_jumps(ops, h, &hooks[i])) == -1)
+			goto fail;
+		changed |= n;
+	}
+	if (!changed && chains_hold(ops, h, rs)) {
+		ops->free(h);
+		return 0;
+	}
+	for (c = 0; c < RULES_NCHAINS; c++) {
+		what = rules_chain_name(c);
+		if (!ops->flush_entries(what, h))
+			goto fail;
+	}
+	for (i = 0; i < rs->rs_n; i++) {
+		const struct rule *r = &rs->rs_rules[i];
+
+		if (r->r_family != ops->af)
+			continue;
+		what = r->r_comment;
+		build_rule(&eb, ops, r);
+		if (!ops->append(rules_chain_name(r->r_chain), eb.u.raw, h))
+			goto fail;
+	}
+	what = "commit";
+	if (!ops->commit(h)) {
+		if (errno == EAGAIN) {
+			ops->free(h);
+			return 1;
+		}
+		goto fail;
+	}
+	ops->free(h);
+	return 0;
+ fail:
+	saved = errno;
+	snprintf(err, len, "%s nat table: %s: %s", ops->name, what,
+	    ops->strerror(saved));
+	ops->free(h);
+	return -1;
+}
+
+/* The xtables lock, as iptables takes it.  Returns an fd, BUSY or -1. */
+static int
+lock_take(char *err, size_t len)
+{
+	const char *path = getenv("XTABLES_LOCKFILE");
+	int fd;
+
+	if (path == NULL || *path == '\0')
+		path = LOCK_PATH;
+	if ((fd = open(path, O_CREAT | O_RDWR | O_CLOEXEC, 0600)) == -1) {
+		snprintf(err, len, "xtables lock %s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (flock(fd, LOCK_EX | LOCK_NB) == -1) {
+		int busy = errno == EWOULDBLOCK;
+
+		snprintf(err, len, "xtables lock %s: %s", path,
+		    busy ? "lock busy" : strerror(errno));
+		close(fd);
+		return busy ? IPTC_LOCK_BUSY : -1;
+	}
+	return fd;
+}
+
+int
+iptc_apply(int family, const struct rule_set *rs, char *err, size_t len)
+{
+	const struct family_ops *ops = ops_for(family);
+	int fd, rv = 1, try;
+
+	if (ops == NULL) {
+		snprintf(err, len, "address family %d: not IPv4 or IPv6", family);
+		return -1;
+	}
+	if ((fd = lock_take(err, len)) < 0)
+		return fd;
+	/* Someone not honouring the lock committed in between: start over. */
+	for (try = 0; try < COMMIT_TRIES && rv == 1; try++)
+		rv = apply_once(ops, rs, err, len);
+	close(fd);
+	if (rv == 1) {
+		snprintf(err, len, "%s nat table: commit kept failing "
+		    "(EAGAIN, %d tries): another program is changing it",
+		    ops->name, COMMIT_TRIES);
+		return -1;
+	}
+	return rv;
+}
+
+/* Does this netns hold a legacy nat table of the family?  (Read-only.) */
+static int
+has_nat_table(const struct family_ops *ops)
+{
+	char line[64];
+	FILE *f;
+	int found = 0;
+
+	if ((f = fopen(ops->proc_names, "re")) == NULL)
+		return 0;		/* ip_tables not even loaded */
+	while (fgets(line, sizeof(line), f) != NULL)
+		if (strcmp(line, NAT_TABLE "\n") == 0)
+			found = 1;
+	fclose(f);
+	return found;
+}
+
+/* One attempt: 0 done, 1 lost a race (EAGAIN), -1 error. */
+static int
+cleanup_once(const struct family_ops *ops, char *err, size_t len)
+{
+	struct xtc_handle *h;
+	const char *what = "";
+	size_t i;
+	int c, n, changed = 0, saved;
+
+	if ((h = ops->init(NAT_TABLE)) == NULL) {
+		init_error(ops, errno, err, len);
+		return -1;
+	}
+	for (i = 0; i < nitems(hooks); i++) {
+		what = hooks[i].builtin;
+		if ((n = delete_jumps(ops, h, what)) == -1)
+			goto fail;
+		changed += n;
+	}
+	for (c = 0; c < RULES_NCHAINS; c++) {
+		what = rules_chain_name(c);
+		if (!ops->is_chain(what, h))
+			continue;
+		if (!ops->flush_entries(what, h) || !ops->delete_chain(what, h))
+			goto fail;
+		changed++;
+	}
+	what = "commit";
+	/* Nothing of ours: no need to replace the table. */
+	if (changed && !ops->commit(h)) {
+		if (errno == EAGAIN) {
+			ops->free(h);
+			return 1;
+		}
+		goto fail;
+	}
+	ops->free(h);
+	return 0;
+ fail:
+	saved = errno;
+	snprintf(err, len, "%s nat table: cleanup: %s: %s", ops->name, what,
+	    ops->strerror(saved));
+	ops->free(h);
+	return -1;
+}
+
+int
+iptc_cleanup(int family, char *err, size_t len)
+{
+	const struct family_ops *ops = ops_for(family);
+	int fd, rv = 1, try;
+
+	if (ops == NULL) {
+		snprintf(err, len, "address family %d: not IPv4 or IPv6", family);
+		return -1;
+	}
+	/*
+	 * No nat table in this netns: nothing of ours can be there, and
+	 * opening one would make the kernel create it.
+	 */
+	if (!has_nat_table(ops))
+		return 0;
+	if ((fd = lock_take(err, len)) < 0)
+		return fd;
+	for (try = 0; try < COMMIT_TRIES && rv == 1; try++)
+		rv = cleanup_once(ops, err, len);
+	close(fd);
+	if (rv == 1) {
+		snprintf(err, len, "%s nat table: cleanup commit kept failing "
+		    "(EAGAIN, %d tries)", ops->name, COMMIT_TRIES);
+		return -1;
+	}
+	return rv;
+}
+
+/*
+ * Is the `iptables` an admin would type the nf_tables variant?  Then the
+ * rules it shows are not ours (xtables-nft-multi vs xtables-legacy-multi).
+ */
+static void
+warn_if_nft(void)
+{
+	const char *path = getenv("PATH");
+	char dir[PATH_MAX], cand[PATH_MAX + 16], real[PATH_MAX];
+	const char *p, *base;
+	size_t n;
+
+	if (path == NULL || *path == '\0')
+		path = "/usr/sbin:/sbin:/usr/bin:/bin";
+	for (p = path; *p != '\0'; p += n + (p[n] == ':')) {
+		n = strcspn(p, ":");
+		if (n == 0 || n >= sizeof(dir))
+			continue;
+		memcpy(dir, p, n);
+		dir[n] = '\0';
+		snprintf(cand, sizeof(cand), "%s/iptables", dir);
+		if (access(cand, X_OK) == -1 || realpath(cand, real) == NULL)
+			continue;
+		base = strrchr(real, '/');
+		base = base != NULL ? base + 1 : real;
+		if (strstr(base, "nft") != NULL)
+			log_warnx("%s is the nf_tables variant (%s): our rules "
+			    "live in the legacy tables: iptables-legacy -t nat -S "
+			    "shows them", cand, base);
+		return;
+	}
+}
+
+int
+iptc_preflight(char *err, size_t len)
+{
+	struct xtc_handle *h;
+	char warn[256];
+
+	if ((h = iptc_init(NAT_TABLE)) == NULL) {
+		init_error(&ops4, errno, err, len);
+		return -1;
+	}
+	iptc_free(h);
+	if ((h = ip6tc_init(NAT_TABLE)) == NULL) {
+		init_error(&ops6, errno, warn, sizeof(warn));
+		log_warnx("%s; IPv6 services will get no rules", warn);
+	} else
+		ip6tc_free(h);
+	warn_if_nft();
+	return 0;
+}

@@ -1,0 +1,217 @@
+/*
+ * portals.c - syncing the planned rules into the kernel (see portals.h).
+ *
+ * State machine of one timer:
+ *
+ *   idle ──request──► pending ──timer (>= min-sync after the last sync)──► sync
+ *     ▲                                                                    │
+ *     └──────────── ok ◄───────────────────────────────────────────────────┤
+ *                                  lock busy: retry in 100 ms; error: retry
+ *                                  after min-sync (at least 1 s)
+ *
+ * A second timer requests a sync every sync-period: iptc_apply commits
+ * nothing when the table already holds the plan, so a repair pass of an
+ * intact table costs one read of it.
+ */
+#include <sys/socket.h>
+
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "iptc.h"
+#include "log.h"
+#include "portals.h"
+#include "util.h"
+
+#define LOCK_RETRY_MS	100
+#define ERROR_RETRY_MS	1000
+#define BLOCKING_TRIES	30		/* start-up and exit: 3 s of lock waits */
+
+struct portals {
+	const struct config *cfg;
+	portals_plan_cb	*plan;
+	void		*plan_arg;
+	struct event	*sync_ev;	/* one-shot: the next sync */
+	struct event	*repair_ev;	/* persistent: every sync-period */
+	uint64_t	 pending_since;	/* mono_ms of the oldest unsynced change */
+	uint64_t	 last_sync;	/* mono_ms of the last sync attempt */
+	uint64_t	 commits;
+	uint64_t	 failures;
+	int		 v6;		/* the IPv6 nat table works */
+};
+
+static void
+schedule(struct portals *pt, uint64_t delay_ms)
+{
+	struct timeval tv = { delay_ms / 1000, (delay_ms % 1000) * 1000 };
+
+	evtimer_del(pt->sync_ev);
+	evtimer_add(pt->sync_ev, &tv);
+}
+
+/* Install rs for both families.  Returns 0, IPTC_LOCK_BUSY or -1. */
+static int
+apply_all(struct portals *pt, const struct rule_set *rs)
+{
+	char err[256];
+	int rc;
+
+	if ((rc = iptc_apply(AF_INET, rs, err, sizeof(err))) == 0 && pt->v6)
+		rc = iptc_apply(AF_INET6, rs, err, sizeof(err));
+	if (rc == -1)
+		log_warnx("iptables: %s", err);
+	return rc;
+}
+
+static void
+sync_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct portals *pt = arg;
+	struct rule_set rs = { 0 };
+	uint64_t start = mono_ms();
+	int rc;
+
+	(void)fd;
+	(void)what;
+	pt->plan(pt->plan_arg, &rs);
+	rules_sort(&rs);
+	rc = apply_all(pt, &rs);
+	pt->last_sync = mono_ms();
+	if (rc == IPTC_LOCK_BUSY) {
+		log_debug(2, "iptables: xtables lock busy, retrying");
+		schedule(pt, LOCK_RETRY_MS);
+	} else if (rc == -1) {
+		pt->failures++;
+		schedule(pt, pt->cfg->min_sync_period_ms > ERROR_RETRY_MS ?
+		    pt->cfg->min_sync_period_ms : ERROR_RETRY_MS);
+	} else {
+		pt->commits++;
+		pt->pending_since = 0;
+		log_debug(2, "iptables: synced %zu rules in %llu ms", rs.rs_n,
+		    (unsigned long long)(pt->last_sync - start));
+	}
+	rules_set_free(&rs);
+}
+
+void
+portals_request(struct portals *pt)
+{
+	uint64_t now = mono_ms(), next;
+
+	if (pt->pending_since != 0)
+		return;			/* a sync is already on its way */
+	pt->pending_since = now;
+	next = pt->last_sync + pt->cfg->min_sync_period_ms;
+	schedule(pt, next > now ? next - now : 0);
+}
+
+static void
+repair_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	portals_request(arg);
+}
+
+struct portals *
+portals_new(struct event_base *base, const struct config *cfg,
+    portals_plan_cb *plan, void *arg)
+{
+	struct portals *pt = xcalloc(1, sizeof(*pt));
+	struct rule_set empty = { 0 };
+	struct timeval tv = { cfg->sync_period_ms / 1000,
+	    (cfg->sync_period_ms % 1000) * 1000 };
+	char err[256];
+	int rc, tries = 0;
+
+	pt->cfg = cfg;
+	pt->plan = plan;
+	pt->plan_arg = arg;
+	pt->sync_ev = evtimer_new(base, sync_cb, pt);
+	pt->repair_ev = event_new(base, -1, EV_PERSIST, repair_cb, pt);
+	if (pt->sync_ev == NULL || pt->repair_ev == NULL)
+		fatalx("portals: cannot create timers");
+	/* The IPv6 table is optional: only use it if it can be read. */
+	pt->v6 = iptc_apply(AF_INET6, &empty, err, sizeof(err)) != -1;
+	if (!pt->v6)
+		log_warnx("iptables: IPv6 nat table unusable (%s); IPv6 "
+		    "service addresses get no rules", err);
+	while ((rc = apply_all(pt, &empty)) == IPTC_LOCK_BUSY &&
+	    ++tries < BLOCKING_TRIES)
+		usleep(LOCK_RETRY_MS * 1000);
+	if (rc != 0) {
+		if (rc == IPTC_LOCK_BUSY)
+			log_warnx("iptables: the xtables lock is held by "
+			    "another program");
+		portals_free(pt, 0);
+		return NULL;
+	}
+	pt->last_sync = mono_ms();
+	evtimer_add(pt->repair_ev, &tv);
+	return pt;
+}
+
+/*
+ * At exit (and --cleanup) there is no loop left to retry from: wait for
+ * the lock a little, as `iptables -w` would.
+ */
+static int
+cleanup_family(int af)
+{
+	char err[256];
+	int rc, tries = 0;
+
+	while ((rc = iptc_cleanup(af, err, sizeof(err))) == IPTC_LOCK_BUSY &&
+	    ++tries < BLOCKING_TRIES)
+		usleep(LOCK_RETRY_MS * 1000);
+	if (rc == IPTC_LOCK_BUSY)
+		log_warnx("iptables cleanup: the xtables lock stayed busy");
+	else if (rc == -1)
+		log_warnx("iptables cleanup: %s", err);
+	return rc == 0 ? 0 : -1;
+}
+
+int
+portals_free(struct portals *pt, int cleanup)
+{
+	int rc = 0;
+
+	if (pt == NULL)
+		return 0;
+	event_free(pt->sync_ev);
+	event_free(pt->repair_ev);
+	if (cleanup) {
+		rc = cleanup_family(AF_INET);
+		if (pt->v6 && cleanup_family(AF_INET6) == -1)
+			rc = -1;
+	}
+	free(pt);
+	return rc;
+}
+
+int
+portals_cleanup_all(void)
+{
+	int rc = cleanup_family(AF_INET);
+
+	return cleanup_family(AF_INET6) == -1 ? -1 : rc;
+}
+
+uint64_t
+portals_pending_since(const struct portals *pt)
+{
+	return pt->pending_since;
+}
+
+uint64_t
+portals_commits(const struct portals *pt)
+{
+	return pt->commits;
+}
+
+uint64_t
+portals_failures(const struct portals *pt)
+{
+	return pt->failures;
+}

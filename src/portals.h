@@ -1,0 +1,52 @@
+/*
+ * portals.h - when and how our iptables rules are synced.
+ *
+ * The proxier says "the rules changed" (portals_request); this module
+ * decides when to act on it and does: a sync asks the proxier for the
+ * whole desired rule set (the plan callback), then installs it with
+ * iptc_apply, one transaction per family.  Syncs are rate-limited by
+ * --iptables-min-sync-period (a burst of changes costs one commit), repeated
+ * every --iptables-sync-period to repair rules someone else removed, and
+ * retried from a timer when the xtables lock is busy or a commit fails:
+ * the loop is never blocked waiting.
+ */
+#ifndef PORTALS_H
+#define PORTALS_H
+
+#include <stdint.h>
+
+#include <event2/event.h>
+
+#include "rules.h"
+
+struct config;
+struct portals;
+
+/* Fill rs with every rule wanted now. */
+typedef void portals_plan_cb(void *arg, struct rule_set *rs);
+
+/*
+ * Flush our chains (old proxy ports mean nothing after a restart) and
+ * start the timers.  Returns NULL with one line logged when the first
+ * flush fails.  cfg is borrowed.
+ */
+struct portals	*portals_new(struct event_base *, const struct config *cfg,
+		    portals_plan_cb *plan, void *arg);
+/* Something changed: sync soon, but not before min-sync-period. */
+void		 portals_request(struct portals *);
+/*
+ * Stop; with `cleanup` remove our jumps and chains (SIGTERM).  Returns 0,
+ * or -1 if the cleanup failed (logged).
+ */
+int		 portals_free(struct portals *, int cleanup);
+
+/* A change is waiting for a sync since this mono_ms(), or 0. */
+uint64_t	 portals_pending_since(const struct portals *);
+/* Commits done, syncs that failed. */
+uint64_t	 portals_commits(const struct portals *);
+uint64_t	 portals_failures(const struct portals *);
+
+/* --cleanup: remove everything from both families.  Returns 0 or -1. */
+int		 portals_cleanup_all(void);
+
+#endif

@@ -1,0 +1,114 @@
+/*
+ * rules.h - the nat rules kube-uproxy wants, as plain data.
+ *
+ * The proxier plans the whole desired content of our four nat chains
+ * (DESIGN.md section 3) from the current service ports, one
+ * rules_plan_port() call per port, and hands the set to iptc_apply(),
+ * which installs it in one libiptc transaction.  Nothing here touches the
+ * kernel, so planning is cheap and unit-testable; rules_render() prints a
+ * rule exactly as `iptables-legacy -t nat -S` shows it, for tests and logs.
+ */
+#ifndef RULES_H
+#define RULES_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "addr.h"
+#include "k8s.h"
+#include "store.h"
+
+/*
+ * Our chains, in the order `iptables -S` lists user chains (by name), so
+ * that a sorted rule set reads like the kernel's dump.
+ */
+enum rules_chain {
+	RULES_NODEPORT_CONTAINER,	/* from PREROUTING, last, dst-type LOCAL */
+	RULES_NODEPORT_HOST,		/* from OUTPUT, last, dst-type LOCAL */
+	RULES_PORTALS_CONTAINER,	/* from PREROUTING, first */
+	RULES_PORTALS_HOST,		/* from OUTPUT, first */
+	RULES_NCHAINS
+};
+
+enum rules_target {
+	RULES_REDIRECT,		/* -j REDIRECT --to-ports PORT */
+	RULES_DNAT,		/* -j DNAT --to-destination IP:PORT */
+};
+
+/* Longest comment the kernel's comment match holds (XT_MAX_COMMENT_LEN - 1). */
+#define RULES_COMMENT_MAX	255
+
+/* One rule of one of our chains in the nat table. */
+struct rule {
+	enum rules_chain r_chain;
+	int		 r_family;	/* AF_INET or AF_INET6 */
+	int		 r_has_dst;	/* 0 for NodePort rules: no -d */
+	union addr	 r_dst;		/* -d IP/32 or /128; port 0 */
+	enum k8s_proto	 r_proto;	/* TCP or UDP */
+	uint16_t	 r_dport;	/* --dport: service port or nodePort */
+	enum rules_target r_target;
+	union addr	 r_to;		/* proxy port; DNAT: also the bind IP */
+	char		*r_comment;	/* "ns/name:portname", owned */
+};
+
+/* A growable array of rules.  A zeroed struct rule_set is empty. */
+struct rule_set {
+	struct rule	*rs_rules;
+	size_t		 rs_n;
+	size_t		 rs_cap;
+};
+
+/* "KUBE-PORTALS-CONTAINER" etc. */
+const char	*rules_chain_name(enum rules_chain);
+
+/*
+ * Append the rules of one service port, for a proxy socket on `bind`
+ * (NULL means the IPv4 wildcard) port `proxy_port`:
+ *  - every distinct cluster IP, externalIP and LoadBalancer ingress IP gets
+ *    one rule in KUBE-PORTALS-CONTAINER and one in KUBE-PORTALS-HOST
+ *    (-d IP, --dport port);
+ *  - a nodePort gets one rule in KUBE-NODEPORT-CONTAINER and one in
+ *    KUBE-NODEPORT-HOST (--dport nodePort, no -d) for IPv4 always, because a
+ *    nodePort answers on every local address and nodes have IPv4 ones, and
+ *    for IPv6 too when the service has any IPv6 address;
+ *  - the target is REDIRECT to the proxy port when bind is a wildcard
+ *    (0.0.0.0 or ::), else DNAT to bind:proxy_port, as the Go original did:
+ *    a REDIRECT lands on the incoming interface's primary address, where a
+ *    socket bound to one specific IP does not listen.  For the same reason
+ *    a rule of the other family than a specific bind address is not
+ *    planned at all (no IPv6 packet can reach an IPv4-bound socket).
+ * The comment is sp->key, cut to RULES_COMMENT_MAX bytes.  Returns the
+ * number of rules appended, or -1 (nothing appended) for a protocol other
+ * than TCP and UDP or a zero proxy port.
+ */
+int		 rules_plan_port(struct rule_set *, const struct store_port *sp,
+		    uint16_t proxy_port, const union addr *bind);
+
+/* Free the rules and their comments; the set is empty (and reusable) after. */
+void		 rules_set_free(struct rule_set *);
+
+/*
+ * Canonical order: family, chain (iptables -S order), comment, destination,
+ * protocol, dport, target.  Like memcmp.
+ */
+int		 rules_cmp(const struct rule *, const struct rule *);
+/* Sort the set in canonical order. */
+void		 rules_sort(struct rule_set *);
+/* 1 if two sorted sets hold the same rules in the same order, else 0. */
+int		 rules_set_equal(const struct rule_set *, const struct rule_set *);
+/* Rules of one family in the set. */
+size_t		 rules_count_family(const struct rule_set *, int family);
+
+/*
+ * Print a rule as `iptables-legacy -t nat -S` (or ip6tables-legacy) shows
+ * it, without a newline (match order is ours: -d, -p, -m tcp|udp, then
+ * -m comment, as DESIGN.md section 3; iptables prints matches in the order
+ * the entry holds them):
+ *   -A KUBE-PORTALS-CONTAINER -d 198.19.0.10/32 -p tcp -m tcp --dport 80
+ *   -m comment --comment "default/nginx-svc:http" -j REDIRECT --to-ports 40123
+ * (one line).  Returns what snprintf returns: the full length, which may
+ * be >= len when buf was too small (the output is then cut).
+ */
+int		 rules_render(const struct rule *, char *buf, size_t len);
+
+#endif

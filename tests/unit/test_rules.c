@@ -1,0 +1,479 @@
+/*
+ * test_rules.c - planning nat rules from service ports (src/rules.c).
+ *
+ * The expected strings are what `iptables-legacy -t nat -S` printed for
+ * the same rules installed by hand (tests/tools/iptc_check.sh compares
+ * against the kernel for real).  IPv6 addresses are IPv4-mapped test
+ * addresses or loopback.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "addr.h"
+#include "rules.h"
+#include "store.h"
+
+#define MAXIPS	4
+
+/* A store_port built from strings, owning its address arrays. */
+struct tport {
+	struct store_port sp;
+	union addr	 cluster[MAXIPS], external[MAXIPS], lb[MAXIPS];
+	char		 key[300];
+};
+
+static void
+parse_list(const char *list, union addr *out, size_t *n)
+{
+	char buf[256], *tok, *save = NULL;
+
+	*n = 0;
+	if (list == NULL)
+		return;
+	snprintf(buf, sizeof(buf), "%s", list);
+	for (tok = strtok_r(buf, ",", &save); tok != NULL;
+	    tok = strtok_r(NULL, ",", &save)) {
+		assert_true(*n < MAXIPS);
+		assert_int_equal(addr_parse(tok, 0, &out[(*n)++]), 0);
+	}
+}
+
+static void
+tport_init(struct tport *t, const char *key, enum k8s_proto proto,
+    uint16_t port, uint16_t node_port, const char *cluster,
+    const char *external, const char *lb)
+{
+	memset(t, 0, sizeof(*t));
+	snprintf(t->key, sizeof(t->key), "%s", key);
+	t->sp.key = t->key;
+	t->sp.protocol = proto;
+	t->sp.port = port;
+	t->sp.node_port = node_port;
+	parse_list(cluster, t->cluster, &t->sp.n_cluster_ips);
+	parse_list(external, t->external, &t->sp.n_external_ips);
+	parse_list(lb, t->lb, &t->sp.n_lb_ips);
+	t->sp.cluster_ips = t->cluster;
+	t->sp.external_ips = t->external;
+	t->sp.lb_ips = t->lb;
+}
+
+/* The sorted set, rendered, must be exactly `expect` (NULL-terminated). */
+static void
+assert_rendered(struct rule_set *rs, const char *const *expect)
+{
+	char line[1024];
+	size_t i;
+
+	rules_sort(rs);
+	for (i = 0; expect[i] != NULL; i++) {
+		assert_true(i < rs->rs_n);
+		rules_render(&rs->rs_rules[i], line, sizeof(line));
+		assert_string_equal(line, expect[i]);
+	}
+	assert_int_equal(i, rs->rs_n);
+}
+
+static void
+test_clusterip_only(void **state)
+{
+	static const char *const expect[] = {
+		"-A KUBE-PORTALS-CONTAINER -d 198.19.0.10/32 -p tcp -m tcp "
+		"--dport 80 -m comment --comment \"default/nginx-svc:http\" "
+		"-j REDIRECT --to-ports 40123",
+		"-A KUBE-PORTALS-HOST -d 198.19.0.10/32 -p tcp -m tcp --dport 80 "
+		"-m comment --comment \"default/nginx-svc:http\" "
+		"-j REDIRECT --to-ports 40123",
+		NULL
+	};
+	struct rule_set rs = { 0 };
+	struct tport t;
+
+	(void)state;
+	tport_init(&t, "default/nginx-svc:http", K8S_PROTO_TCP, 80, 0,
+	    "198.19.0.10", NULL, NULL);
+	assert_int_equal(rules_plan_port(&rs, &t.sp, 40123, NULL), 2);
+	assert_int_equal(rs.rs_rules[0].r_family, AF_INET);
+	assert_string_equal(rs.rs_rules[0].r_comment, "default/nginx-svc:http");
+	assert_rendered(&rs, expect);
+	rules_set_free(&rs);
+	assert_int_equal(rs.rs_n, 0);
+	assert_null(rs.rs_rules);
+}
+
+static void
+test_nodeport_udp(void **state)
+{
+	static const char *const expect[] = {
+		"-A KUBE-NODEPORT-CONTAINER -p udp -m udp --dport 30053 "
+		"-m comment --comment \"kube-system/dns:dns\" "
+		"-j REDIRECT --to-ports 41000",
+		"-A KUBE-NODEPORT-HOST -p udp -m udp --dport 30053 "
+		"-m comment --comment \"kube-system/dns:dns\" "
+		"-j REDIRECT --to-ports 41000",
+		"-A KUBE-PORTALS-CONTAINER -d 198.19.0.53/32 -p udp -m udp "
+		"--dport 53 -m comment --comment \"kube-system/dns:dns\" "
+		"-j REDIRECT --to-ports 41000",
+		"-A KUBE-PORTALS-HOST -d 198.19.0.53/32 -p udp -m udp --dport 53 "
+		"-m comment --comment \"kube-system/dns:dns\" "
+		"-j REDIRECT --to-ports 41000",
+		NULL
+	};
+	struct rule_set rs = { 0 };
+	struct tport t;
+	union addr any;
+
+	(void)state;
+	assert_int_equal(addr_parse("0.0.0.0", 0, &any), 0);
+	tport_init(&t, "kube-system/dns:dns", K8S_PROTO_UDP, 53, 30053,
+	    "198.19.0.53", NULL, NULL);
+	/* 0.0.0.0 is the wildcard: REDIRECT, as with no bind address */
+	assert_int_equal(rules_plan_port(&rs, &t.sp, 41000, &any), 4);
+	assert_rendered(&rs, expect);
+	rules_set_free(&rs);
+}
+
+static void
+test_loadbalancer(void **state)
+{
+	struct rule_set rs = { 0 };
+	struct tport t;
+	char line[1024];
+	size_t i, with_dst = 0, lb = 0;
+
+	(void)state;
+	tport_init(&t, "shop/front:https", K8S_PROTO_TCP, 443, 31443,
+	    "198.19.1.1", NULL, "198.18.200.1");
+	assert_int_equal(rules_plan_port(&rs, &t.sp, 40443, NULL), 6);
+	rules_sort(&rs);
+	for (i = 0; i < rs.rs_n; i++) {
+		rules_render(&rs.rs_rules[i], line, sizeof(line));
+		if (rs.rs_rules[i].r_has_dst)
+			with_dst++;
+		if (strstr(line, " -d 198.18.200.1/32 -p tcp -m tcp --dport 443 "))
+			lb++;
+		assert_non_null(strstr(line, "--comment \"shop/front:https\""));
+	}
+	assert_int_equal(with_dst, 4);
+	assert_int_equal(lb, 2);
+	rules_render(&rs.rs_rules[0], line, sizeof(line));
+	assert_string_equal(line, "-A KUBE-NODEPORT-CONTAINER -p tcp -m tcp "
+	    "--dport 31443 -m comment --comment \"shop/front:https\" "
+	    "-j REDIRECT --to-ports 40443");
+	rules_set_free(&rs);
+}
+
+static void
+test_external_ips(void **state)
+{
+	static const char *const expect[] = {
+		"-A KUBE-PORTALS-CONTAINER -d 198.18.0.7/32 -p tcp -m tcp "
+		"--dport 8080 -m comment --comment \"ns/ext:\" "
+		"-j REDIRECT --to-ports 40001",
+		"-A KUBE-PORTALS-CONTAINER -d 198.18.0.8/32 -p tcp -m tcp "
+		"--dport 8080 -m comment --comment \"ns/ext:\" "
+		"-j REDIRECT --to-ports 40001",
+		"-A KUBE-PORTALS-CONTAINER -d 198.19.2.2/32 -p tcp -m tcp "
+		"--dport 8080 -m comment --comment \"ns/ext:\" "
+		"-j REDIRECT --to-ports 40001",
+		"-A KUBE-PORTALS-HOST -d 198.18.0.7/32 -p tcp -m tcp "
+		"--dport 8080 -m comment --comment \"ns/ext:\" "
+		"-j REDIRECT --to-ports 40001",
+		"-A KUBE-PORTALS-HOST -d 198.18.0.8/32 -p tcp -m tcp "
+		"--dport 8080 -m comment --comment \"ns/ext:\" "
+		"-j REDIRECT --to-ports 40001",
+		"-A KUBE-PORTALS-HOST -d 198.19.2.2/32 -p tcp -m tcp "
+		"--dport 8080 -m comment --comment \"ns/ext:\" "
+		"-j REDIRECT --to-ports 40001",
+		NULL
+	};
+	struct rule_set rs = { 0 };
+	struct tport t;
+
+	(void)state;
+	/* an unnamed port: the key ends with ':' */
+	tport_init(&t, "ns/ext:", K8S_PROTO_TCP, 8080, 0, "198.19.2.2",
+	    "198.18.0.8,198.18.0.7", NULL);
+	assert_int_equal(rules_plan_port(&rs, &t.sp, 40001, NULL), 6);
+	assert_rendered(&rs, expect);
+	rules_set_free(&rs);
+}
+
+static void
+test_ipv6(void **state)
+{
+	static const char *const expect[] = {
+		"-A KUBE-NODEPORT-CONTAINER -p tcp -m tcp --dport 30080 "
+		"-m comment --comment \"v6/web:http\" -j REDIRECT --to-ports 40080",
+		"-A KUBE-NODEPORT-HOST -p tcp -m tcp --dport 30080 "
+		"-m comment --comment \"v6/web:http\" -j REDIRECT --to-ports 40080",
+		/* then the IPv6 family */
+		"-A KUBE-NODEPORT-CONTAINER -p tcp -m tcp --dport 30080 "
+		"-m comment --comment \"v6/web:http\" -j REDIRECT --to-ports 40080",
+		"-A KUBE-NODEPORT-HOST -p tcp -m tcp --dport 30080 "
+		"-m comment --comment \"v6/web:http\" -j REDIRECT --to-ports 40080",
+		"-A KUBE-PORTALS-CONTAINER -d ::1/128 -p tcp -m tcp --dport 80 "
+		"-m comment --comment \"v6/web:http\" -j REDIRECT --to-ports 40080",
+		"-A KUBE-PORTALS-CONTAINER -d ::ffff:198.19.0.66/128 -p tcp "
+		"-m tcp --dport 80 -m comment --comment \"v6/web:http\" "
+		"-j REDIRECT --to-ports 40080",
+		"-A KUBE-PORTALS-HOST -d ::1/128 -p tcp -m tcp --dport 80 "
+		"-m comment --comment \"v6/web:http\" -j REDIRECT --to-ports 40080",
+		"-A KUBE-PORTALS-HOST -d ::ffff:198.19.0.66/128 -p tcp -m tcp "
+		"--dport 80 -m comment --comment \"v6/web:http\" "
+		"-j REDIRECT --to-ports 40080",
+		NULL
+	};
+	struct rule_set rs = { 0 };
+	struct tport t;
+	union addr any6;
+
+	(void)state;
+	assert_int_equal(addr_parse("::", 0, &any6), 0);
+	tport_init(&t, "v6/web:http", K8S_PROTO_TCP, 80, 30080,
+	    "::ffff:198.19.0.66", "::1", NULL);
+	assert_int_equal(rules_plan_port(&rs, &t.sp, 40080, &any6), 8);
+	assert_int_equal(rules_count_family(&rs, AF_INET), 2);
+	assert_int_equal(rules_count_family(&rs, AF_INET6), 6);
+	assert_rendered(&rs, expect);
+	assert_int_equal(rs.rs_rules[0].r_family, AF_INET);
+	assert_int_equal(rs.rs_rules[2].r_family, AF_INET6);
+	rules_set_free(&rs);
+}
+
+static void
+test_dnat_bind(void **state)
+{
+	struct rule_set rs = { 0 };
+	struct tport t4, t6;
+	union addr bind4, bind6;
+	char line[1024];
+
+	(void)state;
+	assert_int_equal(addr_parse("198.18.0.1", 0, &bind4), 0);
+	assert_int_equal(addr_parse("::1", 0, &bind6), 0);
+	tport_init(&t4, "default/api:https", K8S_PROTO_TCP, 443, 30443,
+	    "198.19.0.1", NULL, NULL);
+	tport_init(&t6, "default/v6:dns", K8S_PROTO_UDP, 53, 0,
+	    "::ffff:198.19.0.53", NULL, NULL);
+
+	/* a specific IPv4 bind: DNAT to it, for every IPv4 rule */
+	assert_int_equal(rules_plan_port(&rs, &t4.sp, 40500, &bind4), 4);
+	rules_sort(&rs);
+	rules_render(&rs.rs_rules[2], line, sizeof(line));
+	assert_string_equal(line, "-A KUBE-PORTALS-CONTAINER -d 198.19.0.1/32 "
+	    "-p tcp -m tcp --dport 443 -m comment --comment "
+	    "\"default/api:https\" -j DNAT --to-destination 198.18.0.1:40500");
+	assert_int_equal(rs.rs_rules[0].r_target, RULES_DNAT);
+	assert_int_equal(addr_port(&rs.rs_rules[0].r_to), 40500);
+	rules_set_free(&rs);
+
+	/* IPv6 traffic cannot reach an IPv4-bound socket: no rule */
+	assert_int_equal(rules_plan_port(&rs, &t6.sp, 40501, &bind4), 0);
+	assert_int_equal(rs.rs_n, 0);
+
+	/* a specific IPv6 bind: DNAT with the [ip]:port form */
+	assert_int_equal(rules_plan_port(&rs, &t6.sp, 40501, &bind6), 2);
+	rules_sort(&rs);
+	rules_render(&rs.rs_rules[1], line, sizeof(line));
+	assert_string_equal(line, "-A KUBE-PORTALS-HOST "
+	    "-d ::ffff:198.19.0.53/128 -p udp -m udp --dport 53 -m comment "
+	    "--comment \"default/v6:dns\" -j DNAT --to-destination [::1]:40501");
+	/* ...and the IPv4 service gets no rule, not even its NodePort */
+	assert_int_equal(rules_plan_port(&rs, &t4.sp, 40500, &bind6), 0);
+	assert_int_equal(rs.rs_n, 2);
+	rules_set_free(&rs);
+}
+
+static void
+test_no_duplicates(void **state)
+{
+	struct rule_set rs = { 0 };
+	struct tport t;
+	size_t i, j;
+
+	(void)state;
+	/* externalIP == clusterIP, an LB IP listed twice and equal to an extIP */
+	tport_init(&t, "default/dup:web", K8S_PROTO_TCP, 80, 30001,
+	    "198.19.0.10", "198.19.0.10,198.18.9.9", "198.18.9.9,198.18.9.9");
+	assert_int_equal(rules_plan_port(&rs, &t.sp, 40010, NULL), 6);
+	rules_sort(&rs);
+	for (i = 0; i < rs.rs_n; i++)
+		for (j = i + 1; j < rs.rs_n; j++)
+			assert_int_not_equal(rules_cmp(&rs.rs_rules[i],
+			    &rs.rs_rules[j]), 0);
+	rules_set_free(&rs);
+}
+
+static void
+plan_all(struct rule_set *rs, struct tport *ts, size_t n, size_t skip)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (i != skip)
+			assert_true(rules_plan_port(rs, &ts[i].sp,
+			    (uint16_t)(40000 + i), NULL) > 0);
+	rules_sort(rs);
+}
+
+static void
+test_removal(void **state)
+{
+	struct rule_set with = { 0 }, without = { 0 };
+	struct tport ts[3];
+	size_t i, j, extra = 0;
+
+	(void)state;
+	tport_init(&ts[0], "a/one:http", K8S_PROTO_TCP, 80, 0, "198.19.0.1",
+	    NULL, NULL);
+	tport_init(&ts[1], "b/two:dns", K8S_PROTO_UDP, 53, 30053, "198.19.0.2",
+	    "198.18.0.2", "198.18.100.2");
+	tport_init(&ts[2], "c/three:http", K8S_PROTO_TCP, 80, 30080,
+	    "198.19.0.3", NULL, NULL);
+	plan_all(&with, ts, 3, SIZE_MAX);
+	plan_all(&without, ts, 3, 1);
+	assert_int_equal(with.rs_n, 2 + 8 + 4);
+	assert_int_equal(without.rs_n, 2 + 4);
+
+	/* every rule left is in the full plan, in the same relative order */
+	for (i = 0, j = 0; i < with.rs_n; i++) {
+		if (j < without.rs_n &&
+		    rules_cmp(&with.rs_rules[i], &without.rs_rules[j]) == 0) {
+			j++;
+			continue;
+		}
+		/* ...and every rule gone is one of the removed service's */
+		assert_string_equal(with.rs_rules[i].r_comment, "b/two:dns");
+		extra++;
+	}
+	assert_int_equal(j, without.rs_n);
+	assert_int_equal(extra, 8);
+	assert_false(rules_set_equal(&with, &without));
+	rules_set_free(&with);
+	rules_set_free(&without);
+}
+
+static void
+test_canonical_order(void **state)
+{
+	struct rule_set a = { 0 }, b = { 0 };
+	struct tport t1, t2;
+
+	(void)state;
+	tport_init(&t1, "z/last:p", K8S_PROTO_TCP, 80, 30000, "198.19.0.9",
+	    "198.18.0.9", NULL);
+	tport_init(&t2, "a/first:p", K8S_PROTO_UDP, 80, 0,
+	    "::ffff:198.19.0.8,198.19.0.8", NULL, NULL);
+	rules_plan_port(&a, &t1.sp, 40001, NULL);
+	rules_plan_port(&a, &t2.sp, 40002, NULL);
+	rules_plan_port(&b, &t2.sp, 40002, NULL);
+	rules_plan_port(&b, &t1.sp, 40001, NULL);
+	assert_int_equal(a.rs_n, b.rs_n);
+	rules_sort(&a);
+	rules_sort(&b);
+	assert_true(rules_set_equal(&a, &b));
+	/* a changed proxy port is a different plan */
+	rules_set_free(&b);
+	rules_plan_port(&b, &t2.sp, 40002, NULL);
+	rules_plan_port(&b, &t1.sp, 40003, NULL);
+	rules_sort(&b);
+	assert_false(rules_set_equal(&a, &b));
+	rules_set_free(&a);
+	rules_set_free(&b);
+}
+
+static void
+test_refused(void **state)
+{
+	struct rule_set rs = { 0 };
+	struct tport t;
+
+	(void)state;
+	tport_init(&t, "x/sctp:p", K8S_PROTO_OTHER, 80, 30000, "198.19.0.1",
+	    NULL, NULL);
+	assert_int_equal(rules_plan_port(&rs, &t.sp, 40000, NULL), -1);
+	t.sp.protocol = K8S_PROTO_TCP;
+	assert_int_equal(rules_plan_port(&rs, &t.sp, 0, NULL), -1);
+	assert_int_equal(rs.rs_n, 0);
+	rules_set_free(&rs);
+}
+
+static void
+test_comment_quoting(void **state)
+{
+	struct rule_set rs = { 0 };
+	struct tport t;
+	char line[1024], longkey[300];
+
+	(void)state;
+	/* only [A-Za-z0-9_-]: iptables prints it bare */
+	tport_init(&t, "plain-key_1", K8S_PROTO_TCP, 80, 0, "198.19.0.1",
+	    NULL, NULL);
+	rules_plan_port(&rs, &t.sp, 40000, NULL);
+	rules_render(&rs.rs_rules[0], line, sizeof(line));
+	assert_non_null(strstr(line, " --comment plain-key_1 -j "));
+	rules_set_free(&rs);
+
+	tport_init(&t, "we\"ird\\one", K8S_PROTO_TCP, 80, 0, "198.19.0.1",
+	    NULL, NULL);
+	rules_plan_port(&rs, &t.sp, 40000, NULL);
+	rules_render(&rs.rs_rules[0], line, sizeof(line));
+	assert_non_null(strstr(line, " --comment \"we\\\"ird\\\\one\" -j "));
+	rules_set_free(&rs);
+
+	/* longer than the kernel's comment match holds: cut */
+	memset(longkey, 'k', sizeof(longkey) - 1);
+	longkey[sizeof(longkey) - 1] = '\0';
+	tport_init(&t, longkey, K8S_PROTO_TCP, 80, 0, "198.19.0.1", NULL, NULL);
+	rules_plan_port(&rs, &t.sp, 40000, NULL);
+	assert_int_equal(strlen(rs.rs_rules[0].r_comment), RULES_COMMENT_MAX);
+	/* a short buffer: snprintf semantics */
+	assert_true(rules_render(&rs.rs_rules[0], line, 16) > 16);
+	assert_int_equal(strlen(line), 15);
+	rules_set_free(&rs);
+}
+
+static void
+test_chain_names(void **state)
+{
+	(void)state;
+	assert_string_equal(rules_chain_name(RULES_PORTALS_CONTAINER),
+	    "KUBE-PORTALS-CONTAINER");
+	assert_string_equal(rules_chain_name(RULES_PORTALS_HOST),
+	    "KUBE-PORTALS-HOST");
+	assert_string_equal(rules_chain_name(RULES_NODEPORT_CONTAINER),
+	    "KUBE-NODEPORT-CONTAINER");
+	assert_string_equal(rules_chain_name(RULES_NODEPORT_HOST),
+	    "KUBE-NODEPORT-HOST");
+	assert_string_equal(rules_chain_name(RULES_NCHAINS), "?");
+}
+
+int	main(void);
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_clusterip_only),
+		cmocka_unit_test(test_nodeport_udp),
+		cmocka_unit_test(test_loadbalancer),
+		cmocka_unit_test(test_external_ips),
+		cmocka_unit_test(test_ipv6),
+		cmocka_unit_test(test_dnat_bind),
+		cmocka_unit_test(test_no_duplicates),
+		cmocka_unit_test(test_removal),
+		cmocka_unit_test(test_canonical_order),
+		cmocka_unit_test(test_refused),
+		cmocka_unit_test(test_comment_quoting),
+		cmocka_unit_test(test_chain_names),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
