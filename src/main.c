@@ -1,3 +1,150 @@
-/* main.c - placeholder */
-int main(void);
-int main(void) { return 0; }
+/*
+ * main.c - kube-uproxy: wire the modules together and run the loop.
+ *
+ *   source_file ──► store ──► proxier ──► lb + tcp_proxy / udp_proxy
+ *                                  ├────► portals ──► rules + iptc (nat)
+ *                                  └────► admin (HTTP)
+ *
+ * Everything runs on one libevent loop; signals arrive as events too.
+ */
+#include <sys/resource.h>
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/event.h>
+
+#include "admin.h"
+#include "config.h"
+#include "iptc.h"
+#include "log.h"
+#include "portals.h"
+#include "proxier.h"
+#include "relay_pool.h"
+#include "source_file.h"
+#include "store.h"
+#include "tcp_proxy.h"
+#include "util.h"
+
+struct daemon {
+	struct event_base	*base;
+	struct config		 cfg;
+	struct store		*store;
+	struct proxier		*proxier;
+	struct admin		*admin;
+	struct source_file	*files;
+};
+
+static void
+signal_cb(evutil_socket_t sig, short what, void *arg)
+{
+	struct daemon *d = arg;
+
+	(void)what;
+	switch (sig) {
+	case SIGHUP:
+		if (d->files != NULL)
+			source_file_reload(d->files);
+		break;
+	default:
+		log_info("%s: shutting down", strsignal(sig));
+		event_base_loopbreak(d->base);
+		break;
+	}
+}
+
+/*
+ * Every proxied connection costs two descriptors: allow as many as the
+ * hard limit permits (the Go original forced 64000, lowering a higher
+ * hard limit).
+ */
+static void
+raise_nofile(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) == -1)
+			log_warn("setrlimit RLIMIT_NOFILE");
+	}
+}
+
+int
+main(int argc, char **argv)
+{
+	static const int sigs[] = { SIGTERM, SIGINT, SIGHUP };
+	struct event *sigev[nitems(sigs)];
+	struct daemon d;
+	char err[512];
+	size_t i;
+	int rc;
+
+	memset(&d, 0, sizeof(d));
+	config_defaults(&d.cfg);
+	rc = config_parse_args(&d.cfg, argc - 1, argv + 1, err, sizeof(err));
+	if (rc != 0) {
+		if (rc < 0)
+			fprintf(stderr, "kube-uproxy: %s\n", err);
+		config_free(&d.cfg);
+		return rc < 0 ? 1 : 0;
+	}
+	log_init(d.cfg.verbosity);
+	signal(SIGPIPE, SIG_IGN);
+
+	if (d.cfg.iptables == IPTABLES_LEGACY &&
+	    iptc_preflight(err, sizeof(err)) == -1) {
+		log_errorx("%s", err);
+		config_free(&d.cfg);
+		return 1;
+	}
+	if (d.cfg.cleanup) {
+		rc = d.cfg.iptables == IPTABLES_LEGACY ? portals_cleanup_all() : 0;
+		log_info("cleanup %s", rc == 0 ? "done" : "failed");
+		config_free(&d.cfg);
+		return rc == 0 ? 0 : 1;
+	}
+	if (d.cfg.manifests == NULL) {
+		fprintf(stderr, "kube-uproxy: no source: give --manifests PATH\n");
+		config_free(&d.cfg);
+		return 1;
+	}
+
+	raise_nofile();
+	if ((d.base = event_base_new()) == NULL)
+		fatalx("event_base_new");
+	tcp_relay_mode_set(d.cfg.relay_splice ? RELAY_SPLICE : RELAY_COPY);
+	if ((d.proxier = proxier_new(d.base, &d.cfg)) == NULL)
+		fatalx("cannot set up the iptables rules");
+	d.store = store_new(proxier_apply, d.proxier);
+	if ((d.admin = admin_new(d.base, &d.cfg, d.proxier)) == NULL)
+		fatalx("cannot start the HTTP endpoints");
+	for (i = 0; i < nitems(sigs); i++) {
+		sigev[i] = evsignal_new(d.base, sigs[i], signal_cb, &d);
+		if (sigev[i] == NULL || evsignal_add(sigev[i], NULL) == -1)
+			fatalx("cannot handle signal %d", sigs[i]);
+	}
+	if ((d.files = source_file_new(d.base, d.cfg.manifests, d.store)) == NULL)
+		fatal("--manifests %s", d.cfg.manifests);
+	proxier_mark_synced(d.proxier);
+	log_info("kube-uproxy %s running: %zu service ports", PACKAGE_VERSION,
+	    proxier_count(d.proxier));
+
+	event_base_dispatch(d.base);
+
+	/* Teardown mirrors construction. */
+	source_file_free(d.files);
+	for (i = 0; i < nitems(sigs); i++)
+		event_free(sigev[i]);
+	admin_free(d.admin);
+	rc = proxier_free(d.proxier, 1);
+	store_free(d.store);
+	tcp_relays_close_all();
+	relay_pool_flush();
+	event_base_free(d.base);
+	config_free(&d.cfg);
+	log_info("stopped");
+	return rc == 0 ? 0 : 1;
+}

@@ -1,2 +1,510 @@
-/* proxier.c - placeholder until the module lands. */
+/*
+ * proxier.c - reconcile service ports into proxy sockets and load balancers.
+ *
+ * The store reports each changed service port (proxier_apply).  Here a
+ * service port becomes a `struct proxied_port`: its load balancer, its
+ * counters, a proxy port from the allocator and a TCP or UDP proxy socket.
+ *
+ *   added            lb + socket opened on a new proxy port
+ *   endpoints only   lb_set_endpoints: the next connection uses them, no
+ *                    socket or rule is touched
+ *   service fields   affinity applied to the lb; the socket (and with it
+ *                    the proxy port and open connections) is kept unless
+ *                    the protocol changed
+ *   removed          socket closed (established relays run on), lb freed
+ *
+ * A socket that cannot be opened (port range exhausted, address busy) is
+ * retried every second until it works or the port goes away.
+ *
+ * With --iptables legacy, anything that changes which rules are wanted (a
+ * socket opened or closed, service addresses or ports changed) asks the
+ * portals module for a sync; it calls back proxier_plan for the full set.
+ * While a NodePort is in use its port is held by a bound socket so that no
+ * other program on the node can take it.
+ */
+#include <errno.h>
+#include <unistd.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "tree.h"
+
+#include "config.h"
+#include "lb.h"
+#include "log.h"
+#include "portalloc.h"
+#include "portals.h"
+#include "rules.h"
 #include "proxier.h"
+#include "tcp_proxy.h"
+#include "udp_proxy.h"
+#include "util.h"
+
+#define RETRY_MS	1000		/* failed sockets */
+#define SWEEP_MS	10000		/* expired affinity records */
+#define BIND_TRIES	16		/* busy ports skipped before giving up */
+
+struct proxied_port {
+	RB_ENTRY(proxied_port)	 pp_entry;
+	const struct store_port	*pp_sp;		/* current state; the store owns it */
+	struct lb		*pp_lb;
+	struct port_stats	 pp_stats;
+	struct tcp_proxy	*pp_tcp;	/* one of these two once open */
+	struct udp_proxy	*pp_udp;
+	uint16_t		 pp_proxy_port;	/* 0 while not open */
+	int			 pp_reserved;	/* pp_proxy_port came from the allocator */
+	int			 pp_nodeport_fd; /* holds nodePort, or -1 */
+	uint16_t		 pp_nodeport;	/* the port it holds */
+};
+
+RB_HEAD(proxied_ports, proxied_port);
+
+struct proxier {
+	struct event_base	*base;
+	const struct config	*cfg;
+	struct portalloc	*ports;
+	struct proxied_ports	 tree;
+	size_t			 count;
+	size_t			 failed;	/* ports without a socket */
+	struct event		*retry_ev;
+	struct event		*sweep_ev;
+	struct portals		*portals;	/* NULL with --iptables none */
+	int			 synced;
+	int64_t			 last_update;	/* wall clock, seconds */
+};
+
+static int
+pp_cmp(const struct proxied_port *a, const struct proxied_port *b)
+{
+	return strcmp(a->pp_sp->key, b->pp_sp->key);
+}
+
+RB_GENERATE_LOCAL(proxied_ports, proxied_port, pp_entry, pp_cmp)
+
+static struct proxied_port *
+pp_find(struct proxier *p, const struct store_port *sp)
+{
+	struct proxied_port key;
+
+	key.pp_sp = sp;
+	return RB_FIND(proxied_ports, &p->tree, &key);
+}
+
+static void
+proxier_rules_changed(struct proxier *p)
+{
+	if (p->portals != NULL)
+		portals_request(p->portals);
+}
+
+/*
+ * Keep pp's nodePort bound (not listening: the nat rules send its traffic
+ * to the proxy port) so no other program on the node can take it.
+ */
+static void
+pp_hold_nodeport(struct proxier *p, struct proxied_port *pp)
+{
+	const struct store_port *sp = pp->pp_sp;
+	union addr any;
+	int one = 1;
+
+	if (pp->pp_nodeport_fd != -1 && (pp->pp_nodeport != sp->node_port ||
+	    p->portals == NULL)) {
+		close(pp->pp_nodeport_fd);
+		pp->pp_nodeport_fd = -1;
+	}
+	if (p->portals == NULL || sp->node_port == 0 || pp->pp_nodeport_fd != -1)
+		return;
+	any = p->cfg->bind_address;
+	memset(&any.in6.sin6_addr, 0, sizeof(any.in6.sin6_addr));
+	memset(&any.in4.sin_addr, 0, sizeof(any.in4.sin_addr));
+	addr_set_port(&any, sp->node_port);
+	pp->pp_nodeport_fd = socket(any.sa.sa_family, (sp->protocol ==
+	    K8S_PROTO_UDP ? SOCK_DGRAM : SOCK_STREAM) | SOCK_CLOEXEC, 0);
+	if (pp->pp_nodeport_fd == -1 ||
+	    setsockopt(pp->pp_nodeport_fd, SOL_SOCKET, SO_REUSEADDR, &one,
+	    sizeof(one)) == -1 ||
+	    bind(pp->pp_nodeport_fd, &any.sa, addr_len(&any)) == -1) {
+		log_warn("service %s: cannot hold nodePort %u/%s", sp->key,
+		    sp->node_port, k8s_proto_str(sp->protocol));
+		if (pp->pp_nodeport_fd != -1)
+			close(pp->pp_nodeport_fd);
+		pp->pp_nodeport_fd = -1;
+		return;
+	}
+	pp->pp_nodeport = sp->node_port;
+}
+
+/* Try to bind `bind` + port; returns 0, or -1 with errno. */
+static int
+pp_open_on(struct proxier *p, struct proxied_port *pp, uint16_t port)
+{
+	union addr bind = p->cfg->bind_address;
+
+	addr_set_port(&bind, port);
+	if (pp->pp_sp->protocol == K8S_PROTO_TCP) {
+		pp->pp_tcp = tcp_proxy_open(p->base, &bind, pp->pp_sp->key,
+		    pp->pp_lb, &pp->pp_stats);
+		if (pp->pp_tcp == NULL)
+			return -1;
+		pp->pp_proxy_port = tcp_proxy_port(pp->pp_tcp);
+	} else {
+		pp->pp_udp = udp_proxy_open(p->base, &bind, pp->pp_sp->key,
+		    pp->pp_lb, &pp->pp_stats, p->cfg->udp_timeout_ms);
+		if (pp->pp_udp == NULL)
+			return -1;
+		pp->pp_proxy_port = udp_proxy_port(pp->pp_udp);
+	}
+	return 0;
+}
+
+/*
+ * Open the proxy socket on a port from the allocator (or one the kernel
+ * chooses).  Ports found busy stay reserved until a free one is found, so
+ * the allocator does not hand them out again at once.
+ */
+static int
+pp_open(struct proxier *p, struct proxied_port *pp)
+{
+	int busy[BIND_TRIES];
+	int nbusy = 0, port, rc = -1, i;
+
+	for (;;) {
+		if ((port = portalloc_get(p->ports)) == -1) {
+			log_warnx("service %s: no free port left in "
+			    "--proxy-port-range %s", pp->pp_sp->key,
+			    p->cfg->port_range_str);
+			break;
+		}
+		if (pp_open_on(p, pp, (uint16_t)port) == 0) {
+			pp->pp_reserved = port != 0;
+			rc = 0;
+			break;
+		}
+		if (errno != EADDRINUSE || port == 0 || nbusy == BIND_TRIES - 1) {
+			log_warn("service %s: cannot open %s proxy port %d",
+			    pp->pp_sp->key, k8s_proto_str(pp->pp_sp->protocol),
+			    port);
+			portalloc_put(p->ports, (uint16_t)port);
+			break;
+		}
+		busy[nbusy++] = port;
+	}
+	for (i = 0; i < nbusy; i++)
+		portalloc_put(p->ports, (uint16_t)busy[i]);
+	if (rc == 0) {
+		log_info("service %s: %s proxy port %u, %zu endpoints",
+		    pp->pp_sp->key, k8s_proto_str(pp->pp_sp->protocol),
+		    pp->pp_proxy_port, pp->pp_sp->n_endpoints);
+		proxier_rules_changed(p);
+	}
+	return rc;
+}
+
+static void
+pp_close(struct proxier *p, struct proxied_port *pp)
+{
+	if (pp->pp_tcp != NULL || pp->pp_udp != NULL)
+		proxier_rules_changed(p);
+	if (pp->pp_tcp != NULL)
+		tcp_proxy_close(pp->pp_tcp);
+	if (pp->pp_udp != NULL)
+		udp_proxy_close(pp->pp_udp);
+	pp->pp_tcp = NULL;
+	pp->pp_udp = NULL;
+	if (pp->pp_reserved)
+		portalloc_put(p->ports, pp->pp_proxy_port);
+	pp->pp_reserved = 0;
+	pp->pp_proxy_port = 0;
+}
+
+static int
+pp_is_open(const struct proxied_port *pp)
+{
+	return pp->pp_tcp != NULL || pp->pp_udp != NULL;
+}
+
+static void
+proxier_schedule_retry(struct proxier *p)
+{
+	struct timeval tv = { RETRY_MS / 1000, (RETRY_MS % 1000) * 1000 };
+
+	if (p->failed > 0 && !evtimer_pending(p->retry_ev, NULL))
+		evtimer_add(p->retry_ev, &tv);
+}
+
+static void
+pp_ensure_open(struct proxier *p, struct proxied_port *pp)
+{
+	if (pp_is_open(pp))
+		return;
+	if (pp_open(p, pp) == -1) {
+		p->failed++;
+		proxier_schedule_retry(p);
+	}
+}
+
+static void
+proxier_add(struct proxier *p, const struct store_port *sp)
+{
+	struct proxied_port *pp = xcalloc(1, sizeof(*pp));
+
+	pp->pp_sp = sp;
+	pp->pp_nodeport_fd = -1;
+	pp->pp_lb = lb_new();
+	lb_set_endpoints(pp->pp_lb, sp->endpoints, sp->n_endpoints);
+	lb_set_affinity(pp->pp_lb, sp->affinity_client_ip, sp->affinity_timeout);
+	RB_INSERT(proxied_ports, &p->tree, pp);
+	p->count++;
+	pp_ensure_open(p, pp);
+	pp_hold_nodeport(p, pp);
+}
+
+static void
+proxier_remove(struct proxier *p, struct proxied_port *pp)
+{
+	log_info("service %s: removed (proxy port %u)", pp->pp_sp->key,
+	    pp->pp_proxy_port);
+	RB_REMOVE(proxied_ports, &p->tree, pp);
+	p->count--;
+	if (!pp_is_open(pp))
+		p->failed--;
+	pp_close(p, pp);
+	if (pp->pp_nodeport_fd != -1)
+		close(pp->pp_nodeport_fd);
+	metrics_retire(&pp->pp_stats);
+	lb_free(pp->pp_lb);
+	free(pp);
+}
+
+static void
+proxier_change(struct proxier *p, struct proxied_port *pp,
+    const struct store_port *old, const struct store_port *new,
+    unsigned changes)
+{
+	pp->pp_sp = new;
+	if (changes & STORE_ENDPOINTS_CHANGED) {
+		lb_set_endpoints(pp->pp_lb, new->endpoints, new->n_endpoints);
+		log_debug(2, "service %s: %zu endpoints", new->key,
+		    new->n_endpoints);
+	}
+	if (!(changes & STORE_SERVICE_CHANGED))
+		return;
+	lb_set_affinity(pp->pp_lb, new->affinity_client_ip, new->affinity_timeout);
+	proxier_rules_changed(p);
+	pp_hold_nodeport(p, pp);
+	if (old->protocol != new->protocol && pp_is_open(pp)) {
+		/* A TCP listener cannot serve UDP: reopen on a new proxy port. */
+		pp_close(p, pp);
+		p->failed++;
+	}
+	if (!pp_is_open(pp)) {
+		p->failed--;
+		pp_ensure_open(p, pp);
+	}
+	log_debug(2, "service %s: updated", new->key);
+}
+
+void
+proxier_apply(void *arg, const struct store_port *old,
+    const struct store_port *new, unsigned changes)
+{
+	struct proxier *p = arg;
+	struct proxied_port *pp = old != NULL ? pp_find(p, old) : NULL;
+
+	p->last_update = time(NULL);
+	if (old == NULL)
+		proxier_add(p, new);
+	else if (pp == NULL)
+		log_warnx("service %s: change for an unknown port", old->key);
+	else if (new == NULL)
+		proxier_remove(p, pp);
+	else
+		proxier_change(p, pp, old, new, changes);
+}
+
+static void
+proxier_retry_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct proxier *p = arg;
+	struct proxied_port *pp;
+
+	(void)fd;
+	(void)what;
+	RB_FOREACH(pp, proxied_ports, &p->tree) {
+		if (pp_is_open(pp))
+			continue;
+		if (pp_open(p, pp) == 0)
+			p->failed--;
+	}
+	proxier_schedule_retry(p);
+}
+
+static void
+proxier_sweep_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct proxier *p = arg;
+	struct proxied_port *pp;
+	uint64_t now = mono_ms();
+
+	(void)fd;
+	(void)what;
+	RB_FOREACH(pp, proxied_ports, &p->tree)
+		lb_expire(pp->pp_lb, now);
+}
+
+/* portals_plan_cb: the rules of every port that has a socket. */
+static void
+proxier_plan(void *arg, struct rule_set *rs)
+{
+	struct proxier *p = arg;
+	struct proxied_port *pp;
+
+	RB_FOREACH(pp, proxied_ports, &p->tree)
+		if (pp_is_open(pp))
+			rules_plan_port(rs, pp->pp_sp, pp->pp_proxy_port,
+			    &p->cfg->bind_address);
+}
+
+struct proxier *
+proxier_new(struct event_base *base, const struct config *cfg)
+{
+	struct proxier *p = xcalloc(1, sizeof(*p));
+	struct timeval sweep = { SWEEP_MS / 1000, 0 };
+
+	p->base = base;
+	p->cfg = cfg;
+	p->ports = portalloc_new(cfg->port_lo, cfg->port_hi);
+	RB_INIT(&p->tree);
+	p->retry_ev = evtimer_new(base, proxier_retry_cb, p);
+	p->sweep_ev = event_new(base, -1, EV_PERSIST, proxier_sweep_cb, p);
+	if (p->retry_ev == NULL || p->sweep_ev == NULL)
+		fatalx("proxier: cannot create timers");
+	evtimer_add(p->sweep_ev, &sweep);
+	p->last_update = time(NULL);
+	if (cfg->iptables == IPTABLES_LEGACY &&
+	    (p->portals = portals_new(base, cfg, proxier_plan, p)) == NULL) {
+		proxier_free(p, 0);
+		return NULL;
+	}
+	return p;
+}
+
+int
+proxier_free(struct proxier *p, int cleanup)
+{
+	struct proxied_port *pp, *next;
+	int rc;
+
+	if (p == NULL)
+		return 0;
+	/* Rules first: no packet may be redirected to a closed port. */
+	rc = portals_free(p->portals, cleanup);
+	p->portals = NULL;
+	RB_FOREACH_SAFE(pp, proxied_ports, &p->tree, next) {
+		RB_REMOVE(proxied_ports, &p->tree, pp);
+		pp_close(p, pp);
+		if (pp->pp_nodeport_fd != -1)
+			close(pp->pp_nodeport_fd);
+		lb_free(pp->pp_lb);
+		free(pp);
+	}
+	event_free(p->retry_ev);
+	event_free(p->sweep_ev);
+	portalloc_free(p->ports);
+	free(p);
+	return rc;
+}
+
+void
+proxier_mark_synced(struct proxier *p)
+{
+	if (!p->synced)
+		log_info("initial sync done: %zu service ports", p->count);
+	p->synced = 1;
+	p->last_update = time(NULL);
+}
+
+int
+proxier_healthy(const struct proxier *p)
+{
+	uint64_t since;
+
+	if (!p->synced)
+		return 0;
+	/* kube-proxy's rule: a change queued for over 2 sync periods is sick. */
+	since = p->portals != NULL ? portals_pending_since(p->portals) : 0;
+	return since == 0 || mono_ms() - since < 2 * p->cfg->sync_period_ms;
+}
+
+int64_t
+proxier_last_update(const struct proxier *p)
+{
+	return p->last_update;
+}
+
+size_t
+proxier_count(const struct proxier *p)
+{
+	return p->count;
+}
+
+void
+proxier_totals(struct proxier *p, struct port_stats *total)
+{
+	struct proxied_port *pp;
+
+	*total = metrics_retired;
+	RB_FOREACH(pp, proxied_ports, &p->tree)
+		metrics_add(total, &pp->pp_stats);
+}
+
+static cJSON *
+addrs_json(const union addr *a, size_t n, int with_port)
+{
+	cJSON *arr = cJSON_CreateArray();
+	char buf[ADDR_STRLEN];
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		cJSON_AddItemToArray(arr, cJSON_CreateString(
+		    addr_str(&a[i], with_port, buf, sizeof(buf))));
+	return arr;
+}
+
+cJSON *
+proxier_debug_json(struct proxier *p)
+{
+	cJSON *arr = cJSON_CreateArray(), *o;
+	struct proxied_port *pp;
+	const struct store_port *sp;
+	char *svc;
+
+	RB_FOREACH(pp, proxied_ports, &p->tree) {
+		sp = pp->pp_sp;
+		o = cJSON_CreateObject();
+		svc = xasprintf("%s/%s", sp->ns, sp->name);
+		cJSON_AddStringToObject(o, "service", svc);
+		free(svc);
+		cJSON_AddStringToObject(o, "portName", sp->port_name);
+		cJSON_AddStringToObject(o, "protocol", k8s_proto_str(sp->protocol));
+		cJSON_AddItemToObject(o, "clusterIPs",
+		    addrs_json(sp->cluster_ips, sp->n_cluster_ips, 0));
+		cJSON_AddNumberToObject(o, "port", sp->port);
+		cJSON_AddNumberToObject(o, "nodePort", sp->node_port);
+		cJSON_AddItemToObject(o, "externalIPs",
+		    addrs_json(sp->external_ips, sp->n_external_ips, 0));
+		cJSON_AddItemToObject(o, "loadBalancerIPs",
+		    addrs_json(sp->lb_ips, sp->n_lb_ips, 0));
+		cJSON_AddNumberToObject(o, "proxyPort", pp->pp_proxy_port);
+		cJSON_AddStringToObject(o, "sessionAffinity",
+		    sp->affinity_client_ip ? "ClientIP" : "None");
+		cJSON_AddNumberToObject(o, "affinityTimeoutSeconds",
+		    sp->affinity_timeout);
+		cJSON_AddItemToObject(o, "endpoints",
+		    addrs_json(sp->endpoints, sp->n_endpoints, 1));
+		cJSON_AddItemToArray(arr, o);
+	}
+	return arr;
+}

@@ -22,10 +22,16 @@
 struct config;
 struct proxier;
 
-/* cfg is borrowed and must outlive the proxier. */
+/*
+ * cfg is borrowed and must outlive the proxier.  With --iptables legacy our
+ * chains are flushed first; returns NULL (logged) when that fails.
+ */
 struct proxier	*proxier_new(struct event_base *, const struct config *cfg);
-/* Closes every proxy socket. */
-void		 proxier_free(struct proxier *);
+/*
+ * Close every proxy socket; with `cleanup` also remove our iptables jumps
+ * and chains (SIGTERM).  Returns 0, or -1 if the cleanup failed (logged).
+ */
+int		 proxier_free(struct proxier *, int cleanup);
 
 /* The store callback (store_cb); arg is the proxier. */
 void		 proxier_apply(void *arg, const struct store_port *old,
@@ -36,15 +42,19 @@ void		 proxier_apply(void *arg, const struct store_port *old,
  * now on /healthz may say 200.
  */
 void		 proxier_mark_synced(struct proxier *);
-int		 proxier_synced(const struct proxier *);
+/*
+ * /healthz: synced once, and no rule change waiting for more than two
+ * --iptables-sync-periods.
+ */
+int		 proxier_healthy(const struct proxier *);
 /* Wall-clock time of the last applied change or sync (for /healthz). */
 int64_t		 proxier_last_update(const struct proxier *);
 
 /* Sum of all ports' counters plus retired ones. */
-void		 proxier_totals(const struct proxier *, struct port_stats *total);
+void		 proxier_totals(struct proxier *, struct port_stats *total);
 size_t		 proxier_count(const struct proxier *);
 
 /* /debug/services: a JSON array, one object per service port (caller frees). */
-cJSON		*proxier_debug_json(const struct proxier *);
+cJSON		*proxier_debug_json(struct proxier *);
 
 #endif

@@ -18,8 +18,8 @@ struct source_file;
 
 /*
  * Read everything once (into the store, then store_flush) and watch for
- * changes.  Returns NULL when path does not exist or cannot be watched
- * (one line logged).  store is borrowed.
+ * changes.  Returns NULL when path does not exist (nothing logged, errno
+ * set) or cannot be watched (one line logged).  store is borrowed.
  */
 struct source_file *source_file_new(struct event_base *, const char *path,
 		    struct store *);

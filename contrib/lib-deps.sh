@@ -1,0 +1,58 @@
+# lib-deps.sh - the Debian packages kube-uproxy needs, listed once.
+#
+# Sourced (not run) by contrib/check.sh and contrib/demo.sh.  deps_install
+# installs whatever is missing with apt-get when running as root; as a
+# normal user it only names what is missing and lets the build fail later
+# with the real error.
+# shellcheck shell=bash
+
+# Build: compiler, autotools and the -dev packages configure.ac checks.
+# Test: cmocka, python3 (fake API server), iproute2 (ip netns), procps,
+# nginx-light and curl (e2e and demo), iptables, valgrind.
+KUP_DEB_PACKAGES=(
+	build-essential autoconf automake libtool pkg-config
+	libevent-dev libcurl4-openssl-dev libcjson-dev
+	libip4tc-dev libip6tc-dev libyaml-dev libbsd-dev libcmocka-dev
+	python3 iproute2 procps nginx-light curl iptables valgrind
+)
+
+# Print the packages of the list that dpkg does not show as installed.
+deps_missing() {
+	local p status
+	for p in "${KUP_DEB_PACKAGES[@]}"; do
+		status=$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null) || status=
+		[[ $status == installed ]] || printf '%s\n' "$p"
+	done
+}
+
+# Install the missing packages (root only).  Returns 0 when nothing is
+# missing afterwards, 1 otherwise.
+deps_install() {
+	local missing
+	if ! command -v dpkg-query >/dev/null 2>&1; then
+		echo "deps: no dpkg-query (not Debian?): not checking packages" >&2
+		return 0
+	fi
+	mapfile -t missing < <(deps_missing)
+	((${#missing[@]} == 0)) && return 0
+	if ((EUID != 0)); then
+		echo "deps: missing packages (run as root to install):" \
+		    "${missing[*]}" >&2
+		return 1
+	fi
+	echo "deps: installing ${missing[*]}"
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -q || return 1
+	# nginx-light would start a system nginx on port 80, but we only need
+	# the binary: a temporary policy-rc.d (exit 101, "action forbidden")
+	# keeps package scripts from starting services, unless the machine
+	# already has its own policy.
+	local policy=/usr/sbin/policy-rc.d own_policy=0 rc=0
+	if [[ ! -e $policy ]]; then
+		printf '#!/bin/sh\nexit 101\n' >"$policy" && chmod 755 "$policy" &&
+		    own_policy=1
+	fi
+	apt-get install -y -q --no-install-recommends "${missing[@]}" || rc=1
+	((own_policy)) && rm -f "$policy"
+	return "$rc"
+}

@@ -1,2 +1,0 @@
-/* yaml.c - placeholder until the module lands. */
-#include "yaml.h"
