@@ -147,7 +147,10 @@ portals_new(struct event_base *base, const struct config *cfg,
 		portals_free(pt, 0);
 		return NULL;
 	}
-	pt->last_sync = mono_ms();
+	/*
+	 * The start-up flush does not count against min-sync-period: the
+	 * first real sync should follow the initial state at once.
+	 */
 	evtimer_add(pt->repair_ev, &tv);
 	return pt;
 }

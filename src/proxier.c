@@ -107,7 +107,6 @@ pp_hold_nodeport(struct proxier *p, struct proxied_port *pp)
 {
 	const struct store_port *sp = pp->pp_sp;
 	union addr any;
-	int one = 1;
 
 	if (pp->pp_nodeport_fd != -1 && (pp->pp_nodeport != sp->node_port ||
 	    p->portals == NULL)) {
@@ -122,9 +121,11 @@ pp_hold_nodeport(struct proxier *p, struct proxied_port *pp)
 	addr_set_port(&any, sp->node_port);
 	pp->pp_nodeport_fd = socket(any.sa.sa_family, (sp->protocol ==
 	    K8S_PROTO_UDP ? SOCK_DGRAM : SOCK_STREAM) | SOCK_CLOEXEC, 0);
+	/*
+	 * No SO_REUSEADDR: with it, another program setting it too could
+	 * still bind (and a TCP one listen on) the same port.
+	 */
 	if (pp->pp_nodeport_fd == -1 ||
-	    setsockopt(pp->pp_nodeport_fd, SOL_SOCKET, SO_REUSEADDR, &one,
-	    sizeof(one)) == -1 ||
 	    bind(pp->pp_nodeport_fd, &any.sa, addr_len(&any)) == -1) {
 		log_warn("service %s: cannot hold nodePort %u/%s", sp->key,
 		    sp->node_port, k8s_proto_str(sp->protocol));
@@ -424,6 +425,7 @@ proxier_mark_synced(struct proxier *p)
 		log_info("initial sync done: %zu service ports", p->count);
 	p->synced = 1;
 	p->last_update = time(NULL);
+	proxier_rules_changed(p);	/* the first commit, even of no rules */
 }
 
 int
@@ -434,7 +436,12 @@ proxier_healthy(const struct proxier *p)
 	if (!p->synced)
 		return 0;
 	/* kube-proxy's rule: a change queued for over 2 sync periods is sick. */
-	since = p->portals != NULL ? portals_pending_since(p->portals) : 0;
+	if (p->portals == NULL)
+		return 1;
+	/* Until the first commit, the rules do not exist yet. */
+	if (portals_commits(p->portals) == 0)
+		return 0;
+	since = portals_pending_since(p->portals);
 	return since == 0 || mono_ms() - since < 2 * p->cfg->sync_period_ms;
 }
 

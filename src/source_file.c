@@ -23,6 +23,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,6 +35,7 @@
 #include "log.h"
 #include "source_file.h"
 #include "store.h"
+#include "tree.h"
 #include "util.h"
 #include "yamljson.h"
 
@@ -41,7 +43,10 @@
 #define COALESCE_MS	30
 
 /* What a file contributed to the store, and the raw JSON to fall back on. */
+RB_HEAD(mobjects, mobject);
+
 struct mobject {
+	RB_ENTRY(mobject) node;		/* in mfile.objs, by kind and name */
 	enum k8s_kind	 kind;
 	char		*name;		/* "ns/name" */
 	cJSON		*raw;		/* last good raw object */
@@ -51,12 +56,21 @@ struct mfile {
 	TAILQ_ENTRY(mfile) entry;
 	char		*path;
 	struct stat	 st;		/* when last read */
-	struct mobject	*objs;
-	size_t		 n_objs;
+	struct mobjects	 objs;
 	int		 seen;		/* present in the current scan */
 };
 
 TAILQ_HEAD(mfiles, mfile);
+
+static int
+mobject_cmp(const struct mobject *a, const struct mobject *b)
+{
+	if (a->kind != b->kind)
+		return a->kind < b->kind ? -1 : 1;
+	return strcmp(a->name, b->name);
+}
+
+RB_GENERATE_LOCAL(mobjects, mobject, node, mobject_cmp)
 
 struct source_file {
 	struct event_base *base;
@@ -140,7 +154,8 @@ parse_documents(const char *path, const char *text, size_t len, char *err,
 		t++;
 	if ((dot == NULL || strcmp(dot, ".json") != 0) && *t != '{' && *t != '[')
 		return yaml_parse_stream(text, len, err, err_len);
-	doc = cJSON_ParseWithLengthOpts(text, len, &end, 1);
+	/* text is NUL-terminated: let cJSON see the NUL, so trailing junk fails. */
+	doc = cJSON_ParseWithLengthOpts(text, len + 1, &end, 1);
 	if (doc == NULL) {
 		snprintf(err, err_len, "line %d: invalid JSON",
 		    line_of(text, end != NULL ? end : text + len));
@@ -152,26 +167,26 @@ parse_documents(const char *path, const char *text, size_t len, char *err,
 }
 
 static struct mobject *
-mobject_find(struct mobject *objs, size_t n, enum k8s_kind kind, const char *name)
+mobject_find(struct mobjects *objs, enum k8s_kind kind, const char *name)
 {
-	size_t i;
+	struct mobject key;
 
-	for (i = 0; i < n; i++)
-		if (objs[i].kind == kind && strcmp(objs[i].name, name) == 0)
-			return &objs[i];
-	return NULL;
+	key.kind = kind;
+	key.name = (char *)(uintptr_t)name;	/* only compared */
+	return RB_FIND(mobjects, objs, &key);
 }
 
 static void
-mobjects_free(struct mobject *objs, size_t n)
+mobjects_free(struct mobjects *objs)
 {
-	size_t i;
+	struct mobject *o;
 
-	for (i = 0; i < n; i++) {
-		free(objs[i].name);
-		cJSON_Delete(objs[i].raw);
+	while ((o = RB_ROOT(objs)) != NULL) {
+		RB_REMOVE(mobjects, objs, o);
+		free(o->name);
+		cJSON_Delete(o->raw);
+		free(o);
 	}
-	free(objs);
 }
 
 /* The kind a broken object claims to be, to find its last good version. */
@@ -199,10 +214,10 @@ claimed_kind(const cJSON *raw, enum k8s_kind *kind)
  */
 static void
 take_object(struct source_file *sf, struct mfile *f, const cJSON *raw,
-    const char *where, struct mobject **objs, size_t *n)
+    const char *where, struct mobjects *objs)
 {
 	struct k8s_object *obj = NULL;
-	struct mobject *old;
+	struct mobject *old, *o;
 	enum k8s_kind kind;
 	char name[512] = "", err[256] = "";
 	const cJSON *use = raw;
@@ -216,7 +231,7 @@ take_object(struct source_file *sf, struct mfile *f, const cJSON *raw,
 	if (rc == -1) {
 		old = NULL;
 		if (name[0] != '\0' && claimed_kind(raw, &kind) == 0)
-			old = mobject_find(f->objs, f->n_objs, kind, name);
+			old = mobject_find(&f->objs, kind, name);
 		log_warnx("manifests %s: %s%s%s: %s; %s", f->path, where,
 		    name[0] ? " " : "", name, err,
 		    old ? "keeping its last good version" : "skipped");
@@ -226,34 +241,33 @@ take_object(struct source_file *sf, struct mfile *f, const cJSON *raw,
 		if (k8s_decode(use, &obj, name, sizeof(name), err, sizeof(err)) != 1)
 			return;		/* cannot happen: it decoded before */
 	}
-	if (mobject_find(*objs, *n, obj->kind, name) != NULL) {
+	if (mobject_find(objs, obj->kind, name) != NULL) {
 		log_warnx("manifests %s: %s: %s %s defined twice; keeping the first",
 		    f->path, where, k8s_kind_str(obj->kind), name);
 		k8s_object_free(obj);
 		return;
 	}
-	*objs = xreallocarray(*objs, *n + 1, sizeof(**objs));
-	(*objs)[*n].kind = obj->kind;
-	(*objs)[*n].name = xstrdup(name);
-	(*objs)[*n].raw = cJSON_Duplicate(use, 1);
-	(*n)++;
+	o = xcalloc(1, sizeof(*o));
+	o->kind = obj->kind;
+	o->name = xstrdup(name);
+	o->raw = cJSON_Duplicate(use, 1);
+	RB_INSERT(mobjects, objs, o);
 	store_upsert(sf->store, obj);
 }
 
-/* Objects f used to have and no longer has leave the store. */
+/* Objects f used to have and no longer has (objs NULL: none) leave the store. */
 static void
-drop_missing(struct source_file *sf, struct mfile *f, struct mobject *objs,
-    size_t n)
+drop_missing(struct source_file *sf, struct mfile *f, struct mobjects *objs)
 {
+	struct mobject *o;
 	char *slash;
-	size_t i;
 
-	for (i = 0; i < f->n_objs; i++) {
-		if (mobject_find(objs, n, f->objs[i].kind, f->objs[i].name))
+	RB_FOREACH(o, mobjects, &f->objs) {
+		if (objs != NULL && mobject_find(objs, o->kind, o->name))
 			continue;
-		slash = strchr(f->objs[i].name, '/');
+		slash = strchr(o->name, '/');
 		*slash = '\0';
-		store_delete(sf->store, f->objs[i].kind, f->objs[i].name, slash + 1);
+		store_delete(sf->store, o->kind, o->name, slash + 1);
 		*slash = '/';
 	}
 }
@@ -276,10 +290,10 @@ list_items(const cJSON *doc)
 static void
 mfile_read(struct source_file *sf, struct mfile *f)
 {
-	struct mobject *objs = NULL;
+	struct mobjects objs = RB_INITIALIZER(&objs);
 	cJSON *docs, *doc, *item, *items;
 	char err[256], where[64];
-	size_t len, n = 0;
+	size_t len;
 	int d = 0, i;
 	char *text;
 
@@ -308,27 +322,26 @@ mfile_read(struct source_file *sf, struct mfile *f)
 			cJSON_ArrayForEach(item, items) {
 				snprintf(where, sizeof(where),
 				    "document %d item %d", d, ++i);
-				take_object(sf, f, item, where, &objs, &n);
+				take_object(sf, f, item, where, &objs);
 			}
 			continue;
 		}
 		snprintf(where, sizeof(where), "document %d", d);
-		take_object(sf, f, doc, where, &objs, &n);
+		take_object(sf, f, doc, where, &objs);
 	}
 	cJSON_Delete(docs);
-	drop_missing(sf, f, objs, n);
-	mobjects_free(f->objs, f->n_objs);
+	drop_missing(sf, f, &objs);
+	mobjects_free(&f->objs);
 	f->objs = objs;
-	f->n_objs = n;
-	log_debug(1, "manifests %s: %zu objects", f->path, n);
+	log_debug(1, "manifests %s: read", f->path);
 }
 
 static void
 mfile_free(struct source_file *sf, struct mfile *f, int delete)
 {
 	if (delete)
-		drop_missing(sf, f, NULL, 0);
-	mobjects_free(f->objs, f->n_objs);
+		drop_missing(sf, f, NULL);
+	mobjects_free(&f->objs);
 	free(f->path);
 	free(f);
 }
