@@ -1,12 +1,14 @@
 #!/bin/bash
 # check.sh - build kube-uproxy and run its whole test suite, as CI does.
 #
-# Usage: contrib/check.sh [--sanitizers] [-- CONFIGURE-ARGS...]
+# Usage: contrib/check.sh [--sanitizers | --valgrind] [-- CONFIGURE-ARGS...]
 #
 # On a fresh Debian 12 machine run it as root: the missing packages are
 # installed first (contrib/lib-deps.sh).  As a normal user the packages must
 # already be there.  The build is out of tree: ./build, or ./build-asan with
-# --sanitizers (ASan + UBSan).  `make check` runs the unit, integration and
+# --sanitizers (ASan + UBSan).  --valgrind runs every unit test and every
+# daemon the scenarios start under valgrind (a leak or error fails the
+# test; waits get longer).  `make check` runs the unit, integration and
 # (as root) end-to-end tests; the logs of failing tests are shown, and the
 # last line is always the summary "N passed, M failed" (", K skipped" when
 # some were skipped), counted from automake's test-suite.log.  Exit status
@@ -16,9 +18,10 @@ set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 builddir=build
 configure_args=()
+valgrind=()
 
 usage() {
-	echo "usage: $0 [--sanitizers] [-- configure-args...]" >&2
+	echo "usage: $0 [--sanitizers | --valgrind] [-- configure-args...]" >&2
 	exit 2
 }
 
@@ -27,6 +30,10 @@ while (($#)); do
 	--sanitizers)
 		builddir=build-asan
 		configure_args+=(--enable-sanitizers)
+		;;
+	--valgrind)
+		vg="valgrind -q --leak-check=full --error-exitcode=3"
+		valgrind=(LOG_COMPILER="$vg" KUBE_UPROXY_WRAP="$vg")
 		;;
 	--)
 		shift
@@ -68,7 +75,7 @@ make -j"$jobs" || build_failed "build failed"
 # make check fails when a test fails; that is a result, not an error here.
 rm -f test-suite.log
 check_status=0
-make check -j"$jobs" || check_status=$?
+env "${valgrind[@]}" make check -j"$jobs" || check_status=$?
 [[ -f test-suite.log ]] ||
     build_failed "make check exited $check_status without test-suite.log (tests did not build?)"
 

@@ -15,10 +15,16 @@
 # Exit codes follow automake: 0 pass, 1 fail, 77 skip, 99 hard error.
 # Environment (from Makefile.am AM_TESTS_ENVIRONMENT): KUBE_UPROXY,
 # TESTS_SRCDIR, PYTHON3.  KEEP_TMP=1 keeps the temp dir for a post-mortem.
+# KUBE_UPROXY_WRAP runs the daemon under a tool, e.g.
+#   KUBE_UPROXY_WRAP="valgrind -q --leak-check=full --error-exitcode=3"
+# (its waits then last 5 times longer; a report makes the exit status fail).
 
 set -u
 
 T_NAME=$(basename "$0" .sh)
+KUBE_UPROXY_WRAP=${KUBE_UPROXY_WRAP:-}
+T_SLOW=1		# wait multiplier: 5 under a wrapper
+[ -n "$KUBE_UPROXY_WRAP" ] && T_SLOW=5
 TESTS_SRCDIR=${TESTS_SRCDIR:-$(cd "$(dirname "$0")/.." && pwd)}
 TOOLS=$TESTS_SRCDIR/tools
 PYTHON3=${PYTHON3:-python3}
@@ -181,11 +187,13 @@ client() { "$PYTHON3" "$TOOLS/client.py" "$@"; }
 free_ports() { client free-ports "$1" || hard_error "cannot pick free ports"; }
 
 # backend NAME MODE IP:PORT [backend.py options]: start a pod; its stdout
-# (per-connection events) is in $T_DIR/out/NAME.
+# (per-connection events) is in $T_DIR/out/NAME.  BACKEND_PREFIX, when
+# set, is a command to run it under (e.g. "ip netns exec NS").
 backend() {
 	local name=$1 mode=$2 addr=$3
 	shift 3
-	"$PYTHON3" "$TOOLS/backend.py" "$mode" "$addr" --name "$name" "$@" \
+	${BACKEND_PREFIX:-} "$PYTHON3" "$TOOLS/backend.py" "$mode" "$addr" \
+	    --name "$name" "$@" \
 	    >"$T_DIR/out/$name" 2>"$T_DIR/out/$name.err" &
 	local pid=$!
 	T_PIDS="$T_PIDS $pid"
@@ -319,19 +327,20 @@ start_proxy() {
 	HEALTHZ_PORT=$(echo "$ports" | sed -n 2p)
 	METRICS_URL=http://127.0.0.1:$METRICS_PORT
 	HEALTHZ_URL=http://127.0.0.1:$HEALTHZ_PORT
-	"$KUBE_UPROXY" --iptables none --manifests "$T_DIR/manifests" \
+	$KUBE_UPROXY_WRAP "$KUBE_UPROXY" --iptables none \
+	    --manifests "$T_DIR/manifests" \
 	    --bind-address 127.0.0.1 \
 	    --metrics-bind-address "127.0.0.1:$METRICS_PORT" \
 	    --healthz-bind-address "127.0.0.1:$HEALTHZ_PORT" \
 	    --v 4 "$@" 2>"$T_DIR/kube-uproxy.log" </dev/null &
 	T_DAEMON_PID=$!
 	T_PIDS="$T_PIDS $T_DAEMON_PID"
-	wait_healthy 5
+	wait_healthy $((5 * T_SLOW))
 }
 
 # stop_proxy: SIGTERM; the daemon must exit 0 within 2 s.
 stop_proxy() {
-	local pid=$T_DAEMON_PID rc deadline=$(( $(now_ms) + 2000 ))
+	local pid=$T_DAEMON_PID rc deadline=$(( $(now_ms) + 2000 * T_SLOW ))
 	daemon_alive
 	kill -TERM "$pid"
 	while t_running "$pid"; do

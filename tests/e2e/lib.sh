@@ -102,20 +102,9 @@ e2e_pods() {
 # backend_in NS NAME MODE IP:PORT [options]: tests/tools/backend.py in NS,
 # waited for like lib.sh's backend.
 backend_in() {
-	local ns=$1 name=$2 mode=$3 addr=$4 pid deadline
-	shift 4
-	ip netns exec "$ns" "$PYTHON3" "$TOOLS/backend.py" "$mode" "$addr" \
-	    --name "$name" "$@" >"$T_DIR/out/$name" 2>"$T_DIR/out/$name.err" &
-	pid=$!
-	T_PIDS="$T_PIDS $pid"
-	deadline=$(( $(now_ms) + 5000 ))
-	until grep -q '^ready$' "$T_DIR/out/$name" 2>/dev/null; do
-		kill -0 "$pid" 2>/dev/null ||
-		    hard_error "backend $name ($mode on $addr) failed: $(cat "$T_DIR/out/$name.err")"
-		[ "$(now_ms)" -ge "$deadline" ] &&
-		    hard_error "backend $name ($mode on $addr) not ready after 5s"
-		sleep 0.02
-	done
+	local ns=$1
+	shift
+	BACKEND_PREFIX="ip netns exec $ns" backend "$@"
 }
 
 # --- traffic ----------------------------------------------------------------
@@ -157,13 +146,14 @@ is_silent() {
 start_proxy() {
 	METRICS_URL=http://127.0.0.1:10249
 	HEALTHZ_URL=http://127.0.0.1:10256
-	ip netns exec "$NODE" "$KUBE_UPROXY" --manifests "$T_DIR/manifests" \
+	ip netns exec "$NODE" $KUBE_UPROXY_WRAP "$KUBE_UPROXY" \
+	    --manifests "$T_DIR/manifests" \
 	    --metrics-bind-address 127.0.0.1:10249 \
 	    --healthz-bind-address 127.0.0.1:10256 \
 	    --v 4 "$@" 2>>"$T_DIR/kube-uproxy.log" </dev/null &
 	T_DAEMON_PID=$!
 	T_PIDS="$T_PIDS $T_DAEMON_PID"
-	wait_healthy 10
+	wait_healthy $((10 * T_SLOW))
 }
 
 # nat_rules: the node's nat table as `iptables-legacy -t nat -S` prints it.
