@@ -23,6 +23,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
+#include <malloc.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -49,7 +50,7 @@ struct mobject {
 	RB_ENTRY(mobject) node;		/* in mfile.objs, by kind and name */
 	enum k8s_kind	 kind;
 	char		*name;		/* "ns/name" */
-	cJSON		*raw;		/* last good raw object */
+	char		*json;		/* last good raw object, compact JSON */
 };
 
 struct mfile {
@@ -184,7 +185,7 @@ mobjects_free(struct mobjects *objs)
 	while ((o = RB_ROOT(objs)) != NULL) {
 		RB_REMOVE(mobjects, objs, o);
 		free(o->name);
-		cJSON_Delete(o->raw);
+		free(o->json);
 		free(o);
 	}
 }
@@ -219,8 +220,8 @@ take_object(struct source_file *sf, struct mfile *f, const cJSON *raw,
 	struct k8s_object *obj = NULL;
 	struct mobject *old, *o;
 	enum k8s_kind kind;
-	char name[512] = "", err[256] = "";
-	const cJSON *use = raw;
+	char name[512] = "", err[256] = "", *json = NULL;
+	cJSON *last_good;
 	int rc;
 
 	rc = k8s_decode(raw, &obj, name, sizeof(name), err, sizeof(err));
@@ -237,20 +238,29 @@ take_object(struct source_file *sf, struct mfile *f, const cJSON *raw,
 		    old ? "keeping its last good version" : "skipped");
 		if (old == NULL)
 			return;
-		use = old->raw;
-		if (k8s_decode(use, &obj, name, sizeof(name), err, sizeof(err)) != 1)
-			return;		/* cannot happen: it decoded before */
+		/* It decoded before, so it decodes again. */
+		last_good = cJSON_Parse(old->json);
+		rc = k8s_decode(last_good, &obj, name, sizeof(name), err,
+		    sizeof(err));
+		cJSON_Delete(last_good);
+		if (rc != 1)
+			return;
+		json = xstrdup(old->json);
 	}
 	if (mobject_find(objs, obj->kind, name) != NULL) {
 		log_warnx("manifests %s: %s: %s %s defined twice; keeping the first",
 		    f->path, where, k8s_kind_str(obj->kind), name);
 		k8s_object_free(obj);
+		free(json);
 		return;
 	}
+	/* Kept as text: a parsed tree would cost several times the memory. */
+	if (json == NULL && (json = cJSON_PrintUnformatted(raw)) == NULL)
+		fatalx("cJSON_PrintUnformatted: out of memory");
 	o = xcalloc(1, sizeof(*o));
 	o->kind = obj->kind;
 	o->name = xstrdup(name);
-	o->raw = cJSON_Duplicate(use, 1);
+	o->json = json;
 	RB_INSERT(mobjects, objs, o);
 	store_upsert(sf->store, obj);
 }
@@ -416,6 +426,11 @@ source_file_scan(struct source_file *sf, int force)
 		}
 	}
 	store_flush(sf->store);
+	/*
+	 * Parse trees of a large manifest are freed by now; hand the memory
+	 * back to the kernel instead of keeping the peak for the process's life.
+	 */
+	malloc_trim(0);
 }
 
 static void
