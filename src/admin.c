@@ -102,9 +102,23 @@ metrics_cb(struct evhttp_request *req, void *arg)
 	struct admin *a = arg;
 	struct evbuffer *b = evbuffer_new();
 	struct port_stats total;
+	uint64_t requested, syncs, failed;
 
 	proxier_totals(a->proxier, &total);
 	metrics_write(b, &total, proxier_count(a->proxier));
+	proxier_rule_syncs(a->proxier, &requested, &syncs, &failed);
+	evbuffer_add_printf(b,
+	    "# HELP kube_uproxy_rule_sync_requests_total Rule syncs asked for by service changes.\n"
+	    "# TYPE kube_uproxy_rule_sync_requests_total counter\n"
+	    "kube_uproxy_rule_sync_requests_total %llu\n"
+	    "# HELP kube_uproxy_rule_syncs_total Syncs of the nat rules that succeeded.\n"
+	    "# TYPE kube_uproxy_rule_syncs_total counter\n"
+	    "kube_uproxy_rule_syncs_total %llu\n"
+	    "# HELP kube_uproxy_rule_sync_failures_total Syncs of the nat rules that failed.\n"
+	    "# TYPE kube_uproxy_rule_sync_failures_total counter\n"
+	    "kube_uproxy_rule_sync_failures_total %llu\n",
+	    (unsigned long long)requested, (unsigned long long)syncs,
+	    (unsigned long long)failed);
 	reply(req, 200, "text/plain; version=0.0.4; charset=utf-8", b);
 	evbuffer_free(b);
 }

@@ -36,6 +36,7 @@ struct portals {
 	struct event	*repair_ev;	/* persistent: every sync-period */
 	uint64_t	 pending_since;	/* mono_ms of the oldest unsynced change */
 	uint64_t	 last_sync;	/* mono_ms of the last sync attempt */
+	uint64_t	 requests;	/* by changes, not by the repair timer */
 	uint64_t	 commits;
 	uint64_t	 failures;
 	int		 v6;		/* the IPv6 nat table works */
@@ -94,8 +95,8 @@ sync_cb(evutil_socket_t fd, short what, void *arg)
 	rules_set_free(&rs);
 }
 
-void
-portals_request(struct portals *pt)
+static void
+request(struct portals *pt)
 {
 	uint64_t now = mono_ms(), next;
 
@@ -106,12 +107,19 @@ portals_request(struct portals *pt)
 	schedule(pt, next > now ? next - now : 0);
 }
 
+void
+portals_request(struct portals *pt)
+{
+	pt->requests++;
+	request(pt);
+}
+
 static void
 repair_cb(evutil_socket_t fd, short what, void *arg)
 {
 	(void)fd;
 	(void)what;
-	portals_request(arg);
+	request(arg);
 }
 
 struct portals *
@@ -205,6 +213,12 @@ uint64_t
 portals_pending_since(const struct portals *pt)
 {
 	return pt->pending_since;
+}
+
+uint64_t
+portals_requests(const struct portals *pt)
+{
+	return pt->requests;
 }
 
 uint64_t

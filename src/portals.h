@@ -42,7 +42,9 @@ int		 portals_free(struct portals *, int cleanup);
 
 /* A change is waiting for a sync since this mono_ms(), or 0. */
 uint64_t	 portals_pending_since(const struct portals *);
-/* Commits done, syncs that failed. */
+/* Syncs asked for by changes (the repair timer's are not counted). */
+uint64_t	 portals_requests(const struct portals *);
+/* Syncs done, syncs that failed. */
 uint64_t	 portals_commits(const struct portals *);
 uint64_t	 portals_failures(const struct portals *);
 

@@ -451,6 +451,15 @@ proxier_last_update(const struct proxier *p)
 	return p->last_update;
 }
 
+void
+proxier_rule_syncs(const struct proxier *p, uint64_t *requested,
+    uint64_t *ok, uint64_t *failed)
+{
+	*requested = p->portals != NULL ? portals_requests(p->portals) : 0;
+	*ok = p->portals != NULL ? portals_commits(p->portals) : 0;
+	*failed = p->portals != NULL ? portals_failures(p->portals) : 0;
+}
+
 size_t
 proxier_count(const struct proxier *p)
 {

@@ -50,6 +50,14 @@ int		 proxier_healthy(const struct proxier *);
 /* Wall-clock time of the last applied change or sync (for /healthz). */
 int64_t		 proxier_last_update(const struct proxier *);
 
+/*
+ * Rule syncs asked for by changes, done, and failed (all 0 with --iptables
+ * none).  A sync that finds the table already right commits nothing, but
+ * still counts as done.
+ */
+void		 proxier_rule_syncs(const struct proxier *, uint64_t *requested,
+		    uint64_t *ok, uint64_t *failed);
+
 /* Sum of all ports' counters plus retired ones. */
 void		 proxier_totals(struct proxier *, struct port_stats *total);
 size_t		 proxier_count(const struct proxier *);

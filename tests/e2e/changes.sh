@@ -34,6 +34,11 @@ expect_answer "nginx-svc after the removal" "$CLIENT" http://198.19.0.10/
 
 # 2. Endpoints down to pod2: followed within 1 s (a manifest edit is seen
 # through inotify; the load balancer changes with no rule commit).
+requests0=$(metric kube_uproxy_rule_sync_requests_total)
+case $requests0 in
+''|*[!0-9]*) fail "kube_uproxy_rule_sync_requests_total: got '$requests0'" ;;
+esac
+[ "$requests0" -gt 0 ] || fail "no rule sync was ever asked for"
 t0=$(now_ms)
 write_manifest nginx-svc.yaml "$(m_service name=nginx-svc ip=198.19.0.10 port=http/TCP/80)
 ---
@@ -45,6 +50,8 @@ wait_for 1 "only pod2 answering after the slice edit" only_pod2
 log "endpoint change followed after $(( $(now_ms) - t0 )) ms (with the checks)"
 expect_all "6 requests from the client after the edit" \
     "$(get_names "$CLIENT" http://198.19.0.10/ 6)" pod2
+expect_eq "rule syncs asked for by the endpoint change" \
+    "$(metric kube_uproxy_rule_sync_requests_total)" "$requests0"
 write_manifest nginx-svc.yaml "$(m_service name=nginx-svc ip=198.19.0.10 port=http/TCP/80)
 ---
 $(nginx_slice nginx-svc)"
