@@ -1,6 +1,7 @@
 # lib-deps.sh - the Debian packages kube-uproxy needs, listed once.
 #
-# Sourced (not run) by contrib/check.sh and contrib/demo.sh.  deps_install
+# Sourced (not run) by contrib/check.sh, contrib/demo.sh and
+# tests/bench/run.sh.  deps_install
 # installs whatever is missing with apt-get when running as root; as a
 # normal user it only names what is missing and lets the build fail later
 # with the real error.
@@ -13,8 +14,12 @@ KUP_DEB_PACKAGES=(
 	build-essential autoconf automake libtool pkg-config
 	libevent-dev libcurl4-openssl-dev libcjson-dev
 	libip4tc-dev libip6tc-dev libyaml-dev libbsd-dev libcmocka-dev
-	python3 iproute2 procps nginx-light curl iptables valgrind
+	python3 openssl iproute2 procps nginx-light curl iptables valgrind
 )
+
+# Bench only (tests/bench/run.sh, `make bench`), never installed by
+# check.sh: the load tools and the relays kube-uproxy is compared with.
+KUP_BENCH_DEB_PACKAGES=(iperf3 haproxy socat wrk nginx-light python3)
 
 # Print the packages of the list that dpkg does not show as installed.
 deps_missing() {
@@ -54,5 +59,15 @@ deps_install() {
 	fi
 	apt-get install -y -q --no-install-recommends "${missing[@]}" || rc=1
 	((own_policy)) && rm -f "$policy"
+	return "$rc"
+}
+
+# deps_install_bench: deps_install for KUP_BENCH_DEB_PACKAGES instead of
+# the build and test list (which is left as it was).
+deps_install_bench() {
+	local saved=("${KUP_DEB_PACKAGES[@]}") rc=0
+	KUP_DEB_PACKAGES=("${KUP_BENCH_DEB_PACKAGES[@]}")
+	deps_install || rc=1
+	KUP_DEB_PACKAGES=("${saved[@]}")
 	return "$rc"
 }

@@ -1,0 +1,55 @@
+#!/bin/bash
+# udp_bound.sh - the UDP flow table is bounded: datagrams from more client
+# addresses than UDP_FLOWS_MAX (16384) leave exactly that many flows open,
+# the oldest ones evicted and counted, and every datagram still answered.
+[ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
+. "${TESTS_SRCDIR:-$(dirname "$0")/..}/lib.sh"
+t_begin
+
+MAX=16384
+CLIENTS=$((MAX + 200))
+# The daemon raises its soft limit to the hard one; it needs a descriptor
+# per flow, the client one per source port.
+hard=$(ulimit -Hn)
+[ "$hard" = unlimited ] || [ "$hard" -ge $((CLIENTS + 1000)) ] ||
+    skip "hard RLIMIT_NOFILE $hard is below $((CLIENTS + 1000))"
+ulimit -n $((CLIENTS + 1000)) || skip "cannot raise RLIMIT_NOFILE"
+
+P=$(free_ports 1)
+backend a udp-echo-name 127.0.0.11:$P
+write_manifest dns.yaml "$(m_service name=dns port=dns/UDP/53)
+---
+$(m_slice name=dns port=dns/UDP/$P ep=127.0.0.11)"
+start_proxy --udp-timeout 60s
+PP=$(wait_proxy_port default/dns dns)
+
+# One datagram from each of CLIENTS client addresses (all kept open, so no
+# address is reused), 500 in flight at a time; prints how many were answered.
+answered=$("$PYTHON3" - "$PP" "$CLIENTS" <<'PY'
+import socket, sys
+port, n = int(sys.argv[1]), int(sys.argv[2])
+answered, kept = 0, []
+for start in range(0, n, 500):
+    socks = []
+    for i in range(start, min(start + 500, n)):
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        # Spread over 127.0.1.x: the proxy's own flow sockets use
+        # ephemeral ports of 127.0.0.1 too, and there are only ~28,000.
+        s.bind((f"127.0.1.{i % 250 + 1}", 0))
+        s.sendto(b"x", ("127.0.0.1", port))
+        socks.append(s)
+    for s in socks:
+        s.settimeout(2.0)
+        try:
+            answered += s.recv(100).endswith(b"x")
+        except OSError:
+            pass
+    kept += socks
+print(answered)
+PY
+)
+expect_eq "datagrams answered" "$answered" "$CLIENTS"
+expect_eq "flows open" "$(metric kube_uproxy_udp_flows_active)" "$MAX"
+expect_eq "flows created" "$(metric kube_uproxy_udp_flows_created_total)" "$CLIENTS"
+expect_eq "flows evicted" "$(metric kube_uproxy_udp_flows_evicted_total)" $((CLIENTS - MAX))
+pass
