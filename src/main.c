@@ -29,6 +29,8 @@
 #include "util.h"
 
 struct daemon {
+	int			 argc;		/* the flags, for a reload */
+	char			**argv;
 	struct event_base	*base;
 	struct config		 cfg;
 	struct store		*store;
@@ -36,6 +38,42 @@ struct daemon {
 	struct admin		*admin;
 	struct source_file	*files;
 };
+
+/*
+ * SIGHUP with --config: read the file (and the flags on top of it) into a
+ * new config, as at start-up.  A bad file changes nothing.  Of a good one,
+ * the fields every module reads afresh are applied at once (--v and
+ * --iptables-min-sync-period); any other difference is reported as needing
+ * a restart, since sockets, timers and rules were built from the old value.
+ */
+static void
+reload_config(struct daemon *d)
+{
+	struct config next;
+	char err[512], *was, *now;
+
+	if (d->cfg.config_file == NULL)
+		return;
+	config_defaults(&next);
+	if (config_parse_args(&next, d->argc, d->argv, err, sizeof(err)) != 0) {
+		log_warnx("%s; keeping the running configuration", err);
+		config_free(&next);
+		return;
+	}
+	d->cfg.verbosity = log_verbosity = next.verbosity;
+	d->cfg.min_sync_period_ms = next.min_sync_period_ms;
+	was = config_to_json(&d->cfg);
+	now = config_to_json(&next);
+	if (strcmp(was, now) != 0)
+		log_warnx("--config %s: changes other than logging.verbosity and "
+		    "iptables.minSyncPeriod take effect at the next start",
+		    d->cfg.config_file);
+	else
+		log_info("--config %s: reloaded", d->cfg.config_file);
+	free(was);
+	free(now);
+	config_free(&next);
+}
 
 static void
 signal_cb(evutil_socket_t sig, short what, void *arg)
@@ -45,6 +83,7 @@ signal_cb(evutil_socket_t sig, short what, void *arg)
 	(void)what;
 	switch (sig) {
 	case SIGHUP:
+		reload_config(d);
 		if (d->files != NULL)
 			source_file_reload(d->files);
 		break;
@@ -83,6 +122,8 @@ main(int argc, char **argv)
 	int rc;
 
 	memset(&d, 0, sizeof(d));
+	d.argc = argc - 1;
+	d.argv = argv + 1;
 	config_defaults(&d.cfg);
 	rc = config_parse_args(&d.cfg, argc - 1, argv + 1, err, sizeof(err));
 	if (rc != 0) {
