@@ -656,32 +656,6 @@ load_object(struct config *c, const char *file, const cJSON *obj,
 	return 0;
 }
 
-static char *
-read_file(const char *path, size_t *lenp, char *err, size_t err_len)
-{
-	FILE *f;
-	char *buf;
-	size_t n;
-
-	if ((f = fopen(path, "r")) == NULL) {
-		snprintf(err, err_len, "%s: %s", path, strerror(errno));
-		return NULL;
-	}
-	buf = xcalloc(1, CONFIG_FILE_MAX + 1);
-	n = fread(buf, 1, CONFIG_FILE_MAX + 1, f);
-	if (ferror(f) || n > CONFIG_FILE_MAX) {
-		snprintf(err, err_len, "%s: %s", path, ferror(f) ?
-		    strerror(errno) : "file too large");
-		fclose(f);
-		free(buf);
-		return NULL;
-	}
-	fclose(f);
-	buf[n] = '\0';
-	*lenp = n;
-	return buf;
-}
-
 static cJSON *
 parse_document(const char *path, const char *text, size_t len,
     char *err, size_t err_len)
@@ -722,12 +696,15 @@ config_load_file(struct config *c, const char *path, char *err,
 {
 	const cJSON *v;
 	cJSON *doc;
-	char *text;
+	char *text, why[256];
 	size_t len;
 	int rv = -1;
 
-	if ((text = read_file(path, &len, err, err_len)) == NULL)
+	if ((text = file_read(path, CONFIG_FILE_MAX, &len, why,
+	    sizeof(why))) == NULL) {
+		snprintf(err, err_len, "%s: %s", path, why);
 		return -1;
+	}
 	if ((doc = parse_document(path, text, len, err, err_len)) == NULL)
 		goto done;
 	if (!cJSON_IsObject(doc)) {

@@ -56,33 +56,15 @@ free_secret(char *s, size_t len)
 	free(s);
 }
 
-/*
- * Read a whole small file, NUL-terminated.  On failure err gets
- * "PATH: reason" (never the contents).
- */
+/* Read a whole small file; err gets "PATH: reason" (never the contents). */
 static char *
 read_file(const char *path, size_t *lenp, char *err, size_t err_len)
 {
-	FILE *f;
-	char *buf;
-	size_t n;
+	char why[128], *buf;
 
-	if ((f = fopen(path, "r")) == NULL) {
-		fail(err, err_len, "%s: %s", path, strerror(errno));
-		return NULL;
-	}
-	buf = xcalloc(1, KUBECONFIG_FILE_MAX + 1);
-	n = fread(buf, 1, KUBECONFIG_FILE_MAX + 1, f);
-	if (ferror(f) || n > KUBECONFIG_FILE_MAX) {
-		fail(err, err_len, "%s: %s", path, ferror(f) ?
-		    strerror(errno) : "file too large");
-		fclose(f);
-		free_secret(buf, KUBECONFIG_FILE_MAX + 1);
-		return NULL;
-	}
-	fclose(f);
-	buf[n] = '\0';
-	*lenp = n;
+	if ((buf = file_read(path, KUBECONFIG_FILE_MAX, lenp, why,
+	    sizeof(why))) == NULL)
+		fail(err, err_len, "%s: %s", path, why);
 	return buf;
 }
 
@@ -105,12 +87,12 @@ read_token_file(const char *path, char *err, size_t err_len)
 		;
 	if (end == start) {
 		fail(err, err_len, "%s: empty token file", path);
-		free_secret(buf, KUBECONFIG_FILE_MAX + 1);
+		free_secret(buf, len + 1);
 		return NULL;
 	}
 	*end = '\0';
 	tok = xstrdup(start);
-	free_secret(buf, KUBECONFIG_FILE_MAX + 1);
+	free_secret(buf, len + 1);
 	return tok;
 }
 
@@ -537,7 +519,7 @@ load_kubeconfig(const char *path, const char *master,
 	if (root != NULL)
 		json_wipe(root);
 	cJSON_Delete(root);
-	free_secret(text, KUBECONFIG_FILE_MAX + 1);
+	free_secret(text, len + 1);
 	free(dir);
 	return rv;
 }

@@ -96,38 +96,6 @@ manifest_name_ok(const char *name)
 	    strcmp(dot, ".json") == 0;
 }
 
-static char *
-read_file(const char *path, size_t *len, char *err, size_t err_len)
-{
-	struct stat st;
-	char *buf = NULL;
-	ssize_t n;
-	size_t off = 0;
-	int fd;
-
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1 || fstat(fd, &st) == -1) {
-		snprintf(err, err_len, "%s", strerror(errno));
-		goto fail;
-	}
-	if (st.st_size > MANIFEST_MAX) {
-		snprintf(err, err_len, "larger than %d bytes", MANIFEST_MAX);
-		goto fail;
-	}
-	buf = xcalloc(1, (size_t)st.st_size + 1);
-	while (off < (size_t)st.st_size &&
-	    (n = read(fd, buf + off, (size_t)st.st_size - off)) > 0)
-		off += (size_t)n;
-	buf[off] = '\0';
-	close(fd);
-	*len = off;
-	return buf;
-fail:
-	if (fd != -1)
-		close(fd);
-	free(buf);
-	return NULL;
-}
-
 /* Line number of a position in text, for JSON syntax errors. */
 static int
 line_of(const char *text, const char *pos)
@@ -307,7 +275,8 @@ mfile_read(struct source_file *sf, struct mfile *f)
 	int d = 0, i;
 	char *text;
 
-	if ((text = read_file(f->path, &len, err, sizeof(err))) == NULL) {
+	if ((text = file_read(f->path, MANIFEST_MAX, &len, err,
+	    sizeof(err))) == NULL) {
 		log_warnx("manifests %s: %s; keeping its last good content",
 		    f->path, err);
 		return;

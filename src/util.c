@@ -8,6 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
+
+#include <sys/stat.h>
 
 #include "log.h"
 #include "util.h"
@@ -60,6 +63,48 @@ xasprintf(const char *fmt, ...)
 	if (n < 0)
 		fatal("asprintf");
 	return s;
+}
+
+char *
+file_read(const char *path, size_t max, size_t *lenp, char *err,
+    size_t err_len)
+{
+	struct stat st;
+	char *buf = NULL;
+	size_t off = 0;
+	ssize_t n = 0;
+	int fd;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1 || fstat(fd, &st) == -1)
+		goto fail;
+	if (!S_ISREG(st.st_mode)) {
+		errno = EINVAL;
+		goto fail;
+	}
+	if ((size_t)st.st_size > max) {
+		snprintf(err, err_len, "larger than %zu bytes", max);
+		close(fd);
+		return NULL;
+	}
+	/* A file growing while we read is cut at the size fstat saw. */
+	buf = xcalloc(1, (size_t)st.st_size + 1);
+	while (off < (size_t)st.st_size &&
+	    (n = read(fd, buf + off, (size_t)st.st_size - off)) > 0)
+		off += (size_t)n;
+	if (n == -1)
+		goto fail;
+	close(fd);
+	buf[off] = '\0';
+	*lenp = off;
+	return buf;
+fail:
+	snprintf(err, err_len, "%s", strerror(errno));
+	if (fd != -1)
+		close(fd);
+	if (buf != NULL)
+		explicit_bzero(buf, (size_t)st.st_size + 1);	/* may be a secret */
+	free(buf);
+	return NULL;
 }
 
 uint64_t

@@ -16,6 +16,14 @@ void	*xreallocarray(void *p, size_t n, size_t size);
 char	*xstrdup(const char *s);
 char	*xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/*
+ * Read a whole regular file of at most `max` bytes.  Returns it
+ * NUL-terminated (length in *lenp, buffer of *lenp + 1 bytes, caller frees),
+ * or NULL with the reason, not naming the file, in err.
+ */
+char	*file_read(const char *path, size_t max, size_t *lenp, char *err,
+	    size_t err_len);
+
 /* CLOCK_MONOTONIC in milliseconds. */
 uint64_t mono_ms(void);
 
