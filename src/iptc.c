@@ -463,6 +463,37 @@ chains_hold(const struct family_ops *ops, struct xtc_handle *h,
 }
 
 /* One attempt: 0 done, 1 lost a race (EAGAIN), -1 error. */
+/*
+ * The end of a transaction, which frees the handle.  commit 1: commit the
+ * changes; -1: nothing to commit; 0: the step `what` failed, errno says
+ * why.  Returns 0, 1 when the commit lost a race with another writer
+ * (EAGAIN: start over), or -1 with "IPv4 nat table: PREFIXwhat: reason".
+ */
+static int
+finish(const struct family_ops *ops, struct xtc_handle *h, int commit,
+    const char *prefix, const char *what, char *err, size_t len)
+{
+	int saved;
+
+	if (commit == 1 && !ops->commit(h)) {
+		if (errno == EAGAIN) {
+			ops->free(h);
+			return 1;
+		}
+		what = "commit";
+		commit = 0;
+	}
+	if (commit != 0) {
+		ops->free(h);
+		return 0;
+	}
+	saved = errno;
+	snprintf(err, len, "%s nat table: %s%s: %s", ops->name, prefix, what,
+	    ops->strerror(saved));
+	ops->free(h);
+	return -1;
+}
+
 static int
 apply_once(const struct family_ops *ops, const struct rule_set *rs,
     char *err, size_t len)
@@ -471,7 +502,7 @@ apply_once(const struct family_ops *ops, const struct rule_set *rs,
 	struct entry_buf eb;
 	const char *what = "";
 	size_t i;
-	int c, n, saved, changed = 0;
+	int c, n, changed = 0;
 
 	if ((h = ops->init(NAT_TABLE)) == NULL) {
 		init_error(ops, errno, err, len);
@@ -510,22 +541,9 @@ apply_once(const struct family_ops *ops, const struct rule_set *rs,
 		if (!ops->append(rules_chain_name(r->r_chain), eb.u.raw, h))
 			goto fail;
 	}
-	what = "commit";
-	if (!ops->commit(h)) {
-		if (errno == EAGAIN) {
-			ops->free(h);
-			return 1;
-		}
-		goto fail;
-	}
-	ops->free(h);
-	return 0;
+	return finish(ops, h, 1, "", NULL, err, len);
  fail:
-	saved = errno;
-	snprintf(err, len, "%s nat table: %s: %s", ops->name, what,
-	    ops->strerror(saved));
-	ops->free(h);
-	return -1;
+	return finish(ops, h, 0, "", what, err, len);
 }
 
 /* The xtables lock, as iptables takes it.  Returns an fd, BUSY or -1. */
@@ -601,7 +619,7 @@ cleanup_once(const struct family_ops *ops, char *err, size_t len)
 	struct xtc_handle *h;
 	const char *what = "";
 	size_t i;
-	int c, n, changed = 0, saved;
+	int c, n, changed = 0;
 
 	if ((h = ops->init(NAT_TABLE)) == NULL) {
 		init_error(ops, errno, err, len);
@@ -621,23 +639,10 @@ cleanup_once(const struct family_ops *ops, char *err, size_t len)
 			goto fail;
 		changed++;
 	}
-	what = "commit";
 	/* Nothing of ours: no need to replace the table. */
-	if (changed && !ops->commit(h)) {
-		if (errno == EAGAIN) {
-			ops->free(h);
-			return 1;
-		}
-		goto fail;
-	}
-	ops->free(h);
-	return 0;
+	return finish(ops, h, changed ? 1 : -1, "cleanup: ", NULL, err, len);
  fail:
-	saved = errno;
-	snprintf(err, len, "%s nat table: cleanup: %s: %s", ops->name, what,
-	    ops->strerror(saved));
-	ops->free(h);
-	return -1;
+	return finish(ops, h, 0, "cleanup: ", what, err, len);
 }
 
 int
