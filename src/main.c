@@ -115,7 +115,7 @@ int
 main(int argc, char **argv)
 {
 	static const int sigs[] = { SIGTERM, SIGINT, SIGHUP };
-	struct event *sigev[nitems(sigs)];
+	struct event *sigev[nitems(sigs)] = { NULL };
 	struct daemon d;
 	char err[512];
 	size_t i;
@@ -160,32 +160,45 @@ main(int argc, char **argv)
 	if ((d.proxier = proxier_new(d.base, &d.cfg)) == NULL)
 		fatalx("cannot set up the iptables rules");
 	d.store = store_new(proxier_apply, d.proxier);
+	/*
+	 * From here on our chains exist: a failure goes through the teardown,
+	 * which removes them, instead of exiting on the spot.
+	 */
+	rc = -1;
 	if ((d.admin = admin_new(d.base, &d.cfg, d.proxier)) == NULL)
-		fatalx("cannot start the HTTP endpoints");
+		goto teardown;		/* logged */
 	for (i = 0; i < nitems(sigs); i++) {
 		sigev[i] = evsignal_new(d.base, sigs[i], signal_cb, &d);
-		if (sigev[i] == NULL || evsignal_add(sigev[i], NULL) == -1)
-			fatalx("cannot handle signal %d", sigs[i]);
+		if (sigev[i] == NULL || evsignal_add(sigev[i], NULL) == -1) {
+			log_errorx("cannot handle signal %d", sigs[i]);
+			goto teardown;
+		}
 	}
-	if ((d.files = source_file_new(d.base, d.cfg.manifests, d.store)) == NULL)
-		fatal("--manifests %s", d.cfg.manifests);
+	if ((d.files = source_file_new(d.base, d.cfg.manifests, d.store)) == NULL) {
+		log_error("--manifests %s", d.cfg.manifests);
+		goto teardown;
+	}
 	proxier_mark_synced(d.proxier);
 	log_info("kube-uproxy %s running: %zu service ports", PACKAGE_VERSION,
 	    proxier_count(d.proxier));
 
 	event_base_dispatch(d.base);
+	rc = 0;
 
-	/* Teardown mirrors construction. */
+teardown:	/* mirrors construction */
 	source_file_free(d.files);
 	for (i = 0; i < nitems(sigs); i++)
-		event_free(sigev[i]);
+		if (sigev[i] != NULL)
+			event_free(sigev[i]);
 	admin_free(d.admin);
-	rc = proxier_free(d.proxier, 1);
+	if (proxier_free(d.proxier, 1) != 0)
+		rc = -1;
 	store_free(d.store);
 	tcp_relays_close_all();
 	relay_pool_flush();
 	event_base_free(d.base);
 	config_free(&d.cfg);
-	log_info("stopped");
+	if (rc == 0)
+		log_info("stopped");
 	return rc == 0 ? 0 : 1;
 }
