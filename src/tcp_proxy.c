@@ -582,7 +582,14 @@ tcp_proxy_open(struct event_base *base, const union addr *bind_addr,
 	    SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd == -1)
 		return NULL;
-	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) == -1 ||
+	/*
+	 * SO_REUSEADDR lets a restarted proxy rebind a port of its range that
+	 * TIME_WAIT connections still hold.  With port 0 it is useless, and
+	 * costly: the kernel's search for a free port then takes ~0.3 ms per
+	 * bind at 10,000 bound ports instead of ~7 us.
+	 */
+	if ((addr_port(bind_addr) != 0 && setsockopt(fd, SOL_SOCKET,
+	    SO_REUSEADDR, &one, sizeof(one)) == -1) ||
 	    bind(fd, &bind_addr->sa, addr_len(bind_addr)) == -1 ||
 	    listen(fd, SOMAXCONN) == -1 ||
 	    getsockname(fd, &local.sa, &len) == -1) {

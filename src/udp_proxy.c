@@ -621,7 +621,8 @@ udp_proxy_open(struct event_base *base, const union addr *bind_addr,
 	    SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd == -1)
 		return NULL;
-	sock_setint(fd, SOL_SOCKET, SO_REUSEADDR, 1);
+	if (addr_port(bind_addr) != 0)	/* see tcp_proxy_open */
+		sock_setint(fd, SOL_SOCKET, SO_REUSEADDR, 1);
 	if (v6) {
 		/* One family per socket: a dual-stack service has two. */
 		sock_setint(fd, IPPROTO_IPV6, IPV6_V6ONLY, 1);
