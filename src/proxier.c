@@ -115,10 +115,10 @@ pp_hold_nodeport(struct proxier *p, struct proxied_port *pp)
 	}
 	if (p->portals == NULL || sp->node_port == 0 || pp->pp_nodeport_fd != -1)
 		return;
-	any = p->cfg->bind_address;
-	memset(&any.in6.sin6_addr, 0, sizeof(any.in6.sin6_addr));
-	memset(&any.in4.sin_addr, 0, sizeof(any.in4.sin_addr));
-	addr_set_port(&any, sp->node_port);
+	/* Every local address of the bind address's family, as NodePorts answer. */
+	if (addr_parse(p->cfg->bind_address.sa.sa_family == AF_INET6 ? "::" :
+	    "0.0.0.0", sp->node_port, &any) == -1)
+		return;
 	pp->pp_nodeport_fd = socket(any.sa.sa_family, (sp->protocol ==
 	    K8S_PROTO_UDP ? SOCK_DGRAM : SOCK_STREAM) | SOCK_CLOEXEC, 0);
 	/*

@@ -412,7 +412,7 @@ test_watch_samples(void **state)
 	assert_true(n >= 8);
 }
 
-/* The YAML path: manifest.yaml through yaml.c, then the decoder. */
+/* The YAML path: manifest.yaml through yamljson.c, then the decoder. */
 static void
 test_yaml_manifest(void **state)
 {

@@ -1,5 +1,5 @@
 /*
- * test_yaml.c - YAML streams to cJSON (src/yaml.c): scalar typing, nesting,
+ * test_yaml.c - YAML streams to cJSON (src/yamljson.c): scalar typing, nesting,
  * multi-document streams, anchors, errors with line numbers and the
  * guards against hostile input.
  */
