@@ -9,17 +9,19 @@
 
 # Build: compiler, autotools and the -dev packages configure.ac checks.
 # Test: cmocka, python3 (fake API server), iproute2 (ip netns), procps,
-# nginx-light and curl (e2e and demo), iptables, valgrind.
+# nginx-light and curl (e2e and demo), iptables, valgrind, chromium
+# (the status page test), python3-yaml (contrib manifests checked).
 KUP_DEB_PACKAGES=(
 	build-essential autoconf automake libtool pkg-config
 	libevent-dev libcurl4-openssl-dev libcjson-dev
 	libip4tc-dev libip6tc-dev libyaml-dev libbsd-dev libcmocka-dev
 	python3 openssl iproute2 procps nginx-light curl iptables valgrind
+	chromium python3-yaml
 )
 
 # Bench only (tests/bench/run.sh, `make bench`), never installed by
 # check.sh: the load tools and the relays kube-uproxy is compared with.
-KUP_BENCH_DEB_PACKAGES=(iperf3 haproxy socat wrk nginx-light python3)
+KUP_BENCH_DEB_PACKAGES=(iperf3 haproxy socat wrk nginx-light python3 dnsmasq-base)
 
 # Print the packages of the list that dpkg does not show as installed.
 deps_missing() {

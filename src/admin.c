@@ -3,7 +3,8 @@
  *
  * Two servers, as kube-proxy has: the healthz address (/healthz, /livez),
  * open to the node's health checkers, and the metrics address (/metrics,
- * /debug/services, /proxyMode, /configz), loopback by default.
+ * /debug/services, /proxyMode, /configz, and / for people: the status
+ * page), loopback by default.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -18,13 +19,24 @@
 #include "log.h"
 #include "metrics.h"
 #include "proxier.h"
+#include "status_page.h"
 #include "util.h"
+
+struct metrics_writer {
+	void	(*write)(void *, struct evbuffer *);
+	void	*arg;
+};
 
 struct admin {
 	const struct config	*cfg;
 	struct proxier		*proxier;
 	struct evhttp		*healthz;
 	struct evhttp		*metrics;
+	uint64_t		 healthz_200;	/* /healthz answers by code */
+	uint64_t		 healthz_503;
+	uint64_t		 livez_200;
+	struct metrics_writer	*writers;	/* admin_add_metrics */
+	size_t			 n_writers;
 };
 
 static void
@@ -86,14 +98,46 @@ healthz_cb(struct evhttp_request *req, void *arg)
 	    rfc3339(proxier_last_update(a->proxier), buf, sizeof(buf)));
 	cJSON_AddStringToObject(o, "currentTime",
 	    rfc3339(time(NULL), buf, sizeof(buf)));
-	reply_json(req, proxier_healthy(a->proxier) ? 200 : 503, o);
+	if (proxier_healthy(a->proxier)) {
+		a->healthz_200++;
+		reply_json(req, 200, o);
+	} else {
+		a->healthz_503++;
+		reply_json(req, 503, o);
+	}
 }
 
 static void
 livez_cb(struct evhttp_request *req, void *arg)
 {
-	(void)arg;
+	struct admin *a = arg;
+
+	a->livez_200++;
 	reply_text(req, 200, "ok\n");
+}
+
+/* kube-proxy's counters of its own probe answers, one series per code seen. */
+static void
+write_probe_counts(struct admin *a, struct evbuffer *b)
+{
+	const char *labels[] = { "code", NULL, NULL };
+
+	metrics_family(b, "kubeproxy_proxy_healthz_total", "counter",
+	    "Cumulative proxy healthz HTTP status");
+	labels[1] = "200";
+	if (a->healthz_200 > 0)
+		metrics_sample(b, "kubeproxy_proxy_healthz_total", labels,
+		    (double)a->healthz_200);
+	labels[1] = "503";
+	if (a->healthz_503 > 0)
+		metrics_sample(b, "kubeproxy_proxy_healthz_total", labels,
+		    (double)a->healthz_503);
+	metrics_family(b, "kubeproxy_proxy_livez_total", "counter",
+	    "Cumulative proxy livez HTTP status");
+	labels[1] = "200";
+	if (a->livez_200 > 0)
+		metrics_sample(b, "kubeproxy_proxy_livez_total", labels,
+		    (double)a->livez_200);
 }
 
 static void
@@ -101,24 +145,16 @@ metrics_cb(struct evhttp_request *req, void *arg)
 {
 	struct admin *a = arg;
 	struct evbuffer *b = evbuffer_new();
-	struct port_stats total;
-	uint64_t requested, syncs, failed;
+	size_t i;
 
-	proxier_totals(a->proxier, &total);
-	metrics_write(b, &total, proxier_count(a->proxier));
-	proxier_rule_syncs(a->proxier, &requested, &syncs, &failed);
-	evbuffer_add_printf(b,
-	    "# HELP kube_uproxy_rule_sync_requests_total Rule syncs asked for by service changes.\n"
-	    "# TYPE kube_uproxy_rule_sync_requests_total counter\n"
-	    "kube_uproxy_rule_sync_requests_total %llu\n"
-	    "# HELP kube_uproxy_rule_syncs_total Syncs of the nat rules that succeeded.\n"
-	    "# TYPE kube_uproxy_rule_syncs_total counter\n"
-	    "kube_uproxy_rule_syncs_total %llu\n"
-	    "# HELP kube_uproxy_rule_sync_failures_total Syncs of the nat rules that failed.\n"
-	    "# TYPE kube_uproxy_rule_sync_failures_total counter\n"
-	    "kube_uproxy_rule_sync_failures_total %llu\n",
-	    (unsigned long long)requested, (unsigned long long)syncs,
-	    (unsigned long long)failed);
+	write_probe_counts(a, b);
+	proxier_write_metrics(a->proxier, b);
+	metrics_family(b, "kube_uproxy_service_ports", "gauge",
+	    "Service ports with a proxy socket.");
+	metrics_sample(b, "kube_uproxy_service_ports", NULL,
+	    (double)proxier_count(a->proxier));
+	for (i = 0; i < a->n_writers; i++)
+		a->writers[i].write(a->writers[i].arg, b);
 	reply(req, 200, "text/plain; version=0.0.4; charset=utf-8", b);
 	evbuffer_free(b);
 }
@@ -129,6 +165,19 @@ debug_services_cb(struct evhttp_request *req, void *arg)
 	struct admin *a = arg;
 
 	reply_json(req, 200, proxier_debug_json(a->proxier));
+}
+
+static void
+status_page_cb(struct evhttp_request *req, void *arg)
+{
+	struct admin *a = arg;
+	struct evbuffer *b = evbuffer_new();
+	cJSON *services = proxier_debug_json(a->proxier);
+
+	status_page_write(b, a->cfg, services);
+	cJSON_Delete(services);
+	reply(req, 200, "text/html; charset=utf-8", b);
+	evbuffer_free(b);
 }
 
 static void
@@ -201,6 +250,7 @@ admin_new(struct event_base *base, const struct config *cfg,
 		    cfg->metrics_str, &cfg->metrics_address);
 		if (a->metrics == NULL)
 			goto fail;
+		evhttp_set_cb(a->metrics, "/", status_page_cb, a);
 		evhttp_set_cb(a->metrics, "/metrics", metrics_cb, a);
 		evhttp_set_cb(a->metrics, "/debug/services", debug_services_cb, a);
 		evhttp_set_cb(a->metrics, "/proxyMode", proxy_mode_cb, a);
@@ -224,5 +274,17 @@ admin_free(struct admin *a)
 		evhttp_free(a->healthz);
 	if (a->metrics != NULL)
 		evhttp_free(a->metrics);
+	free(a->writers);
 	free(a);
+}
+
+void
+admin_add_metrics(struct admin *a, void (*write)(void *, struct evbuffer *),
+    void *arg)
+{
+	a->writers = xreallocarray(a->writers, a->n_writers + 1,
+	    sizeof(*a->writers));
+	a->writers[a->n_writers].write = write;
+	a->writers[a->n_writers].arg = arg;
+	a->n_writers++;
 }

@@ -2,12 +2,13 @@
  * admin.h - the HTTP endpoints (evhttp).
  *
  * On the healthz address: /healthz (200 once synced, 503 before) and
- * /livez.  On the metrics address: /metrics (Prometheus text),
- * /debug/services (JSON), /proxyMode and /configz.
+ * /livez.  On the metrics address: / (the status page), /metrics
+ * (Prometheus text), /debug/services (JSON), /proxyMode and /configz.
  */
 #ifndef ADMIN_H
 #define ADMIN_H
 
+#include <event2/buffer.h>
 #include <event2/event.h>
 
 struct config;
@@ -22,5 +23,13 @@ struct admin;
 struct admin	*admin_new(struct event_base *, const struct config *,
 		    struct proxier *);
 void		 admin_free(struct admin *);
+
+/*
+ * Have write(arg, out) append more families at the end of each /metrics
+ * answer (e.g. the API source's kube_uproxy_api_*), in the order added.
+ * arg is borrowed: remove the writer (admin_free) before freeing it.
+ */
+void		 admin_add_metrics(struct admin *,
+		    void (*write)(void *arg, struct evbuffer *out), void *arg);
 
 #endif

@@ -42,7 +42,8 @@ enum opt_type {
 
 struct option {
 	const char		*opt_flag;
-	const char		*opt_field;	/* file / configz path */
+	const char		*opt_field;	/* file / configz path; NULL for
+						   commands, not settings */
 	int			 opt_in_file;	/* accepted in --config files */
 	enum opt_type		 opt_type;
 	size_t			 opt_off;
@@ -61,8 +62,12 @@ static const char *const relay_modes[] = { "copy", "splice", NULL };
 /*
  * Flag names and defaults are kube-proxy's wherever it had the flag
  * (DESIGN.md section 2).  opt_field names the KubeProxyConfiguration
- * field; flags kube-proxy's file has no field for (opt_in_file 0) still
- * get a name so that /configz shows them.
+ * field.  kube-proxy's file has no field for --master, --manifests,
+ * --iptables and --relay: they are our extensions, like udpIdleTimeout
+ * (which kube-proxy's file had while it still had a userspace mode), so
+ * that --write-config-to can write every setting.  --cleanup and --config
+ * are not settings of a running proxy (opt_in_file 0) but /configz shows
+ * them; --write-config-to is a command and has no field at all.
  */
 static const struct option options[] = {
 	{ .opt_flag = "kubeconfig", .opt_field = "clientConnection.kubeconfig",
@@ -70,14 +75,16 @@ static const struct option options[] = {
 	  .opt_metavar = "PATH",
 	  .opt_help = "kubeconfig file (default: $KUBECONFIG, else in-cluster)" },
 	{ .opt_flag = "master", .opt_field = "master",
-	  .opt_type = OPT_STRING, .opt_off = OFF(master), .opt_metavar = "URL",
+	  .opt_in_file = 1, .opt_type = OPT_STRING, .opt_off = OFF(master),
+	  .opt_metavar = "URL",
 	  .opt_help = "API server URL, overrides the kubeconfig's server" },
 	{ .opt_flag = "manifests", .opt_field = "manifests",
-	  .opt_type = OPT_STRING, .opt_off = OFF(manifests),
+	  .opt_in_file = 1, .opt_type = OPT_STRING, .opt_off = OFF(manifests),
 	  .opt_metavar = "PATH",
 	  .opt_help = "file or directory of manifests to serve from" },
 	{ .opt_flag = "hostname-override", .opt_field = "hostnameOverride",
-	  .opt_in_file = 1, .opt_type = OPT_STRING, .opt_off = OFF(hostname),
+	  .opt_in_file = 1, .opt_type = OPT_STRING,
+	  .opt_off = OFF(hostname_override),
 	  .opt_metavar = "NAME",
 	  .opt_help = "node name (default: the host name)" },
 	{ .opt_flag = "bind-address", .opt_field = "bindAddress",
@@ -107,12 +114,12 @@ static const struct option options[] = {
 	  .opt_metavar = "DUR",
 	  .opt_help = "minimum interval between two rule commits" },
 	{ .opt_flag = "iptables", .opt_field = "iptablesMode",
-	  .opt_type = OPT_ENUM, .opt_off = OFF(iptables),
+	  .opt_in_file = 1, .opt_type = OPT_ENUM, .opt_off = OFF(iptables),
 	  .opt_default = "legacy", .opt_metavar = "MODE",
 	  .opt_choices = iptables_modes,
 	  .opt_help = "legacy (libiptc) or none (no rules)" },
 	{ .opt_flag = "relay", .opt_field = "relay",
-	  .opt_type = OPT_CHOICE, .opt_off = OFF(relay_str),
+	  .opt_in_file = 1, .opt_type = OPT_CHOICE, .opt_off = OFF(relay_str),
 	  .opt_default = "copy", .opt_metavar = "MODE",
 	  .opt_choices = relay_modes,
 	  .opt_help = "TCP relay: copy (buffers) or splice (pipes)" },
@@ -134,6 +141,10 @@ static const struct option options[] = {
 	  .opt_type = OPT_STRING, .opt_off = OFF(config_file),
 	  .opt_metavar = "FILE",
 	  .opt_help = "KubeProxyConfiguration (YAML or JSON); flags win" },
+	{ .opt_flag = "write-config-to", .opt_type = OPT_STRING,
+	  .opt_off = OFF(write_config_to), .opt_metavar = "FILE",
+	  .opt_help = "write the configuration as a KubeProxyConfiguration "
+	  "file, then exit" },
 	{ .opt_flag = "v", .opt_field = "logging.verbosity",
 	  .opt_in_file = 1, .opt_type = OPT_INT, .opt_off = OFF(verbosity),
 	  .opt_default = "0", .opt_metavar = "N", .opt_min = 0, .opt_max = 10,
@@ -155,7 +166,7 @@ static const char *const ignored_fields[] = {
 	"iptables.masqueradeAll", "iptables.masqueradeBit",
 	"iptables.localhostNodePorts",
 	"logging.format", "logging.flushFrequency", "logging.options",
-	"logging.vmodule",
+	"logging.vmodule", "linux", "windows",
 };
 static const char *const container_fields[] = {
 	"clientConnection", "iptables", "logging",
@@ -201,7 +212,7 @@ opt_by_field(const char *path)
 	size_t i;
 
 	for (i = 0; i < nitems(options); i++)
-		if (options[i].opt_in_file &&
+		if (options[i].opt_in_file && options[i].opt_field != NULL &&
 		    strcmp(options[i].opt_field, path) == 0)
 			return &options[i];
 	return NULL;
@@ -335,9 +346,14 @@ opt_set(struct config *c, const struct option *o, const char *val,
 		return 0;
 	}
 
+	/*
+	 * A path or URL with no default that is empty is not set, as in
+	 * kube-proxy's file: `kubeconfig: ""` does not name a file.
+	 */
 	sp = opt_ptr(c, o);
 	free(*sp);
-	*sp = xstrdup(val);
+	*sp = o->opt_type == OPT_STRING && o->opt_default == NULL &&
+	    *val == '\0' ? NULL : xstrdup(val);
 	return 0;
 }
 
@@ -363,7 +379,6 @@ config_defaults(struct config *c)
 		    opt_set(c, &options[i], options[i].opt_default, why,
 		    sizeof(why)) == -1)
 			fatalx("default of --%s: %s", options[i].opt_flag, why);
-	c->hostname = default_hostname();
 	if (config_finish(c, why, sizeof(why)) == -1)
 		fatalx("defaults: %s", why);
 }
@@ -381,6 +396,8 @@ config_free(struct config *c)
 		free(*sp);
 		*sp = NULL;
 	}
+	free(c->hostname);
+	c->hostname = NULL;
 }
 
 int
@@ -394,7 +411,8 @@ config_finish(struct config *c, char *err, size_t err_len)
 	 * kube-proxy's node name (nodeutil.GetHostname): the override, else
 	 * uname, with spaces trimmed and in lower case.
 	 */
-	name = c->hostname ? c->hostname + strspn(c->hostname, " \t") : "";
+	name = c->hostname_override ? c->hostname_override +
+	    strspn(c->hostname_override, " \t") : "";
 	h = *name != '\0' ? xstrdup(name) : default_hostname();
 	free(c->hostname);
 	c->hostname = h;
@@ -446,8 +464,10 @@ config_finish(struct config *c, char *err, size_t err_len)
 	if (c->min_sync_period_ms > c->sync_period_ms) {
 		duration_fmt(c->min_sync_period_ms, a, sizeof(a));
 		duration_fmt(c->sync_period_ms, b, sizeof(b));
-		snprintf(err, err_len, "--iptables-min-sync-period: %s is "
-		    "longer than --iptables-sync-period (%s)", a, b);
+		/* Either may come from the file: name flags and fields. */
+		snprintf(err, err_len, "--iptables-min-sync-period "
+		    "(iptables.minSyncPeriod): %s is longer than "
+		    "--iptables-sync-period (iptables.syncPeriod, %s)", a, b);
 		return -1;
 	}
 	return 0;
@@ -561,7 +581,14 @@ config_parse_args(struct config *c, int argc, char **argv,
 		return -1;
 	if ((r = parse_pass(c, argc, argv, PASS_LATE, NULL, err, err_len)) != 0)
 		return r;
-	return config_finish(c, err, err_len);
+	if (config_finish(c, err, err_len) == -1)
+		return -1;
+	if (c->write_config_to != NULL) {
+		if (config_write_file(c, c->write_config_to, err, err_len) == -1)
+			return -1;
+		return 1;
+	}
+	return 0;
 }
 
 /* ---- KubeProxyConfiguration files ---- */
@@ -775,47 +802,123 @@ json_parent(cJSON *root, const char *path, const char **leaf)
 	return obj;
 }
 
+/* Add option o's value in *c to the tree under root, at its field path. */
+static void
+opt_to_json(cJSON *root, const struct config *c, const struct option *o)
+{
+	const char *leaf, *s;
+	cJSON *obj;
+	char buf[64];
+
+	obj = json_parent(root, o->opt_field, &leaf);
+	switch (o->opt_type) {
+	case OPT_DURATION:
+		duration_fmt(*(const uint64_t *)opt_cptr(c, o), buf, sizeof(buf));
+		cJSON_AddStringToObject(obj, leaf, buf);
+		break;
+	case OPT_BOOL:
+		cJSON_AddBoolToObject(obj, leaf, *(const int *)opt_cptr(c, o));
+		break;
+	case OPT_INT:
+		cJSON_AddNumberToObject(obj, leaf, *(const int *)opt_cptr(c, o));
+		break;
+	case OPT_ENUM:
+		cJSON_AddStringToObject(obj, leaf,
+		    o->opt_choices[*(const int *)opt_cptr(c, o)]);
+		break;
+	default:
+		s = *(char *const *)opt_cptr(c, o);
+		cJSON_AddStringToObject(obj, leaf, s ? s : "");
+		break;
+	}
+}
+
 char *
 config_to_json(const struct config *c)
 {
-	const struct option *o;
-	const char *leaf, *s;
-	cJSON *root = cJSON_CreateObject(), *obj;
-	char buf[64], *out;
+	cJSON *root = cJSON_CreateObject();
+	char *out;
 	size_t i;
 
 	cJSON_AddStringToObject(root, "mode", "userspace");
-	for (i = 0; i < nitems(options); i++) {
-		o = &options[i];
-		obj = json_parent(root, o->opt_field, &leaf);
-		switch (o->opt_type) {
-		case OPT_DURATION:
-			duration_fmt(*(const uint64_t *)opt_cptr(c, o), buf,
-			    sizeof(buf));
-			cJSON_AddStringToObject(obj, leaf, buf);
-			break;
-		case OPT_BOOL:
-			cJSON_AddBoolToObject(obj, leaf,
-			    *(const int *)opt_cptr(c, o));
-			break;
-		case OPT_INT:
-			cJSON_AddNumberToObject(obj, leaf,
-			    *(const int *)opt_cptr(c, o));
-			break;
-		case OPT_ENUM:
-			cJSON_AddStringToObject(obj, leaf,
-			    o->opt_choices[*(const int *)opt_cptr(c, o)]);
-			break;
-		default:
-			s = *(char *const *)opt_cptr(c, o);
-			cJSON_AddStringToObject(obj, leaf, s ? s : "");
-			break;
-		}
-	}
+	for (i = 0; i < nitems(options); i++)
+		if (options[i].opt_field != NULL)
+			opt_to_json(root, c, &options[i]);
 	if ((out = cJSON_Print(root)) == NULL)
 		fatalx("config_to_json: out of memory");
 	cJSON_Delete(root);
 	return out;
+}
+
+/*
+ * One level of the tree as YAML block mappings.  Scalars are written the
+ * way JSON writes them: a JSON string is a valid YAML double-quoted
+ * scalar, so no value (an empty one, "[::1]:10249") needs special care.
+ */
+static int
+yaml_write_object(FILE *f, const cJSON *obj, const char *prefix, int depth)
+{
+	const struct option *o;
+	const cJSON *v;
+	char path[256], *s;
+
+	cJSON_ArrayForEach(v, obj) {
+		snprintf(path, sizeof(path), "%s%s%s", prefix,
+		    *prefix ? "." : "", v->string);
+		if (cJSON_IsObject(v)) {
+			fprintf(f, "%*s%s:\n", depth * 2, "", v->string);
+			if (yaml_write_object(f, v, path, depth + 1) == -1)
+				return -1;
+			continue;
+		}
+		if ((o = opt_by_field(path)) != NULL)
+			fprintf(f, "%*s# --%s: %s\n", depth * 2, "", o->opt_flag,
+			    o->opt_help);
+		if ((s = cJSON_PrintUnformatted(v)) == NULL)
+			return -1;
+		fprintf(f, "%*s%s: %s\n", depth * 2, "", v->string, s);
+		free(s);
+	}
+	return 0;
+}
+
+int
+config_write_file(const struct config *c, const char *path, char *err,
+    size_t err_len)
+{
+	cJSON *root = cJSON_CreateObject();
+	FILE *f;
+	size_t i;
+	int rv;
+
+	/* What the file holds, in table order (groups are contiguous). */
+	for (i = 0; i < nitems(options); i++)
+		if (options[i].opt_in_file)
+			opt_to_json(root, c, &options[i]);
+
+	f = strcmp(path, "-") == 0 ? stdout : fopen(path, "w");
+	if (f == NULL) {
+		snprintf(err, err_len, "--write-config-to %s: %s", path,
+		    strerror(errno));
+		cJSON_Delete(root);
+		return -1;
+	}
+	errno = 0;
+	fprintf(f, "# kube-uproxy configuration, read with --config FILE "
+	    "(flags given with it win).\n"
+	    "apiVersion: %s\nkind: %s\n"
+	    "# kube-uproxy always runs in userspace mode.\n"
+	    "mode: userspace\n", KPC_API_VERSION, KPC_KIND);
+	rv = yaml_write_object(f, root, "", 0);
+	cJSON_Delete(root);
+	if (rv == 0 && ferror(f))
+		rv = -1;
+	if (f == stdout ? fflush(f) != 0 : fclose(f) != 0)
+		rv = -1;
+	if (rv == -1)
+		snprintf(err, err_len, "--write-config-to %s: %s", path,
+		    errno ? strerror(errno) : "write error");
+	return rv;
 }
 
 void

@@ -23,8 +23,11 @@ struct config {
 	char		*kubeconfig;		/* --kubeconfig */
 	char		*master;		/* --master */
 	char		*manifests;		/* --manifests */
-	char		*hostname;		/* --hostname-override (default: uname) */
+	char		*hostname_override;	/* --hostname-override, as given */
+	char		*hostname;		/* the node name: the override,
+						   else uname, lower case */
 	char		*config_file;		/* --config */
+	char		*write_config_to;	/* --write-config-to */
 	char		*bind_address_str;	/* --bind-address, as given */
 	union addr	 bind_address;		/* parsed, port 0 */
 	char		*port_range_str;	/* --proxy-port-range, as given */
@@ -48,9 +51,10 @@ void	config_defaults(struct config *c);
 
 /*
  * Parse argv (after the program name) into *c, on top of what is there.
- * Returns 0, 1 when --help or --version was handled (message printed; exit
- * 0), or -1 with one line naming the flag in err (exit 1).  When --config
- * is given, the file is applied first and flags override it.
+ * Returns 0, 1 when --help, --version or --write-config-to was handled
+ * (message printed or file written; exit 0), or -1 with one line naming
+ * the flag (or the file) in err (exit 1).  When --config is given, the
+ * file is applied first and flags override it.
  */
 int	config_parse_args(struct config *c, int argc, char **argv,
 	    char *err, size_t err_len);
@@ -59,7 +63,17 @@ int	config_parse_args(struct config *c, int argc, char **argv,
  * Apply a KubeProxyConfiguration file (YAML or JSON).  Unknown fields are
  * logged as warnings; returns -1 with "FILE: field: reason" in err.
  */
-int	config_load_file(struct config *c, const char *path, char *err, size_t err_len);
+int	config_load_file(struct config *c, const char *path, char *err,
+	    size_t err_len);
+
+/*
+ * Write *c as a KubeProxyConfiguration YAML file that config_load_file
+ * reads back to the same configuration (the same config_to_json): every
+ * field a file may hold, each with a comment naming its flag.  "-" is
+ * stdout.  Returns 0, or -1 with "--write-config-to FILE: reason" in err.
+ */
+int	config_write_file(const struct config *c, const char *path,
+	    char *err, size_t err_len);
 
 /* Derive the parsed fields (addresses, ranges) from the *_str fields. */
 int	config_finish(struct config *c, char *err, size_t err_len);

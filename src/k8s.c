@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "k8s.h"
 #include "log.h"
@@ -172,15 +173,24 @@ k8s_get_int(const cJSON *obj, const char *path, const char *key,
 	return 0;
 }
 
-static enum k8s_proto
-k8s_proto(const char *s)
+/*
+ * The API accepts exactly TCP, UDP and SCTP (core/v1 Protocol).  SCTP is
+ * valid but not proxied (the store skips the port with a reason); any
+ * other value means a broken object, as the API server would have
+ * refused it.  Returns -1 for that.
+ */
+static int
+k8s_proto(const char *s, enum k8s_proto *proto)
 {
 	if (strcmp(s, "TCP") == 0)
-		return K8S_PROTO_TCP;
-	if (strcmp(s, "UDP") == 0)
-		return K8S_PROTO_UDP;
-	/* SCTP, or anything newer: not proxied, but not a broken object. */
-	return K8S_PROTO_OTHER;
+		*proto = K8S_PROTO_TCP;
+	else if (strcmp(s, "UDP") == 0)
+		*proto = K8S_PROTO_UDP;
+	else if (strcmp(s, "SCTP") == 0)
+		*proto = K8S_PROTO_OTHER;
+	else
+		return -1;
+	return 0;
 }
 
 /* One IP literal (a JSON string) into *out. */
@@ -232,7 +242,9 @@ k8s_port_common(const cJSON *v, const char *p, const char **name,
 		return -1;
 	if (k8s_get_str(v, p, "protocol", "TCP", &s, e) == -1)
 		return -1;
-	*proto = k8s_proto(s);
+	if (k8s_proto(s, proto) == -1)
+		return k8s_fail(e, "%s.protocol: \"%.20s\" is not TCP, UDP or SCTP",
+		    p, s);
 	return 0;
 }
 
@@ -639,11 +651,41 @@ k8s_name_hint(const cJSON *json, char *name_out, size_t name_len)
 	    ns : "default", name);
 }
 
+/*
+ * An RFC 3339 time as the API writes it ("2024-05-06T07:08:09Z", maybe
+ * with fractional seconds or a numeric offset) in Unix seconds, or 0.
+ */
+static double
+k8s_rfc3339(const char *s)
+{
+	struct tm tm;
+	const char *p;
+	double frac = 0, scale = 0.1;
+	time_t t;
+	int sign, hh, mm;
+
+	memset(&tm, 0, sizeof(tm));
+	if ((p = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm)) == NULL)
+		return 0;
+	if (*p == '.')
+		for (p++; *p >= '0' && *p <= '9'; p++, scale /= 10)
+			frac += (*p - '0') * scale;
+	if ((t = timegm(&tm)) == (time_t)-1)
+		return 0;
+	if ((p[0] == 'Z' || p[0] == 'z') && p[1] == '\0')
+		return (double)t + frac;
+	if ((p[0] != '+' && p[0] != '-') ||
+	    sscanf(p + 1, "%2d:%2d", &hh, &mm) != 2 || strlen(p) != 6)
+		return 0;
+	sign = p[0] == '+' ? 1 : -1;
+	return (double)t + frac - sign * (hh * 3600 + mm * 60);
+}
+
 static int
 k8s_metadata(const cJSON *json, struct k8s_object *obj, struct k8s_err *e)
 {
 	const cJSON *meta;
-	const char *ns, *name, *rv;
+	const char *ns, *name, *rv, *trigger;
 
 	if (k8s_get_obj(json, "", "metadata", &meta, e) == -1)
 		return -1;
@@ -657,6 +699,11 @@ k8s_metadata(const cJSON *json, struct k8s_object *obj, struct k8s_err *e)
 	obj->ns = xstrdup(*ns != '\0' ? ns : "default");
 	obj->name = xstrdup(name);
 	obj->resource_version = xstrdup(rv);
+	trigger = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(
+	    cJSON_GetObjectItemCaseSensitive(meta, "annotations"),
+	    "endpoints.kubernetes.io/last-change-trigger-time"));
+	if (obj->kind != K8S_SERVICE && trigger != NULL)
+		obj->trigger_time = k8s_rfc3339(trigger);
 	return 0;
 }
 
@@ -826,5 +873,5 @@ k8s_proto_str(enum k8s_proto proto)
 	case K8S_PROTO_OTHER:
 		break;
 	}
-	return "SCTP/other";
+	return "SCTP";
 }

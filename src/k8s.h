@@ -27,7 +27,7 @@ enum k8s_kind {
 enum k8s_proto {
 	K8S_PROTO_TCP = 1,
 	K8S_PROTO_UDP,
-	K8S_PROTO_OTHER,	/* SCTP or unknown: the store skips it */
+	K8S_PROTO_OTHER,	/* SCTP: valid, but the store skips it */
 };
 
 #define K8S_AFFINITY_TIMEOUT_DEFAULT	10800	/* seconds, 3 h */
@@ -86,6 +86,13 @@ struct k8s_object {
 	char			*ns;
 	char			*name;
 	char			*resource_version;	/* "" if absent */
+	/*
+	 * EndpointSlice and Endpoints: the annotation
+	 * endpoints.kubernetes.io/last-change-trigger-time (when the change
+	 * behind this version happened, for network programming latency),
+	 * Unix seconds; 0 if absent or unreadable.  Not in the fingerprint.
+	 */
+	double			 trigger_time;
 	/*
 	 * Canonical JSON of the parts the proxy uses: two objects with equal
 	 * fingerprints proxy identically, so a re-read or relist that brings

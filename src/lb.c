@@ -19,6 +19,7 @@
 #include <bsd/sys/queue.h>
 
 #include "lb.h"
+#include "metrics.h"
 #include "tree.h"
 #include "util.h"
 
@@ -39,6 +40,7 @@ TAILQ_HEAD(affinity_lru, affinity);
 
 struct lb {
 	union addr		*lb_eps;
+	struct endpoint_stats	**lb_stats;	/* one per lb_eps entry */
 	size_t			 lb_neps;
 	size_t			 lb_next;	/* round-robin position */
 	int			 lb_affinity;
@@ -94,9 +96,14 @@ affinity_clear(struct lb *lb)
 void
 lb_free(struct lb *lb)
 {
+	size_t i;
+
 	if (lb == NULL)
 		return;
 	affinity_clear(lb);
+	for (i = 0; i < lb->lb_neps; i++)
+		metrics_endpoint_unlist(lb->lb_stats[i]);
+	free(lb->lb_stats);
 	free(lb->lb_eps);
 	free(lb);
 }
@@ -106,7 +113,8 @@ lb_set_endpoints(struct lb *lb, const union addr *eps, size_t n)
 {
 	struct affinity *af, *next;
 	union addr *found, *copy = NULL;
-	size_t old_n = lb->lb_neps;
+	struct endpoint_stats **stats;
+	size_t old_n = lb->lb_neps, i;
 
 	/* Copy before freeing: eps may be our own array. */
 	if (n > 0) {
@@ -118,6 +126,26 @@ lb_set_endpoints(struct lb *lb, const union addr *eps, size_t n)
 		 */
 		qsort(copy, n, sizeof(*eps), endpoint_cmp);
 	}
+	/*
+	 * An endpoint that stays keeps its counters; the records of those
+	 * that left are unlisted (freed once no connection holds them).
+	 */
+	stats = n > 0 ? xreallocarray(NULL, n, sizeof(*stats)) : NULL;
+	for (i = 0; i < n; i++) {
+		found = old_n == 0 ? NULL : bsearch(&copy[i], lb->lb_eps,
+		    old_n, sizeof(*eps), endpoint_cmp);
+		/* (A duplicate finds its slot taken and gets its own.) */
+		if (found != NULL && lb->lb_stats[found - lb->lb_eps] != NULL) {
+			stats[i] = lb->lb_stats[found - lb->lb_eps];
+			lb->lb_stats[found - lb->lb_eps] = NULL;
+		} else
+			stats[i] = metrics_endpoint_new(&copy[i]);
+	}
+	for (i = 0; i < old_n; i++)
+		if (lb->lb_stats[i] != NULL)
+			metrics_endpoint_unlist(lb->lb_stats[i]);
+	free(lb->lb_stats);
+	lb->lb_stats = stats;
 	free(lb->lb_eps);
 	lb->lb_eps = copy;
 	lb->lb_neps = n;
@@ -163,6 +191,18 @@ size_t
 lb_count(const struct lb *lb)
 {
 	return lb->lb_neps;
+}
+
+struct endpoint_stats *
+lb_endpoint_stats(const struct lb *lb, const union addr *picked)
+{
+	return lb->lb_stats[picked - lb->lb_eps];
+}
+
+struct endpoint_stats *const *
+lb_endpoint_stats_all(const struct lb *lb)
+{
+	return lb->lb_stats;
 }
 
 size_t

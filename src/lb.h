@@ -17,6 +17,7 @@
 
 #include "addr.h"
 
+struct endpoint_stats;
 struct lb;
 
 /* The most affinity records one port keeps; beyond it the oldest go. */
@@ -47,6 +48,17 @@ size_t		 lb_count(const struct lb *);
  */
 const union addr *lb_pick(struct lb *, const union addr *client, int retry,
 		    uint64_t now_ms);
+
+/*
+ * The counters of the endpoint `picked` (a pointer the last lb_pick
+ * returned, before any lb_set_endpoints).  A connection keeps them past
+ * endpoint changes with metrics_endpoint_hold.  Each endpoint keeps its
+ * record across lb_set_endpoints calls while it stays in the list.
+ */
+struct endpoint_stats *lb_endpoint_stats(const struct lb *,
+		    const union addr *picked);
+/* The records of the listed endpoints, lb_count of them, in list order. */
+struct endpoint_stats *const *lb_endpoint_stats_all(const struct lb *);
 
 /* Drop expired affinity records; returns how many were dropped. */
 size_t		 lb_expire(struct lb *, uint64_t now_ms);

@@ -14,6 +14,16 @@
 
 extern int log_verbosity;		/* --v */
 
+/*
+ * The --v levels, as kube-proxy uses them: 0 (log_info, log_warn...) for
+ * changes of the whole and problems, LOG_V_SERVICE per service-port
+ * change, LOG_V_CONN per connection or UDP flow, LOG_V_TRACE for library
+ * internals (libevent's debug output).
+ */
+#define LOG_V_SERVICE	2
+#define LOG_V_CONN	4
+#define LOG_V_TRACE	9
+
 void	log_init(int verbosity);
 void	log_emit(char sev, const char *file, int line, int with_errno,
 	    const char *fmt, ...) __attribute__((format(printf, 5, 6)));

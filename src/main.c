@@ -20,9 +20,11 @@
 #include "config.h"
 #include "iptc.h"
 #include "log.h"
+#include "notify.h"
 #include "portals.h"
 #include "proxier.h"
 #include "relay_pool.h"
+#include "show.h"
 #include "source_file.h"
 #include "store.h"
 #include "tcp_proxy.h"
@@ -37,6 +39,7 @@ struct daemon {
 	struct proxier		*proxier;
 	struct admin		*admin;
 	struct source_file	*files;
+	int			 synced;	/* the source's first picture is in */
 };
 
 /*
@@ -83,12 +86,16 @@ signal_cb(evutil_socket_t sig, short what, void *arg)
 	(void)what;
 	switch (sig) {
 	case SIGHUP:
+		notify_reloading();
 		reload_config(d);
 		if (d->files != NULL)
 			source_file_reload(d->files);
+		if (d->synced)		/* else READY=1 comes with the sync */
+			notify_ready();
 		break;
 	default:
 		log_info("%s: shutting down", strsignal(sig));
+		notify_stopping();
 		event_base_loopbreak(d->base);
 		break;
 	}
@@ -111,6 +118,23 @@ raise_nofile(void)
 	}
 }
 
+/*
+ * The source has delivered a complete first picture (all manifests read,
+ * or both API lists done): rules and /healthz may go live.
+ */
+static void
+synced(void *arg)
+{
+	struct daemon *d = arg;
+
+	d->synced = 1;
+	proxier_mark_synced(d->proxier);
+	log_info("kube-uproxy %s running: %zu service ports", PACKAGE_VERSION,
+	    proxier_count(d->proxier));
+	notify_status("serving %zu service ports", proxier_count(d->proxier));
+	notify_ready();
+}
+
 int
 main(int argc, char **argv)
 {
@@ -121,6 +145,8 @@ main(int argc, char **argv)
 	size_t i;
 	int rc;
 
+	if (argc > 1 && strcmp(argv[1], "show") == 0)
+		return show_main(argc - 1, argv + 1);
 	memset(&d, 0, sizeof(d));
 	d.argc = argc - 1;
 	d.argv = argv + 1;
@@ -178,9 +204,7 @@ main(int argc, char **argv)
 		log_error("--manifests %s", d.cfg.manifests);
 		goto teardown;
 	}
-	proxier_mark_synced(d.proxier);
-	log_info("kube-uproxy %s running: %zu service ports", PACKAGE_VERSION,
-	    proxier_count(d.proxier));
+	synced(&d);
 
 	event_base_dispatch(d.base);
 	rc = 0;

@@ -5,13 +5,23 @@
  * connections bump (plain increments: one thread).  When a port is
  * removed while connections still run, they move to the `retired` sink
  * (metrics_retire), so totals never go backwards and no pointer dangles.
+ *
+ * Each endpoint of a port has a struct endpoint_stats, created by the
+ * port's lb and held by every connection or UDP flow using the endpoint;
+ * see metrics_endpoint_hold.
+ *
+ * The rest is the text format (0.0.4) itself: families, labelled samples
+ * with escaping, and histograms with kube-proxy's buckets.
  */
 #ifndef METRICS_H
 #define METRICS_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include <event2/buffer.h>
+
+#include "addr.h"
 
 struct port_stats {
 	uint64_t	tcp_accepted;		/* connections accepted */
@@ -42,10 +52,98 @@ void	metrics_retire(const struct port_stats *);
 void	metrics_add(struct port_stats *dst, const struct port_stats *src);
 
 /*
- * Append the Prometheus text format (0.0.4) of `total` to buf: one
- * kube_uproxy_* family per field with # HELP and # TYPE.
+ * One endpoint (IP:port) of one service port.  Two owners share it: the
+ * lb, while the endpoint is in its list (es_listed), and each connection
+ * or flow relaying to it (es_active counts them).  It is freed when both
+ * are gone, so a connection that outlives its endpoint, or its whole
+ * service port, never points at freed memory, and the records alive are
+ * bounded by the endpoints listed plus the connections open.  An endpoint
+ * that leaves and comes back while old connections still run gets a new
+ * record; the old one counts only those connections down.
  */
-void	metrics_write(struct evbuffer *buf, const struct port_stats *total,
-	    uint64_t service_ports);
+struct endpoint_stats {
+	union addr	es_addr;
+	uint64_t	es_active;		/* gauge and reference count */
+	uint64_t	es_dial_failures;	/* attempts to it that failed */
+	uint64_t	es_dial_retries;	/* attempts to it after a failure */
+	int		es_listed;		/* still in its lb's list */
+};
+
+/* A new listed record for ep (the lb's side). */
+struct endpoint_stats *metrics_endpoint_new(const union addr *ep);
+/* The lb drops the endpoint: frees the record unless a holder remains. */
+void	metrics_endpoint_unlist(struct endpoint_stats *);
+/* A connection or flow starts using es: es_active++.  Returns es. */
+struct endpoint_stats *metrics_endpoint_hold(struct endpoint_stats *);
+/* ... and stops: es_active--, freed if unlisted and unused.  NULL is ok. */
+void	metrics_endpoint_release(struct endpoint_stats *);
+
+/* A histogram with fixed upper bounds (le), as Prometheus' client has. */
+#define METRICS_BUCKETS_MAX	96
+
+struct metrics_histogram {
+	double		 bounds[METRICS_BUCKETS_MAX];	/* ascending; +Inf implied */
+	size_t		 n_bounds;
+	uint64_t	 counts[METRICS_BUCKETS_MAX + 1]; /* per bucket, +Inf last */
+	uint64_t	 count;
+	double		 sum;
+};
+
+/* Empty, with the n (<= METRICS_BUCKETS_MAX) upper bounds given. */
+void	metrics_histogram_init(struct metrics_histogram *,
+	    const double *bounds, size_t n);
+/* kube-proxy's buckets: ExponentialBuckets(0.001, 2, 15). */
+void	metrics_histogram_init_sync(struct metrics_histogram *);
+/* kube-proxy's network programming buckets: 0, 0.25, 0.5, 1..59, 60..115, 120..300. */
+void	metrics_histogram_init_programming(struct metrics_histogram *);
+void	metrics_observe(struct metrics_histogram *, double value);
+
+/*
+ * What kube-proxy exports about syncing its rules (pkg/proxy/metrics),
+ * kept by the proxier.  Timestamps are Unix seconds, 0 until set.
+ */
+struct sync_metrics {
+	struct metrics_histogram sync_duration;
+	struct metrics_histogram programming;
+	double		last_sync;		/* last successful sync */
+	double		last_queued;		/* last change queued */
+	uint64_t	service_changes;
+	uint64_t	service_pending;
+	uint64_t	endpoint_changes;
+	uint64_t	endpoint_pending;
+};
+
+void	metrics_sync_init(struct sync_metrics *);
+
+/* Exposition.  `# HELP` and `# TYPE` lines of one family. */
+void	metrics_family(struct evbuffer *, const char *name, const char *type,
+	    const char *help);
+/*
+ * One sample.  labels: NULL-terminated name, value, name, value, ...
+ * (values escaped here), or NULL for none.
+ */
+void	metrics_sample(struct evbuffer *, const char *name,
+	    const char *const *labels, double value);
+/* A whole histogram family: _bucket{le} (cumulative, +Inf), _sum, _count. */
+void	metrics_write_histogram(struct evbuffer *, const char *name,
+	    const char *help, const struct metrics_histogram *);
+void	metrics_write_sync(struct evbuffer *, const struct sync_metrics *);
+
+/* A labelled port for metrics_write_ports. */
+struct metrics_port {
+	const char		*name;		/* "ns/name:port" */
+	const char		*protocol;	/* "TCP", "UDP" or "" (retired) */
+	const struct port_stats	*stats;
+	struct endpoint_stats	*const *endpoints; /* listed ones */
+	size_t			 n_endpoints;
+};
+
+/*
+ * Every kube_uproxy_* data path family, one sample per port (labels
+ * service_port and protocol; families of the other protocol are left
+ * out), and the per-endpoint families (labels service_port, endpoint).
+ */
+void	metrics_write_ports(struct evbuffer *, const struct metrics_port *,
+	    size_t n);
 
 #endif

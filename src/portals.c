@@ -16,6 +16,7 @@
 #include <sys/socket.h>
 
 #include <stdlib.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "config.h"
@@ -31,6 +32,7 @@
 struct portals {
 	const struct config *cfg;
 	portals_plan_cb	*plan;
+	portals_done_cb	*done;
 	void		*plan_arg;
 	struct event	*sync_ev;	/* one-shot: the next sync */
 	struct event	*repair_ev;	/* persistent: every sync-period */
@@ -65,12 +67,22 @@ apply_all(struct portals *pt, const struct rule_set *rs)
 	return rc;
 }
 
+static double
+mono_seconds(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
 static void
 sync_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct portals *pt = arg;
 	struct rule_set rs = { 0 };
 	uint64_t start = mono_ms();
+	double t0 = mono_seconds();
 	int rc;
 
 	(void)fd;
@@ -79,6 +91,8 @@ sync_cb(evutil_socket_t fd, short what, void *arg)
 	rules_sort(&rs);
 	rc = apply_all(pt, &rs);
 	pt->last_sync = mono_ms();
+	if (rc != IPTC_LOCK_BUSY)
+		pt->done(pt->plan_arg, rc == 0, mono_seconds() - t0);
 	if (rc == IPTC_LOCK_BUSY) {
 		log_debug(2, "iptables: xtables lock busy, retrying");
 		schedule(pt, LOCK_RETRY_MS);
@@ -124,7 +138,7 @@ repair_cb(evutil_socket_t fd, short what, void *arg)
 
 struct portals *
 portals_new(struct event_base *base, const struct config *cfg,
-    portals_plan_cb *plan, void *arg)
+    portals_plan_cb *plan, portals_done_cb *done, void *arg)
 {
 	struct portals *pt = xcalloc(1, sizeof(*pt));
 	struct rule_set empty = { 0 };
@@ -135,6 +149,7 @@ portals_new(struct event_base *base, const struct config *cfg,
 
 	pt->cfg = cfg;
 	pt->plan = plan;
+	pt->done = done;
 	pt->plan_arg = arg;
 	pt->sync_ev = evtimer_new(base, sync_cb, pt);
 	pt->repair_ev = event_new(base, -1, EV_PERSIST, repair_cb, pt);

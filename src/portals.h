@@ -24,14 +24,19 @@ struct portals;
 
 /* Fill rs with every rule wanted now. */
 typedef void portals_plan_cb(void *arg, struct rule_set *rs);
+/*
+ * A sync ended: ok or failed, after `seconds` (plan and transactions).
+ * Attempts that found the xtables lock busy are not reported.
+ */
+typedef void portals_done_cb(void *arg, int ok, double seconds);
 
 /*
  * Flush our chains (old proxy ports mean nothing after a restart) and
  * start the timers.  Returns NULL with one line logged when the first
- * flush fails.  cfg is borrowed.
+ * flush fails.  cfg is borrowed; plan and done get arg.
  */
 struct portals	*portals_new(struct event_base *, const struct config *cfg,
-		    portals_plan_cb *plan, void *arg);
+		    portals_plan_cb *plan, portals_done_cb *done, void *arg);
 /* Something changed: sync soon, but not before min-sync-period. */
 void		 portals_request(struct portals *);
 /*

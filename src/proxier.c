@@ -21,6 +21,12 @@
  * portals module for a sync; it calls back proxier_plan for the full set.
  * While a NodePort is in use its port is held by a bound socket so that no
  * other program on the node can take it.
+ *
+ * The proxier also keeps kube-proxy's sync metrics.  A "sync" is what makes
+ * changes real: with --iptables legacy a rule sync (portals), without it a
+ * burst of store callbacks applied to sockets and load balancers (they
+ * end when the loop turns: batch_ev).  Endpoint changes are real as soon
+ * as the lb has them, so they are never pending past their burst.
  */
 #include <errno.h>
 #include <unistd.h>
@@ -72,7 +78,19 @@ struct proxier {
 	struct portals		*portals;	/* NULL with --iptables none */
 	int			 synced;
 	int64_t			 last_update;	/* wall clock, seconds */
+	struct sync_metrics	 sm;		/* kube-proxy's sync metrics */
+	struct event		*batch_ev;	/* a burst of changes has ended */
+	double			 batch_s;	/* time spent applying it */
 };
+
+static double
+clock_seconds(clockid_t clock)
+{
+	struct timespec ts;
+
+	clock_gettime(clock, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
 
 static int
 pp_cmp(const struct proxied_port *a, const struct proxied_port *b)
@@ -195,8 +213,8 @@ pp_open(struct proxier *p, struct proxied_port *pp)
 	for (i = 0; i < nbusy; i++)
 		portalloc_put(p->ports, (uint16_t)busy[i]);
 	if (rc == 0) {
-		log_info("service %s: %s proxy port %u, %zu endpoints",
-		    pp->pp_sp->key, k8s_proto_str(pp->pp_sp->protocol),
+		log_debug(LOG_V_SERVICE, "service %s: %s proxy port %u, "
+		    "%zu endpoints", pp->pp_sp->key, k8s_proto_str(pp->pp_sp->protocol),
 		    pp->pp_proxy_port, pp->pp_sp->n_endpoints);
 		proxier_rules_changed(p);
 	}
@@ -265,8 +283,8 @@ proxier_add(struct proxier *p, const struct store_port *sp)
 static void
 proxier_remove(struct proxier *p, struct proxied_port *pp)
 {
-	log_info("service %s: removed (proxy port %u)", pp->pp_sp->key,
-	    pp->pp_proxy_port);
+	log_debug(LOG_V_SERVICE, "service %s: removed (proxy port %u)",
+	    pp->pp_sp->key, pp->pp_proxy_port);
 	RB_REMOVE(proxied_ports, &p->tree, pp);
 	p->count--;
 	if (!pp_is_open(pp))
@@ -287,7 +305,7 @@ proxier_change(struct proxier *p, struct proxied_port *pp,
 	pp->pp_sp = new;
 	if (changes & STORE_ENDPOINTS_CHANGED) {
 		lb_set_endpoints(pp->pp_lb, new->endpoints, new->n_endpoints);
-		log_debug(2, "service %s: %zu endpoints", new->key,
+		log_debug(LOG_V_SERVICE, "service %s: %zu endpoints", new->key,
 		    new->n_endpoints);
 	}
 	if (!(changes & STORE_SERVICE_CHANGED))
@@ -304,7 +322,48 @@ proxier_change(struct proxier *p, struct proxied_port *pp,
 		p->failed--;
 		pp_ensure_open(p, pp);
 	}
-	log_debug(2, "service %s: updated", new->key);
+	log_debug(LOG_V_SERVICE, "service %s: updated", new->key);
+}
+
+/*
+ * kube-proxy counts each Service and each endpoints object that changed
+ * and calls them pending until a sync has programmed them.  Here the
+ * unit is the service port; an added or removed port is a Service change,
+ * and an endpoint change too if it had endpoints.
+ */
+static void
+proxier_count_change(struct proxier *p, const struct store_port *old,
+    const struct store_port *new, unsigned changes)
+{
+	const struct store_port *sp = new != NULL ? new : old;
+	int svc = 0, eps = 0;
+
+	if (old == NULL || new == NULL) {
+		svc = 1;
+		eps = sp->n_endpoints > 0;
+	} else {
+		svc = (changes & STORE_SERVICE_CHANGED) != 0;
+		eps = (changes & STORE_ENDPOINTS_CHANGED) != 0;
+	}
+	p->sm.service_changes += svc;
+	p->sm.service_pending += svc;
+	p->sm.endpoint_changes += eps;
+	p->sm.endpoint_pending += eps;
+	p->sm.last_queued = clock_seconds(CLOCK_REALTIME);
+	/*
+	 * Network programming latency: from the change in the cluster (the
+	 * endpoint objects' last-change-trigger-time) to now, when the new
+	 * endpoints are in the lb.  Once per new trigger time.
+	 */
+	if (eps && new != NULL && new->trigger_time > 0 && (old == NULL ||
+	    old->trigger_time != new->trigger_time))
+		/* (A skewed clock could put the trigger in the future.) */
+		metrics_observe(&p->sm.programming,
+		    p->sm.last_queued > new->trigger_time ?
+		    p->sm.last_queued - new->trigger_time : 0);
+	/* The store reports a burst in one go: it ends when the loop turns. */
+	if (!event_pending(p->batch_ev, EV_TIMEOUT, NULL))
+		event_active(p->batch_ev, EV_TIMEOUT, 0);
 }
 
 void
@@ -313,8 +372,10 @@ proxier_apply(void *arg, const struct store_port *old,
 {
 	struct proxier *p = arg;
 	struct proxied_port *pp = old != NULL ? pp_find(p, old) : NULL;
+	double t0 = clock_seconds(CLOCK_MONOTONIC);
 
 	p->last_update = time(NULL);
+	proxier_count_change(p, old, new, changes);
 	if (old == NULL)
 		proxier_add(p, new);
 	else if (pp == NULL)
@@ -323,6 +384,41 @@ proxier_apply(void *arg, const struct store_port *old,
 		proxier_remove(p, pp);
 	else
 		proxier_change(p, pp, old, new, changes);
+	p->batch_s += clock_seconds(CLOCK_MONOTONIC) - t0;
+}
+
+/*
+ * A burst of changes is in the load balancers and proxy sockets: endpoint
+ * changes take effect right there.  Without iptables that is the whole
+ * sync; with it, Service changes wait for the rule sync (proxier_synced).
+ */
+static void
+proxier_batch_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct proxier *p = arg;
+
+	(void)fd;
+	(void)what;
+	p->sm.endpoint_pending = 0;
+	if (p->portals == NULL) {
+		metrics_observe(&p->sm.sync_duration, p->batch_s);
+		p->sm.last_sync = clock_seconds(CLOCK_REALTIME);
+		p->sm.service_pending = 0;
+	}
+	p->batch_s = 0;
+}
+
+/* portals_done_cb: a rule sync (plan and iptables transactions) ended. */
+static void
+proxier_synced(void *arg, int ok, double seconds)
+{
+	struct proxier *p = arg;
+
+	metrics_observe(&p->sm.sync_duration, seconds);
+	if (!ok)
+		return;
+	p->sm.last_sync = clock_seconds(CLOCK_REALTIME);
+	p->sm.service_pending = 0;
 }
 
 static void
@@ -380,12 +476,15 @@ proxier_new(struct event_base *base, const struct config *cfg)
 	RB_INIT(&p->tree);
 	p->retry_ev = evtimer_new(base, proxier_retry_cb, p);
 	p->sweep_ev = event_new(base, -1, EV_PERSIST, proxier_sweep_cb, p);
-	if (p->retry_ev == NULL || p->sweep_ev == NULL)
+	p->batch_ev = evtimer_new(base, proxier_batch_cb, p);
+	metrics_sync_init(&p->sm);
+	if (p->retry_ev == NULL || p->sweep_ev == NULL || p->batch_ev == NULL)
 		fatalx("proxier: cannot create timers");
 	evtimer_add(p->sweep_ev, &sweep);
 	p->last_update = time(NULL);
 	if (cfg->iptables == IPTABLES_LEGACY &&
-	    (p->portals = portals_new(base, cfg, proxier_plan, p)) == NULL) {
+	    (p->portals = portals_new(base, cfg, proxier_plan, proxier_synced,
+	    p)) == NULL) {
 		proxier_free(p, 0);
 		return NULL;
 	}
@@ -413,6 +512,7 @@ proxier_free(struct proxier *p, int cleanup)
 	}
 	event_free(p->retry_ev);
 	event_free(p->sweep_ev);
+	event_free(p->batch_ev);
 	portalloc_free(p->ports);
 	free(p);
 	return rc;
@@ -476,6 +576,54 @@ proxier_totals(struct proxier *p, struct port_stats *total)
 		metrics_add(total, &pp->pp_stats);
 }
 
+void
+proxier_write_metrics(struct proxier *p, struct evbuffer *b)
+{
+	struct metrics_port *ports;
+	struct proxied_port *pp;
+	uint64_t requested, ok, failed;
+	size_t n = 0;
+	int retired;
+
+	metrics_write_sync(b, &p->sm);
+	/* Ports gone with relays still open, or ever: the "(removed)" row. */
+	retired = memcmp(&metrics_retired, &(struct port_stats){ 0 },
+	    sizeof(metrics_retired)) != 0;
+	ports = xreallocarray(NULL, p->count + 1, sizeof(*ports));
+	RB_FOREACH(pp, proxied_ports, &p->tree) {
+		ports[n].name = pp->pp_sp->key;
+		ports[n].protocol = k8s_proto_str(pp->pp_sp->protocol);
+		ports[n].stats = &pp->pp_stats;
+		ports[n].endpoints = lb_endpoint_stats_all(pp->pp_lb);
+		ports[n].n_endpoints = lb_count(pp->pp_lb);
+		n++;
+	}
+	if (retired) {
+		ports[n].name = "(removed)";
+		ports[n].protocol = "";
+		ports[n].stats = &metrics_retired;
+		ports[n].endpoints = NULL;
+		ports[n].n_endpoints = 0;
+		n++;
+	}
+	metrics_write_ports(b, ports, n);
+	free(ports);
+
+	proxier_rule_syncs(p, &requested, &ok, &failed);
+	metrics_family(b, "kube_uproxy_rule_sync_requests_total", "counter",
+	    "Rule syncs asked for by service changes.");
+	metrics_sample(b, "kube_uproxy_rule_sync_requests_total", NULL,
+	    (double)requested);
+	metrics_family(b, "kube_uproxy_rule_syncs_total", "counter",
+	    "Syncs of the nat rules that succeeded (a sync that finds the "
+	    "rules right commits nothing).");
+	metrics_sample(b, "kube_uproxy_rule_syncs_total", NULL, (double)ok);
+	metrics_family(b, "kube_uproxy_rule_sync_failures_total", "counter",
+	    "Syncs of the nat rules that failed.");
+	metrics_sample(b, "kube_uproxy_rule_sync_failures_total", NULL,
+	    (double)failed);
+}
+
 static cJSON *
 addrs_json(const union addr *a, size_t n, int with_port)
 {
@@ -486,6 +634,29 @@ addrs_json(const union addr *a, size_t n, int with_port)
 	for (i = 0; i < n; i++)
 		cJSON_AddItemToArray(arr, cJSON_CreateString(
 		    addr_str(&a[i], with_port, buf, sizeof(buf))));
+	return arr;
+}
+
+/* Per endpoint, as ipvsadm -Ln lists real servers with their ActiveConn. */
+static cJSON *
+endpoint_stats_json(const struct lb *lb)
+{
+	struct endpoint_stats *const *es = lb_endpoint_stats_all(lb);
+	cJSON *arr = cJSON_CreateArray(), *o;
+	char buf[ADDR_STRLEN];
+	size_t i;
+
+	for (i = 0; i < lb_count(lb); i++) {
+		o = cJSON_CreateObject();
+		cJSON_AddStringToObject(o, "endpoint",
+		    addr_str(&es[i]->es_addr, 1, buf, sizeof(buf)));
+		cJSON_AddNumberToObject(o, "activeConnections",
+		    es[i]->es_active);
+		cJSON_AddNumberToObject(o, "dialFailures",
+		    es[i]->es_dial_failures);
+		cJSON_AddNumberToObject(o, "dialRetries", es[i]->es_dial_retries);
+		cJSON_AddItemToArray(arr, o);
+	}
 	return arr;
 }
 
@@ -520,6 +691,12 @@ proxier_debug_json(struct proxier *p)
 		    sp->affinity_timeout);
 		cJSON_AddItemToObject(o, "endpoints",
 		    addrs_json(sp->endpoints, sp->n_endpoints, 1));
+		cJSON_AddStringToObject(o, "scheduler", "rr");
+		cJSON_AddNumberToObject(o, "activeConnections",
+		    sp->protocol == K8S_PROTO_UDP ?
+		    pp->pp_stats.udp_flows_active : pp->pp_stats.tcp_active);
+		cJSON_AddItemToObject(o, "endpointStats",
+		    endpoint_stats_json(pp->pp_lb));
 		cJSON_AddItemToArray(arr, o);
 	}
 	return arr;

@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include <cjson/cJSON.h>
+#include <event2/buffer.h>
 #include <event2/event.h>
 
 #include "metrics.h"
@@ -62,7 +63,18 @@ void		 proxier_rule_syncs(const struct proxier *, uint64_t *requested,
 void		 proxier_totals(struct proxier *, struct port_stats *total);
 size_t		 proxier_count(const struct proxier *);
 
-/* /debug/services: a JSON array, one object per service port (caller frees). */
+/*
+ * /metrics: append kube-proxy's sync families, every kube_uproxy_* family
+ * of the data path (per service port and endpoint) and the rule syncs.
+ */
+void		 proxier_write_metrics(struct proxier *, struct evbuffer *);
+
+/*
+ * /debug/services: a JSON array, one object per service port (caller frees):
+ * DESIGN.md section 2's keys, plus "scheduler" ("rr"), "activeConnections"
+ * (TCP connections or UDP flows) and "endpointStats", one object per
+ * endpoint: "endpoint", "activeConnections", "dialFailures", "dialRetries".
+ */
 cJSON		*proxier_debug_json(struct proxier *);
 
 #endif

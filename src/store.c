@@ -306,6 +306,19 @@ store_delete(struct store *st, enum k8s_kind kind, const char *ns,
 }
 
 void
+store_keep(struct store *st, enum k8s_kind kind, const char *ns,
+    const char *name)
+{
+	struct obj_entry key, *e;
+
+	key.kind = kind;
+	key.ns = ns;
+	key.name = name;
+	if ((e = RB_FIND(obj_tree, &st->objects, &key)) != NULL)
+		e->gen = st->gen;
+}
+
+void
 store_replace_begin(struct store *st)
 {
 	st->gen++;
@@ -380,6 +393,23 @@ join_endpoints(const struct group *g, const struct k8s_service_port *sp,
 	}
 	*np = n;
 	return eps;
+}
+
+/* The newest trigger time of the objects join_endpoints reads. */
+static double
+join_trigger_time(const struct group *g)
+{
+	const struct obj_entry *e;
+	double t = 0;
+
+	e = TAILQ_FIRST(&g->slices);
+	if (e == NULL)
+		e = g->endpoints;
+	for (; e != NULL; e = e->kind == K8S_ENDPOINTSLICE ?
+	    TAILQ_NEXT(e, group_entry) : NULL)
+		if (e->obj->trigger_time > t)
+			t = e->obj->trigger_time;
+	return t;
 }
 
 /* Copy n addresses to *dst, point *field at them, advance *dst. */
@@ -518,8 +548,8 @@ group_join(struct group *g, size_t *np)
 		if (sp->protocol != K8S_PROTO_TCP &&
 		    sp->protocol != K8S_PROTO_UDP) {
 			if (g->svc_changed)
-				log_warnx("service %s/%s port %s: protocol "
-				    "SCTP/other is not supported", g->ns,
+				log_warnx("service %s/%s port %s: SCTP is "
+				    "not supported", g->ns,
 				    g->name, strchr(key, ':') + 1);
 			free(key);
 			continue;
@@ -538,6 +568,7 @@ group_join(struct group *g, size_t *np)
 		}
 		eps = join_endpoints(g, sp, &n_eps);
 		pn = port_node_new(g, svc, sp, key, eps, n_eps);
+		pn->port.trigger_time = join_trigger_time(g);
 		free(eps);
 		free(key);
 		ports[n++] = pn;

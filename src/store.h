@@ -41,6 +41,12 @@ struct store_port {
 	uint32_t	 affinity_timeout;
 	const union addr *endpoints;	/* IP:targetPort, sorted by addr_cmp, unique */
 	size_t		 n_endpoints;
+	/*
+	 * The newest last-change-trigger-time (k8s_object.trigger_time) of
+	 * the endpoint objects joined, 0 if none has one.  It alone is not a
+	 * change.
+	 */
+	double		 trigger_time;
 };
 
 enum store_change {
@@ -81,6 +87,13 @@ void		 store_delete(struct store *, enum k8s_kind, const char *ns,
  * real differences reach the callback.
  */
 void		 store_replace_begin(struct store *);
+/*
+ * Inside a replacement: keep the stored object (kind, ns, name) as it is,
+ * because its new version is broken and the last good one is better than
+ * none.  No-op if absent.
+ */
+void		 store_keep(struct store *, enum k8s_kind, const char *ns,
+		    const char *name);
 void		 store_replace_end(struct store *, unsigned kinds);
 
 /* Re-join touched Services and report changed ports.  Returns how many. */

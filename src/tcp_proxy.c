@@ -67,10 +67,15 @@ struct tcp_proxy {
 	struct conn_list	 conns;
 };
 
-/* One direction: from a source socket to a destination socket. */
+/*
+ * One direction: from a source socket to a destination socket.  The write
+ * event is made the first time the destination is full and kept until the
+ * connection closes: an idle connection (or one whose peers keep up) holds
+ * only the two read events, 2 x 128 bytes of its size.
+ */
 struct relay_half {
 	struct event	 ev_read;	/* source readable; off while data waits */
-	struct event	 ev_write;	/* destination writable; on while data waits */
+	struct event	*ev_write;	/* destination writable; on while data waits */
 	char		*buf;		/* copy: held while buf[off, len) waits */
 	int		 pipe[2];	/* splice: held while len bytes are in it */
 	uint32_t	 off;
@@ -88,6 +93,7 @@ struct connection {
 	uint8_t			 attempt;	/* connect attempts started */
 	uint8_t			 mode;		/* enum relay_mode, fixed at connect */
 	union addr		 client;
+	struct endpoint_stats	*ep;		/* held: the endpoint it dials or relays to */
 	struct relay_half	 up;		/* client to backend */
 	struct relay_half	 down;		/* backend to client */
 };
@@ -102,6 +108,8 @@ static struct conn_list	 orphans = TAILQ_HEAD_INITIALIZER(orphans);
 #define RESET_BOTH	(-2)
 
 static void	conn_redial(struct connection *);
+static void	up_write_cb(evutil_socket_t, short, void *);
+static void	down_write_cb(evutil_socket_t, short, void *);
 
 void
 tcp_relay_mode_set(enum relay_mode mode)
@@ -159,13 +167,15 @@ conn_free(struct connection *c, int reset_fd, const char *reason)
 	    addr_str(&c->client, 1, cbuf, sizeof(cbuf)), reason);
 	if (c->state == CONN_RELAYING) {
 		event_del(&c->up.ev_read);
-		event_del(&c->up.ev_write);
-		event_del(&c->down.ev_read);
-		event_del(&c->down.ev_write);
+		if (c->up.ev_write != NULL)
+			event_free(c->up.ev_write);
+		if (c->down.ev_write != NULL)
+			event_free(c->down.ev_write);
 		half_release(&c->up);
 		half_release(&c->down);
-	} else
-		event_del(&c->up.ev_write);	/* the connect or descriptor wait */
+	}
+	/* Relaying: the backend's read; else the connect or descriptor wait. */
+	event_del(&c->down.ev_read);
 	if (c->cfd == reset_fd || reset_fd == RESET_BOTH)
 		close_reset(c->cfd);
 	else
@@ -177,6 +187,7 @@ conn_free(struct connection *c, int reset_fd, const char *reason)
 	TAILQ_REMOVE(c->proxy != NULL ? &c->proxy->conns : &orphans, c,
 	    entry);
 	c->stats->tcp_active--;
+	metrics_endpoint_release(c->ep);
 	relays_active--;
 	free(c);
 }
@@ -256,12 +267,15 @@ half_read(struct connection *c, int is_up)
 				    "backend reset");
 				return;
 			}
-			event_del(&h->ev_read);
 			h->done = 1;
+			/* Both ways done: the close sends this FIN, no shutdown. */
+			if (other->done) {
+				conn_free(c, -1, "closed");
+				return;
+			}
+			event_del(&h->ev_read);
 			/* Fails only if dst is already gone; its read will say so. */
 			(void)shutdown(dst, SHUT_WR);
-			if (other->done)
-				conn_free(c, -1, "closed");
 			return;
 		}
 		h->len = (uint32_t)n;
@@ -269,8 +283,16 @@ half_read(struct connection *c, int is_up)
 			return;
 		if (h->len != 0) {
 			/* Destination full: hold the data, stop reading this way. */
+			if (h->ev_write == NULL && (h->ev_write = event_new(
+			    event_get_base(&h->ev_read), dst, EV_WRITE | EV_PERSIST,
+			    is_up ? up_write_cb : down_write_cb, c)) == NULL) {
+				log_warnx("%s: out of memory for an event",
+				    conn_name(c));
+				conn_free(c, RESET_BOTH, "no memory, reset");
+				return;
+			}
 			event_del(&h->ev_read);
-			event_add(&h->ev_write, NULL);
+			event_add(h->ev_write, NULL);
 			return;
 		}
 		/* A short read means the socket is drained: skip the EAGAIN. */
@@ -288,7 +310,7 @@ half_write(struct connection *c, int is_up)
 	if (half_flush(c, is_up) == -1)
 		return;
 	if (h->len == 0) {
-		event_del(&h->ev_write);
+		event_del(h->ev_write);
 		event_add(&h->ev_read, NULL);
 	}
 }
@@ -340,12 +362,9 @@ conn_relay(struct connection *c)
 	c->down.pipe[0] = c->down.pipe[1] = -1;
 	event_assign(&c->up.ev_read, base, c->cfd, EV_READ | EV_PERSIST,
 	    up_read_cb, c);
-	event_assign(&c->up.ev_write, base, c->bfd, EV_WRITE | EV_PERSIST,
-	    up_write_cb, c);
+	/* Not pending: the connect wait used it and has fired. */
 	event_assign(&c->down.ev_read, base, c->bfd, EV_READ | EV_PERSIST,
 	    down_read_cb, c);
-	event_assign(&c->down.ev_write, base, c->cfd, EV_WRITE | EV_PERSIST,
-	    down_write_cb, c);
 	event_add(&c->up.ev_read, NULL);
 	event_add(&c->down.ev_read, NULL);
 }
@@ -359,6 +378,7 @@ conn_dial_failed(struct connection *c, const char *why)
 	log_debug(4, "%s: client %s: connect attempt %u: %s", conn_name(c),
 	    addr_str(&c->client, 1, cbuf, sizeof(cbuf)), c->attempt, why);
 	c->stats->dial_failures++;
+	c->ep->es_dial_failures++;
 	if (c->bfd != -1) {
 		close(c->bfd);
 		c->bfd = -1;
@@ -377,7 +397,13 @@ conn_dial_cb(evutil_socket_t fd, short what, void *arg)
 		conn_dial_failed(c, "timed out");
 		return;
 	}
-	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) == -1)
+	/*
+	 * Writable alone means connected: libevent reports an error or hangup
+	 * (EPOLLERR, EPOLLHUP) as readable and writable.  Readable too (an
+	 * error, or a server that speaks first) needs the socket's verdict.
+	 */
+	if (what != EV_WRITE &&
+	    getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) == -1)
 		err = errno;
 	if (err != 0) {
 		conn_dial_failed(c, strerror(err));
@@ -425,6 +451,11 @@ conn_connect(struct connection *c, const union addr *ep)
 	tv.tv_sec = dial_timeout_ms[c->attempt] / 1000;
 	tv.tv_usec = (dial_timeout_ms[c->attempt] % 1000) * 1000;
 	c->attempt++;
+	/* Per-endpoint counters: held, so an endpoint change cannot free them. */
+	metrics_endpoint_release(c->ep);
+	c->ep = metrics_endpoint_hold(lb_endpoint_stats(p->lb, ep));
+	if (c->attempt > 1)
+		c->ep->es_dial_retries++;
 	log_debug(4, "%s: client %s: connecting to %s", p->name,
 	    addr_str(&c->client, 1, cbuf, sizeof(cbuf)),
 	    addr_str(ep, 1, ebuf, sizeof(ebuf)));
@@ -439,8 +470,9 @@ conn_connect(struct connection *c, const union addr *ep)
 			 * within the attempt budget, so the wait is bounded.
 			 */
 			proxy_pause(p, "backend socket");
-			evtimer_assign(&c->up.ev_write, p->base, conn_wait_cb, c);
-			evtimer_add(&c->up.ev_write, &pause_tv);
+			evtimer_assign(&c->down.ev_read, p->base, conn_wait_cb,
+			    c);
+			evtimer_add(&c->down.ev_read, &pause_tv);
 		} else
 			conn_dial_failed(c, strerror(errno));
 		return;
@@ -455,9 +487,9 @@ conn_connect(struct connection *c, const union addr *ep)
 		conn_dial_failed(c, strerror(errno));
 		return;
 	}
-	event_assign(&c->up.ev_write, p->base, c->bfd, EV_WRITE, conn_dial_cb,
-	    c);
-	event_add(&c->up.ev_write, &tv);
+	event_assign(&c->down.ev_read, p->base, c->bfd, EV_READ | EV_WRITE,
+	    conn_dial_cb, c);
+	event_add(&c->down.ev_read, &tv);
 }
 
 /*
@@ -507,7 +539,7 @@ proxy_client(struct tcp_proxy *p, int cfd, const union addr *client)
 	c->state = CONN_CONNECTING;
 	c->client = *client;
 	/* So that conn_free can always event_del it; conn_connect reassigns. */
-	evtimer_assign(&c->up.ev_write, p->base, conn_wait_cb, c);
+	evtimer_assign(&c->down.ev_read, p->base, conn_wait_cb, c);
 	TAILQ_INSERT_TAIL(&p->conns, c, entry);
 	p->stats->tcp_active++;
 	relays_active++;

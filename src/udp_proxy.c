@@ -22,9 +22,17 @@
  * The receive buffers (32 x 64 KiB) are shared by all UDP proxies of the
  * process and reference counted: one loop runs every callback to
  * completion, and per-proxy buffers would cost 2 MiB per service port.
+ *
+ * Sending, a run of datagrams of one size to one peer goes out as one UDP
+ * GSO send (UDP_SEGMENT, udp(7)): the kernel builds one large packet,
+ * takes it once through routing, netfilter and the veth or NIC, and cuts
+ * it into the original datagrams as late as it can (at the receiving
+ * socket on a veth).  Most of the cost of relaying a small datagram is
+ * that per-packet path, so this is where a relay of 64 B datagrams gains.
  */
 #include <errno.h>
 #include <netinet/in.h>
+#include <netinet/udp.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/queue.h>
@@ -50,11 +58,26 @@
 #define UDP_BUFSZ	65536		/* > largest UDP payload (65527) */
 #define UDP_SOCKBUF	(4 * 1024 * 1024)
 #define UDP_HASH_MIN	16
+/*
+ * GSO limits: a segment plus headers must fit the path MTU (else EINVAL,
+ * and we fall back), and the whole send in one 64 KiB IP packet of at most
+ * 64 segments (UDP_MAX_SEGMENTS of older kernels).
+ */
+#define UDP_GSO_SEG_MAX	1400
+#define UDP_GSO_LEN_MAX	60000
+#define UDP_GSO_SEGS	64
 
 union udp_cmsg {
 	struct cmsghdr	align;
 	char		buf[CMSG_SPACE(sizeof(struct in6_pktinfo)) +
 			    CMSG_SPACE(sizeof(struct in_pktinfo))];
+};
+
+/* A message's own ancillary data (a reply's PKTINFO) and UDP_SEGMENT. */
+union udp_gso_cmsg {
+	struct cmsghdr	align;
+	char		buf[CMSG_SPACE(sizeof(struct in6_pktinfo)) +
+			    CMSG_SPACE(sizeof(uint16_t))];
 };
 
 struct udp_scratch {
@@ -64,16 +87,23 @@ struct udp_scratch {
 	struct iovec	 iov[UDP_BATCH];
 	union addr	 peer[UDP_BATCH];
 	union udp_cmsg	 cmsg[UDP_BATCH];
+	struct mmsghdr	 gso[UDP_BATCH];	/* out[] merged into runs */
+	struct iovec	 gso_iov[UDP_BATCH];
+	union udp_gso_cmsg gso_cmsg[UDP_BATCH];
+	int		 gso_first[UDP_BATCH + 1]; /* out[] index of each run */
 	unsigned char	*buf;			/* UDP_BATCH * UDP_BUFSZ */
 };
 
 /* Shared receive buffers, see the header comment. */
 static struct udp_scratch *scratch;
+/* Cleared for good when the kernel refuses UDP_SEGMENT. */
+static int gso_ok = 1;
 
 struct flow {
 	struct udp_proxy	*fl_proxy;
 	union addr		 fl_client;
 	union addr		 fl_backend;	/* copied: lb's array may change */
+	struct endpoint_stats	*fl_ep;		/* held: fl_backend's counters */
 	union addr		 fl_local;	/* where the client sent to */
 	unsigned		 fl_ifindex;
 	int			 fl_has_local;
@@ -244,6 +274,7 @@ flow_close(struct flow *f, const char *reason)
 	TAILQ_REMOVE(&up->up_lru, f, fl_lru);
 	up->up_nflows--;
 	up->up_stats->udp_flows_active--;
+	metrics_endpoint_release(f->fl_ep);
 	if (f->fl_ev != NULL)
 		event_free(f->fl_ev);
 	if (f->fl_fd != -1)
@@ -278,6 +309,10 @@ flow_connect(struct flow *f, int retry, uint64_t now)
 		return -1;
 	}
 	f->fl_backend = *ep;
+	metrics_endpoint_release(f->fl_ep);
+	f->fl_ep = metrics_endpoint_hold(lb_endpoint_stats(up->up_lb, ep));
+	if (retry)
+		f->fl_ep->es_dial_retries++;
 	/* Connecting a UDP socket only sets its peer: it never blocks. */
 	f->fl_fd = socket(ep->sa.sa_family,
 	    SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -349,6 +384,7 @@ flow_new(struct udp_proxy *up, const union addr *client, struct msghdr *m,
 			event_free(f->fl_ev);
 		if (f->fl_fd != -1)
 			close(f->fl_fd);
+		metrics_endpoint_release(f->fl_ep);
 		free(f);
 		return NULL;
 	}
@@ -370,6 +406,99 @@ flow_new(struct udp_proxy *up, const union addr *client, struct msghdr *m,
 	return f;
 }
 
+/* Can out[j] join a run that starts at out[first] with segment size seg? */
+static int
+gso_fits(const struct msghdr *first, const struct msghdr *m, size_t seg,
+    size_t total, int count)
+{
+	size_t len = m->msg_iov[0].iov_len;
+
+	return m->msg_name == first->msg_name &&
+	    m->msg_control == first->msg_control && len <= seg &&
+	    total + len <= UDP_GSO_LEN_MAX && count < UDP_GSO_SEGS;
+}
+
+/*
+ * sendmmsg(fd, out, n, 0), with runs of equal-size datagrams to the same
+ * peer merged into UDP GSO sends (see the header comment).  Same contract:
+ * returns how many of out[] were sent (their msg_len set), or -1 with
+ * errno when the first could not be.  A run's last datagram may be
+ * shorter than the others; a datagram above UDP_GSO_SEG_MAX goes alone.
+ */
+static int
+udp_sendmmsg(int fd, struct mmsghdr *out, int n)
+{
+	struct mmsghdr *g;
+	struct msghdr *first, *m;
+	struct cmsghdr *c;
+	size_t seg, total, clen;
+	uint16_t seg16;
+	int i, j, k, r, sent;
+
+	if (!gso_ok || n < 2)
+		return sendmmsg(fd, out, n, 0);
+	for (i = k = 0; i < n; k++) {
+		first = &out[i].msg_hdr;
+		seg = first->msg_iov[0].iov_len;
+		total = seg;
+		scratch->gso_first[k] = i;
+		scratch->gso_iov[i] = first->msg_iov[0];
+		/* A run goes on while sizes stay equal; a shorter one ends it. */
+		for (j = i + 1; seg <= UDP_GSO_SEG_MAX && j < n &&
+		    out[j - 1].msg_hdr.msg_iov[0].iov_len == seg &&
+		    gso_fits(first, &out[j].msg_hdr, seg, total, j - i); j++) {
+			scratch->gso_iov[j] = out[j].msg_hdr.msg_iov[0];
+			total += out[j].msg_hdr.msg_iov[0].iov_len;
+		}
+		g = &scratch->gso[k];
+		g->msg_hdr = *first;
+		g->msg_hdr.msg_iov = &scratch->gso_iov[i];
+		g->msg_hdr.msg_iovlen = (size_t)(j - i);
+		if (j - i > 1) {
+			/* Its own ancillary data, then the segment size. */
+			clen = first->msg_controllen;
+			memset(&scratch->gso_cmsg[k], 0, sizeof(scratch->gso_cmsg[k]));
+			if (clen > 0)
+				memcpy(scratch->gso_cmsg[k].buf, first->msg_control,
+				    clen);
+			c = (struct cmsghdr *)(void *)(scratch->gso_cmsg[k].buf +
+			    clen);
+			c->cmsg_level = IPPROTO_UDP;
+			c->cmsg_type = UDP_SEGMENT;
+			c->cmsg_len = CMSG_LEN(sizeof(seg16));
+			seg16 = (uint16_t)seg;
+			memcpy(CMSG_DATA(c), &seg16, sizeof(seg16));
+			g->msg_hdr.msg_control = scratch->gso_cmsg[k].buf;
+			g->msg_hdr.msg_controllen = clen +
+			    CMSG_SPACE(sizeof(seg16));
+		}
+		i = j;
+	}
+	scratch->gso_first[k] = n;
+	r = sendmmsg(fd, scratch->gso, (unsigned)k, 0);
+	if (r == -1 && (errno == EINVAL || errno == EIO ||
+	    errno == ENOPROTOOPT || errno == EOPNOTSUPP) &&
+	    scratch->gso[0].msg_hdr.msg_iovlen > 1) {
+		/*
+		 * No UDP GSO here (an old kernel, a device without checksum
+		 * offload, a segment above the path MTU): plain sends from
+		 * now on.
+		 */
+		gso_ok = 0;
+		log_debug(1, "udp: no UDP GSO (%s), sending datagrams one by one",
+		    strerror(errno));
+		return sendmmsg(fd, out, n, 0);
+	}
+	if (r <= 0)
+		return r;
+	sent = scratch->gso_first[r];
+	for (j = 0; j < sent; j++) {
+		m = &out[j].msg_hdr;
+		out[j].msg_len = (unsigned)m->msg_iov[0].iov_len;
+	}
+	return sent;
+}
+
 /*
  * Send out[0..n) on the flow's connected socket.  A refused send means an
  * ICMP port unreachable came back for an earlier datagram: the endpoint is
@@ -388,6 +517,7 @@ flow_send(struct flow *f, int n, uint64_t now)
 		if (f->fl_refused) {
 			retried = 1;
 			st->dial_failures++;
+			f->fl_ep->es_dial_failures++;
 			st->dial_retries++;
 			if (flow_connect(f, 1, now) == -1) {
 				st->udp_dropped += n - sent;
@@ -395,7 +525,7 @@ flow_send(struct flow *f, int n, uint64_t now)
 				return;
 			}
 		}
-		r = sendmmsg(f->fl_fd, out + sent, n - sent, 0);
+		r = udp_sendmmsg(f->fl_fd, out + sent, n - sent);
 		if (r > 0) {
 			for (j = sent; j < sent + r; j++)
 				st->bytes_to_backend += out[j].msg_len;
@@ -557,7 +687,8 @@ flow_read_cb(evutil_socket_t fd, short what, void *arg)
 			o->msg_controllen = cmlen;
 		}
 		for (sent = 0; sent < k; ) {
-			r = sendmmsg(up->up_fd, scratch->out + sent, k - sent, 0);
+			r = udp_sendmmsg(up->up_fd, scratch->out + sent,
+			    k - sent);
 			if (r > 0) {
 				for (i = sent; i < sent + r; i++)
 					st->bytes_to_client +=

@@ -21,6 +21,7 @@
 #include <cjson/cJSON.h>
 
 #include "config.h"
+#include "util.h"
 
 #define CONFDIR	TESTDATA_DIR "/config"
 
@@ -294,6 +295,14 @@ test_bool_and_verbosity_forms(void **state)
 	assert_true(strlen(c.hostname) > 0);
 	config_free(&c);
 
+	/* An empty path or URL is not set (kube-proxy's `kubeconfig: ""`). */
+	assert_int_equal(parse(&c, "--kubeconfig=", "--master", "",
+	    "--manifests=", NULL), 0);
+	assert_null(c.kubeconfig);
+	assert_null(c.master);
+	assert_null(c.manifests);
+	config_free(&c);
+
 	assert_int_equal(parse(&c, "-v", "3", NULL), 0);
 	assert_int_equal(c.verbosity, 3);
 	config_free(&c);
@@ -324,8 +333,9 @@ test_flag_errors(void **state)
 		{ "--udp-timeout=0", "--udp-timeout: \"0\" must be greater than 0" },
 		{ "--iptables-sync-period=0s",
 		  "--iptables-sync-period: \"0s\" must be greater than 0" },
-		{ "--iptables-min-sync-period=1m", "--iptables-min-sync-period: "
-		  "1m0s is longer than --iptables-sync-period (30s)" },
+		{ "--iptables-min-sync-period=1m", "--iptables-min-sync-period "
+		  "(iptables.minSyncPeriod): 1m0s is longer than "
+		  "--iptables-sync-period (iptables.syncPeriod, 30s)" },
 		{ "--iptables-min-sync-period=-1s",
 		  "--iptables-min-sync-period: \"-1s\" is not a duration" },
 		{ "--bind-address=localhost",
@@ -607,12 +617,267 @@ test_to_json(void **state)
 	assert_string_equal(jget(j, "healthzBindAddress", NULL)->valuestring,
 	    "0.0.0.0:10256");
 	assert_string_equal(jget(j, "relay", NULL)->valuestring, "copy");
+	/* The override as given, like kube-proxy's /configz. */
 	assert_string_equal(jget(j, "hostnameOverride", NULL)->valuestring,
-	    c.hostname);
+	    "");
+	/* Commands are not settings. */
+	assert_null(cJSON_GetObjectItemCaseSensitive(j, "writeConfigTo"));
+	assert_null(cJSON_GetObjectItemCaseSensitive(j, "write-config-to"));
 	assert_string_equal(jget(j, "mode", NULL)->valuestring, "userspace");
 	cJSON_Delete(j);
 	free(s);
 	config_free(&c);
+}
+
+/* A private directory for files the tests write; removed by rmdir_all. */
+static char tmpdir[64];
+
+static const char *
+tmp_path(const char *name)
+{
+	static char path[128];
+
+	if (tmpdir[0] == '\0') {
+		snprintf(tmpdir, sizeof(tmpdir), "/tmp/test_config.XXXXXX");
+		assert_non_null(mkdtemp(tmpdir));
+	}
+	snprintf(path, sizeof(path), "%s/%s", tmpdir, name);
+	return path;
+}
+
+static void
+write_text(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+
+	assert_non_null(f);
+	assert_true(fputs(text, f) >= 0);
+	assert_int_equal(fclose(f), 0);
+}
+
+/* config_load_file + config_finish on top of the defaults, stderr captured. */
+static int
+load_capture(struct config *c, const char *path, char *buf, size_t len)
+{
+	FILE *tmp = tmpfile();
+	int saved = dup(STDERR_FILENO), rv;
+	size_t n;
+
+	assert_non_null(tmp);
+	assert_true(saved >= 0);
+	config_defaults(c);
+	assert_int_equal(dup2(fileno(tmp), STDERR_FILENO), STDERR_FILENO);
+	err[0] = '\0';
+	rv = config_load_file(c, path, err, sizeof(err));
+	if (rv == 0)
+		rv = config_finish(c, err, sizeof(err));
+	dup2(saved, STDERR_FILENO);
+	close(saved);
+	rewind(tmp);
+	n = fread(buf, 1, len - 1, tmp);
+	buf[n] = '\0';
+	fclose(tmp);
+	return rv;
+}
+
+/*
+ * --write-config-to, then --config: the same configuration (compared as
+ * /configz shows it), with no warning, whatever the values hold.
+ */
+static void
+test_write_round_trip(void **state)
+{
+	static const char *const cases[][20] = {
+		{ NULL },	/* the defaults */
+		{ "--kubeconfig=/k", "--master=https://10.0.0.1:6443",
+		  "--manifests=/srv/m", "--hostname-override=Node-X",
+		  "--bind-address=::1", "--proxy-port-range=30000+5",
+		  "--udp-timeout=1m30s", "--iptables-sync-period=1h2m3.5s",
+		  "--iptables-min-sync-period=250ms", "--iptables=none",
+		  "--relay=splice", "--healthz-bind-address=",
+		  "--metrics-bind-address=[::1]:9999", "--v=7", NULL },
+		/* Text YAML would misread unquoted. */
+		{ "--kubeconfig=/a b/\"q\": #c\\d", "--manifests=-/x: y",
+		  "--hostname-override= Spaced\tNode ", "--master=null",
+		  "--proxy-port-range=1+0", "--iptables-sync-period=1.5s",
+		  "--iptables-min-sync-period=0", NULL },
+		{ "--manifests=\xc3\xa9t\xc3\xa9/'single'", "--master=~",
+		  "--kubeconfig=[x]", "--v=10", "--bind-address=0.0.0.0",
+		  "--proxy-port-range=40000", NULL },
+		{ "--master=true", "--manifests=0x10", "--kubeconfig=1e3",
+		  "--hostname-override=yes", NULL },
+	};
+	struct config c, d;
+	char *argv[24], *want, *got, out[4096], text[8192];
+	const char *path = tmp_path("written.yaml");
+	size_t i, argc;
+	FILE *f;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		for (argc = 0; cases[i][argc] != NULL; argc++)
+			argv[argc] = xstrdup(cases[i][argc]);
+		config_defaults(&c);
+		if (config_parse_args(&c, argc, argv, err, sizeof(err)) != 0)
+			fail_msg("case %zu: %s", i, err);
+		if (config_write_file(&c, path, err, sizeof(err)) != 0)
+			fail_msg("case %zu: %s", i, err);
+		if (load_capture(&d, path, out, sizeof(out)) != 0)
+			fail_msg("case %zu: reading back: %s", i, err);
+		assert_string_equal(out, "");
+		want = config_to_json(&c);
+		got = config_to_json(&d);
+		assert_string_equal(got, want);
+		assert_string_equal(d.hostname, c.hostname);
+		free(want);
+		free(got);
+		config_free(&d);
+
+		/* The flag does the same and says "done, exit 0". */
+		unlink(path);
+		argv[argc] = xasprintf("--write-config-to=%s", path);
+		config_free(&c);
+		config_defaults(&c);
+		assert_int_equal(config_parse_args(&c, argc + 1, argv, err,
+		    sizeof(err)), 1);
+		free(argv[argc]);
+		if (load_capture(&d, path, out, sizeof(out)) != 0)
+			fail_msg("case %zu: reading back: %s", i, err);
+		want = config_to_json(&c);
+		got = config_to_json(&d);
+		assert_string_equal(got, want);
+		free(want);
+		free(got);
+		config_free(&d);
+		config_free(&c);
+		while (argc > 0)
+			free(argv[--argc]);
+	}
+
+	/* The file says where each field comes from, and what it is. */
+	f = fopen(path, "r");
+	assert_non_null(f);
+	text[fread(text, 1, sizeof(text) - 1, f)] = '\0';
+	fclose(f);
+	assert_non_null(strstr(text, "apiVersion: kubeproxy.config.k8s.io/v1alpha1\n"
+	    "kind: KubeProxyConfiguration\n"));
+	assert_non_null(strstr(text, "# --udp-timeout: "));
+	assert_non_null(strstr(text, "\niptables:\n  # --iptables-sync-period: "));
+	/* Text YAML would read as a number or a boolean stays a string. */
+	assert_non_null(strstr(text, "\n  kubeconfig: \"1e3\"\n"));
+	assert_non_null(strstr(text, "\nmaster: \"true\"\n"));
+	assert_non_null(strstr(text, "\nlogging:\n  # --v: log verbosity\n"
+	    "  verbosity: 0\n"));
+	/* Not settings: --cleanup, --config, --write-config-to. */
+	assert_null(strstr(text, "cleanup"));
+	assert_null(strstr(text, "\nconfig"));
+	assert_null(strstr(text, "write"));
+	unlink(path);
+}
+
+static void
+test_write_errors(void **state)
+{
+	struct config c;
+	char arg[] = "--write-config-to=/nonexistent/dir/kp.yaml";
+	char *argv[] = { arg };
+
+	(void)state;
+	config_defaults(&c);
+	assert_int_equal(config_write_file(&c, "/nonexistent/dir/kp.yaml", err,
+	    sizeof(err)), -1);
+	assert_string_equal(err, "--write-config-to /nonexistent/dir/kp.yaml: "
+	    "No such file or directory");
+	config_free(&c);
+	config_defaults(&c);
+	assert_int_equal(config_parse_args(&c, 1, argv, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "--write-config-to /nonexistent/dir"));
+	config_free(&c);
+	/* A bad flag is reported before anything is written. */
+	assert_int_equal(parse(&c, "--write-config-to", tmp_path("never.yaml"),
+	    "--udp-timeout=x", NULL), -1);
+	assert_string_equal(err, "--udp-timeout: \"x\" is not a duration");
+	assert_int_equal(access(tmp_path("never.yaml"), F_OK), -1);
+	config_free(&c);
+}
+
+/* Every kind of invalid value in a file names its field. */
+static void
+test_file_field_errors(void **state)
+{
+	static const struct {
+		const char	*body, *want;
+	} cases[] = {
+		{ "portRange: 9-x", "portRange: \"9-x\" is not a port range "
+		  "(A-B, A or A+N, at most 65535)" },
+		{ "bindAddress: localhost",
+		  "bindAddress: \"localhost\" is not an IP address" },
+		{ "metricsBindAddress: 127.0.0.1",
+		  "metricsBindAddress: \"127.0.0.1\" is not IP:PORT" },
+		{ "iptablesMode: nft",
+		  "iptablesMode: \"nft\" is not one of legacy, none" },
+		{ "relay: zerocopy", "relay: \"zerocopy\" is not one of copy, splice" },
+		{ "logging: {verbosity: 11}", "logging.verbosity: 11 is not in 0..10" },
+		{ "logging:\n  verbosity: lots",
+		  "logging.verbosity: \"lots\" is not an integer" },
+		{ "udpIdleTimeout: 0s", "udpIdleTimeout: \"0s\" must be greater than 0" },
+		{ "udpIdleTimeout: 5", "udpIdleTimeout: \"5\" is not a duration" },
+		{ "iptables: 5", "iptables: not an object" },
+		{ "clientConnection: [a]", "clientConnection: not an object" },
+		{ "bindAddress: [a, b]", "bindAddress: not a scalar value" },
+		{ "clientConnection: {kubeconfig: {a: 1}}",
+		  "clientConnection.kubeconfig: not a scalar value" },
+		{ "iptables:\n  minSyncPeriod: 1h\n  syncPeriod: x",
+		  "iptables.syncPeriod: \"x\" is not a duration" },
+	};
+	struct config c;
+	char body[512], out[1024];
+	const char *path = tmp_path("bad.yaml");
+	size_t i, n;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		snprintf(body, sizeof(body), "apiVersion: "
+		    "kubeproxy.config.k8s.io/v1alpha1\nkind: "
+		    "KubeProxyConfiguration\n%s\n", cases[i].body);
+		write_text(path, body);
+		if (load_capture(&c, path, out, sizeof(out)) != -1)
+			fail_msg("accepted: %s", cases[i].body);
+		n = strlen(path);
+		if (strncmp(err, path, n) != 0 || strncmp(err + n, ": ", 2) != 0)
+			fail_msg("error does not name the file: %s", err);
+		assert_string_equal(err + n + 2, cases[i].want);
+		config_free(&c);
+	}
+
+	/* Checks across fields name both fields. */
+	write_text(path, "apiVersion: kubeproxy.config.k8s.io/v1alpha1\n"
+	    "kind: KubeProxyConfiguration\n"
+	    "iptables: {syncPeriod: 1s, minSyncPeriod: 2s}\n");
+	snprintf(body, sizeof(body), "--config=%s", path);
+	assert_int_equal(parse(&c, body, NULL), -1);
+	assert_non_null(strstr(err, "(iptables.minSyncPeriod): 2s is longer"));
+	assert_non_null(strstr(err, "(iptables.syncPeriod, 1s)"));
+	config_free(&c);
+
+	/* `kind` is checked as well as apiVersion. */
+	write_text(path, "apiVersion: kubeproxy.config.k8s.io/v1alpha1\n"
+	    "kind: KubeletConfiguration\n");
+	assert_int_equal(load_capture(&c, path, out, sizeof(out)), -1);
+	assert_non_null(strstr(err, "bad.yaml: kind: want KubeProxyConfiguration"));
+	config_free(&c);
+
+	/* Empty paths in a file are unset, as in kube-proxy. */
+	write_text(path, "apiVersion: kubeproxy.config.k8s.io/v1alpha1\n"
+	    "kind: KubeProxyConfiguration\nclientConnection:\n"
+	    "  kubeconfig: \"\"\nmanifests: ''\nmaster: null\n");
+	if (load_capture(&c, path, out, sizeof(out)) != 0)
+		fail_msg("%s", err);
+	assert_null(c.kubeconfig);
+	assert_null(c.manifests);
+	assert_null(c.master);
+	config_free(&c);
+	unlink(path);
 }
 
 int main(void);
@@ -635,7 +900,14 @@ main(void)
 		cmocka_unit_test(test_config_unknown_fields),
 		cmocka_unit_test(test_config_errors),
 		cmocka_unit_test(test_to_json),
+		cmocka_unit_test(test_write_round_trip),
+		cmocka_unit_test(test_write_errors),
+		cmocka_unit_test(test_file_field_errors),
 	};
+	int rv;
 
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	rv = cmocka_run_group_tests(tests, NULL, NULL);
+	if (tmpdir[0] != '\0')
+		rmdir(tmpdir);
+	return rv;
 }

@@ -253,7 +253,7 @@ test_service_dualstack_sctp(void **state)
 	/* SCTP is not an error: the store skips the port with a reason. */
 	assert_sport(&o->svc.ports[0], "sctp", K8S_PROTO_OTHER, 3868, 0);
 	assert_string_equal(k8s_proto_str(o->svc.ports[0].protocol),
-	    "SCTP/other");
+	    "SCTP");
 	k8s_object_free(o);
 }
 
@@ -501,6 +501,8 @@ static const struct bad_case bad_cases[] = {
 	    "spec.ports[0].name: 7 is not a string" },
 	{ SVC("{\"ports\":[{\"port\":80,\"protocol\":[]}]}"), -1,
 	    "spec.ports[0].protocol: an array is not a string" },
+	{ SVC("{\"ports\":[{\"port\":80,\"protocol\":\"BOGUS\"}]}"), -1,
+	    "spec.ports[0].protocol: \"BOGUS\" is not TCP, UDP or SCTP" },
 	{ SVC("{\"ports\":{\"port\":80}}"), -1,
 	    "spec.ports: an object is not an array" },
 	{ SVC("{\"ports\":[80]}"), -1, "spec.ports[0]: 80 is not an object" },
@@ -614,10 +616,10 @@ test_valid_corners(void **state)
 	k8s_object_free(o);
 	cJSON_Delete(j);
 
-	/* Defaults, nulls, clusterIP only, nodePort 0, unknown protocol. */
+	/* Defaults, nulls, clusterIP only, nodePort 0, SCTP. */
 	j = cJSON_Parse(SVC("{\"clusterIP\":\"fd00::10\",\"clusterIPs\":null,"
 	    "\"ports\":[{\"port\":65535,\"nodePort\":0,\"protocol\":null},"
-	    "{\"port\":1,\"name\":null,\"protocol\":\"QUIC\"}],"
+	    "{\"port\":1,\"name\":null,\"protocol\":\"SCTP\"}],"
 	    "\"sessionAffinity\":\"ClientIP\",\"externalIPs\":null}"));
 	o = decode(j, 1);
 	assert_int_equal(o->svc.n_cluster_ips, 1);
@@ -825,6 +827,55 @@ test_fingerprint(void **state)
 	cJSON_Delete(slice);
 }
 
+/* endpoints.kubernetes.io/last-change-trigger-time, in its RFC 3339 forms. */
+static void
+test_trigger_time(void **state)
+{
+	static const struct {
+		const char	*value;
+		double		 want;
+	} cases[] = {
+		{ "2024-05-06T07:08:09Z", 1714979289 },
+		{ "2024-05-06T07:08:09.25Z", 1714979289.25 },
+		{ "2024-05-06T09:08:09+02:00", 1714979289 },
+		{ "2024-05-06T02:08:09.5-05:00", 1714979289.5 },
+		{ "yesterday", 0 },
+		{ "2024-05-06T07:08:09", 0 },
+		{ "2024-05-06T07:08:09Zjunk", 0 },
+	};
+	struct k8s_object *obj;
+	cJSON *slice, *meta, *ann;
+	char *base, *fp;
+	size_t i;
+
+	(void)state;
+	slice = list_item("endpointslice-list.json", "web-4xr7d",
+	    "EndpointSlice", "discovery.k8s.io/v1");
+	obj = decode(slice, 1);
+	base = xstrdup(obj->fingerprint);
+	k8s_object_free(obj);
+	meta = cJSON_GetObjectItem(slice, "metadata");
+	cJSON_DeleteItemFromObject(meta, "annotations");
+	ann = cJSON_AddObjectToObject(meta, "annotations");
+	for (i = 0; i < nitems(cases); i++) {
+		cJSON_DeleteItemFromObject(ann,
+		    "endpoints.kubernetes.io/last-change-trigger-time");
+		cJSON_AddStringToObject(ann,
+		    "endpoints.kubernetes.io/last-change-trigger-time",
+		    cases[i].value);
+		obj = decode(slice, 1);
+		if (obj->trigger_time != cases[i].want)
+			fail_msg("%s: got %f, want %f", cases[i].value,
+			    obj->trigger_time, cases[i].want);
+		/* A new trigger time alone is no change. */
+		fp = obj->fingerprint;
+		assert_string_equal(fp, base);
+		k8s_object_free(obj);
+	}
+	free(base);
+	cJSON_Delete(slice);
+}
+
 /*
  * Replace the n-th value of the tree (pre-order, root excluded) with
  * repl.  Returns 1 when done, 0 when the tree has fewer values.
@@ -921,6 +972,7 @@ main(void)
 		cmocka_unit_test(test_endpoints),
 		cmocka_unit_test(test_watch_samples),
 		cmocka_unit_test(test_yaml_manifest),
+		cmocka_unit_test(test_trigger_time),
 		cmocka_unit_test(test_broken),
 		cmocka_unit_test(test_valid_corners),
 		cmocka_unit_test(test_fingerprint),
