@@ -14,7 +14,9 @@
  * change costs work in proportion to the changed file.  The directory is
  * watched with inotify (editors replace files by rename, so the directory,
  * not the file, is what to watch); events are coalesced by a short timer
- * and answered with a rescan.
+ * and answered with a rescan: 1 ms after an event that says a file is
+ * whole (written and closed, renamed in, removed), 30 ms after one that
+ * says it is being written (created, touched) and no end came yet.
  */
 #include <sys/inotify.h>
 #include <sys/stat.h>
@@ -41,7 +43,8 @@
 #include "yamljson.h"
 
 #define MANIFEST_MAX	(16 << 20)	/* bytes per file */
-#define COALESCE_MS	30
+#define COALESCE_MS	30	/* a file created or touched, maybe half written */
+#define COALESCE_DONE_MS 1	/* a file complete: rescan almost at once */
 
 /* What a file contributed to the store, and the raw JSON to fall back on. */
 RB_HEAD(mobjects, mobject);
@@ -83,6 +86,7 @@ struct source_file {
 	int		 inotify_fd;
 	struct event	*inotify_ev;
 	struct event	*coalesce_ev;
+	int		 coalesce_done;	/* coalesce_ev runs the short delay */
 };
 
 static int
@@ -405,9 +409,12 @@ source_file_scan(struct source_file *sf, int force)
 static void
 coalesce_cb(evutil_socket_t fd, short what, void *arg)
 {
+	struct source_file *sf = arg;
+
 	(void)fd;
 	(void)what;
-	source_file_scan(arg, 0);
+	sf->coalesce_done = 0;
+	source_file_scan(sf, 0);
 }
 
 static void
@@ -415,13 +422,30 @@ inotify_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct source_file *sf = arg;
 	struct timeval tv = { 0, COALESCE_MS * 1000 };
+	struct timeval tv_done = { 0, COALESCE_DONE_MS * 1000 };
 	char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
+	const struct inotify_event *ie;
+	ssize_t n, off;
+	int done = 0;
 
 	(void)what;
-	/* The events only say "look again"; the scan finds what changed. */
-	while (read(fd, buf, sizeof(buf)) > 0)
-		;
-	if (!evtimer_pending(sf->coalesce_ev, NULL))
+	/*
+	 * The events only say "look again"; the scan finds what changed.
+	 * Their kind sets how long to wait: a write that ended needs no
+	 * grace period, a file just created may still be half written.
+	 */
+	while ((n = read(fd, buf, sizeof(buf))) > 0)
+		for (off = 0; off < n; off += sizeof(*ie) + ie->len) {
+			ie = (const struct inotify_event *)(buf + off);
+			if (ie->mask & (IN_CLOSE_WRITE | IN_MOVED_TO |
+			    IN_MOVED_FROM | IN_DELETE | IN_Q_OVERFLOW))
+				done = 1;
+		}
+	if (done && !sf->coalesce_done) {
+		/* Replaces a longer wait already pending. */
+		sf->coalesce_done = 1;
+		evtimer_add(sf->coalesce_ev, &tv_done);
+	} else if (!evtimer_pending(sf->coalesce_ev, NULL))
 		evtimer_add(sf->coalesce_ev, &tv);
 }
 

@@ -1,7 +1,7 @@
 /*
  * kup-bench.c - the small load tools of `make bench` (tests/bench/run.sh).
  *
- * One binary, five modes, all IPv4, all single-threaded:
+ * One binary, seven modes, all IPv4, all single-threaded:
  *
  *   echo-tcp IP:PORT            epoll echo server, any number of connections
  *                               (also the backend of the idle-memory test)
@@ -15,6 +15,16 @@
  *                               each and waits for its echo (so a relay has
  *                               both sides up), prints "ready N", then
  *                               holds them until stdin closes
+ *   dns IP:PORT SECS WIN NAME   closed-loop DNS A queries for NAME from 4
+ *                               sockets, WIN in flight; prints
+ *                               "answers_per_s lost sent" (lost: no answer
+ *                               within 1 s, or never; an error rcode is
+ *                               lost too)
+ *   addpoll IP:PORT TMP DST     checks that nothing answers at IP:PORT,
+ *                               renames TMP to DST, then starts a
+ *                               nonblocking connect every 1 ms (each given
+ *                               up after 100 ms) until one is established;
+ *                               prints the ms from the rename to then
  *
  * These are benchmark tools, not part of the daemon: errors exit(1) with a
  * message on stderr.
@@ -297,14 +307,218 @@ idle(const struct sockaddr_in *sin, int n)
 		close(fds[i]);
 }
 
+#define DNS_SOCKS	4
+#define DNS_TIMEOUT_NS	1000000000ull
+
+/* Per socket and query id: 0 free, 1 sent in the warm-up, 2 measured. */
+struct dns_sock {
+	int		 fd;
+	uint16_t	 next_id;
+	uint8_t		 state[65536];
+	uint64_t	 sent_ns[65536];
+};
+
+static size_t
+dns_query(char *q, uint16_t id, const char *name)
+{
+	const char *p = name, *dot;
+	size_t n = 12, len;
+
+	memset(q, 0, 12);
+	q[0] = id >> 8;
+	q[1] = id & 0xff;
+	q[2] = 0x01;			/* RD */
+	q[5] = 1;			/* QDCOUNT */
+	while (*p != '\0') {
+		dot = strchr(p, '.');
+		len = dot != NULL ? (size_t)(dot - p) : strlen(p);
+		if (len == 0 || len > 63 || n + len + 6 > 512)
+			errx(1, "dns: bad name %s", name);
+		q[n++] = (char)len;
+		memcpy(q + n, p, len);
+		n += len;
+		p += len + (dot != NULL);
+	}
+	q[n++] = 0;
+	q[n++] = 0; q[n++] = 1;		/* A */
+	q[n++] = 0; q[n++] = 1;		/* IN */
+	return n;
+}
+
+static void
+dns_load(const struct sockaddr_in *sin, double secs, int win, const char *name)
+{
+	static struct dns_sock socks[DNS_SOCKS];
+	struct pollfd pfd[DNS_SOCKS];
+	char q[512], a[4096];
+	uint64_t start, end, now, t_first = 0, answered = 0, lost = 0, sent = 0;
+	uint64_t got = 0;
+	int i, k, inflight = 0, warm = 1, sz = 4 << 20, ready;
+	struct dns_sock *d;
+	size_t qlen;
+	ssize_t r;
+	uint16_t id;
+
+	for (i = 0; i < DNS_SOCKS; i++) {
+		d = &socks[i];
+		if ((d->fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0)) == -1 ||
+		    connect(d->fd, (const struct sockaddr *)sin, sizeof(*sin)) == -1)
+			err(1, "dns connect");
+		setsockopt(d->fd, SOL_SOCKET, SO_RCVBUF, &sz, sizeof(sz));
+		d->next_id = (uint16_t)(i * 16411);
+		pfd[i].fd = d->fd;
+		pfd[i].events = POLLIN;
+	}
+	start = now_ns();
+	end = start + (uint64_t)(secs * 1e9);
+	for (k = 0;; k++) {
+		now = now_ns();
+		if (now >= end)
+			break;
+		if (warm && now > start + (uint64_t)(secs * 1e8) && got > 0) {
+			warm = 0;
+			answered = lost = sent = 0;
+			t_first = now;
+		}
+		for (; inflight < win; inflight++, k++) {
+			d = &socks[k % DNS_SOCKS];
+			id = d->next_id++;
+			/* Reusing an id still waiting: that query is lost. */
+			if (d->state[id] == 2)
+				lost++;
+			qlen = dns_query(q, id, name);
+			if (send(d->fd, q, qlen, 0) != (ssize_t)qlen)
+				break;
+			d->state[id] = warm ? 1 : 2;
+			d->sent_ns[id] = now;
+			sent += !warm;
+		}
+		ready = poll(pfd, DNS_SOCKS, 20);
+		if (ready == 0) {
+			/* 20 ms without an answer: refill the window. */
+			inflight = 0;
+			continue;
+		}
+		for (i = 0; i < DNS_SOCKS; i++) {
+			d = &socks[i];
+			while ((r = recv(d->fd, a, sizeof(a), 0)) >= 12) {
+				id = (uint16_t)((uint8_t)a[0] << 8 | (uint8_t)a[1]);
+				if (inflight > 0)
+					inflight--;
+				got++;
+				if (d->state[id] == 0)
+					continue;	/* duplicate or unknown */
+				/* QR set, RCODE 0, in time: answered. */
+				if (d->state[id] == 2 && (a[2] & 0x80) &&
+				    (a[3] & 0x0f) == 0 &&
+				    now_ns() - d->sent_ns[id] < DNS_TIMEOUT_NS)
+					answered++;
+				else if (d->state[id] == 2)
+					lost++;
+				d->state[id] = 0;
+			}
+		}
+	}
+	if (warm)
+		errx(1, "dns: no answer within the warm-up");
+	now = now_ns();
+	/* What is still waiting gets its second to answer, not counted as speed. */
+	while (now_ns() - now < DNS_TIMEOUT_NS) {
+		if (poll(pfd, DNS_SOCKS, 50) <= 0)
+			continue;
+		for (i = 0; i < DNS_SOCKS; i++)
+			while ((r = recv(socks[i].fd, a, sizeof(a), 0)) >= 12) {
+				d = &socks[i];
+				id = (uint16_t)((uint8_t)a[0] << 8 | (uint8_t)a[1]);
+				if (d->state[id] == 2 && (a[2] & 0x80) &&
+				    (a[3] & 0x0f) == 0 &&
+				    now_ns() - d->sent_ns[id] < DNS_TIMEOUT_NS)
+					answered++;
+				else if (d->state[id] == 2)
+					lost++;
+				d->state[id] = 0;
+			}
+	}
+	for (i = 0; i < DNS_SOCKS; i++)
+		for (k = 0; k < 65536; k++)
+			lost += socks[i].state[k] == 2;
+	printf("%.0f %llu %llu\n", answered / ((now - t_first) / 1e9),
+	    (unsigned long long)lost, (unsigned long long)sent);
+}
+
+#define POLL_MAX	128
+
+static void
+addpoll(const struct sockaddr_in *sin, const char *tmp, const char *dst)
+{
+	struct pollfd pfd[POLL_MAX];
+	uint64_t started[POLL_MAX], t0, now, last = 0;
+	int i, n = 0, fd, e;
+	socklen_t len;
+
+	/* Before: one try must fail (within 50 ms). */
+	fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+	if (connect(fd, (const struct sockaddr *)sin, sizeof(*sin)) == 0 ||
+	    (errno == EINPROGRESS && poll(&(struct pollfd){ .fd = fd,
+	    .events = POLLOUT }, 1, 50) == 1 && getsockopt(fd, SOL_SOCKET,
+	    SO_ERROR, &e, &(socklen_t){ sizeof(e) }) == 0 && e == 0))
+		errx(1, "addpoll: the address answers before it is added");
+	close(fd);
+	t0 = now_ns();
+	if (rename(tmp, dst) == -1)
+		err(1, "rename %s", tmp);
+	while ((now = now_ns()) - t0 < 30000000000ull) {
+		/* Give up tries older than 100 ms: their SYN went nowhere. */
+		for (i = 0; i < n; i++)
+			if (now - started[i] > 100000000ull) {
+				close(pfd[i].fd);
+				pfd[i] = pfd[--n];
+				started[i] = started[n];
+				i--;
+			}
+		if (n < POLL_MAX && now - last >= 1000000ull) {
+			fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+			if (fd == -1)
+				err(1, "socket");
+			if (connect(fd, (const struct sockaddr *)sin,
+			    sizeof(*sin)) == 0)
+				goto done;
+			if (errno == EINPROGRESS) {
+				pfd[n].fd = fd;
+				pfd[n].events = POLLOUT;
+				started[n++] = now;
+			} else
+				close(fd);	/* refused: try again later */
+			last = now;
+		}
+		if (poll(pfd, n, 1) <= 0)
+			continue;
+		for (i = 0; i < n; i++) {
+			if (pfd[i].revents == 0)
+				continue;
+			len = sizeof(e);
+			if (getsockopt(pfd[i].fd, SOL_SOCKET, SO_ERROR, &e,
+			    &len) == 0 && e == 0)
+				goto done;
+			close(pfd[i].fd);
+			pfd[i] = pfd[--n];
+			started[i] = started[n];
+			i--;
+		}
+	}
+	errx(1, "addpoll: nothing answered within 30 s");
+done:
+	printf("%.1f\n", (now_ns() - t0) / 1e6);
+}
+
 int
 main(int argc, char *argv[])
 {
 	struct sockaddr_in sin;
 
 	if (argc < 3)
-		errx(1, "usage: kup-bench echo-tcp|echo-udp|rr|udp|idle "
-		    "IP:PORT [args]");
+		errx(1, "usage: kup-bench echo-tcp|echo-udp|rr|udp|idle|dns|"
+		    "addpoll IP:PORT [args]");
 	parse_addr(argv[2], &sin);
 	if (strcmp(argv[1], "echo-tcp") == 0)
 		echo_tcp(&sin);
@@ -316,6 +530,10 @@ main(int argc, char *argv[])
 		udp_load(&sin, atof(argv[3]), atol(argv[4]), atoi(argv[5]));
 	else if (strcmp(argv[1], "idle") == 0 && argc == 4)
 		idle(&sin, atoi(argv[3]));
+	else if (strcmp(argv[1], "dns") == 0 && argc == 6)
+		dns_load(&sin, atof(argv[3]), atoi(argv[4]), argv[5]);
+	else if (strcmp(argv[1], "addpoll") == 0 && argc == 5)
+		addpoll(&sin, argv[3], argv[4]);
 	else
 		errx(1, "bad mode or arguments");
 	return 0;

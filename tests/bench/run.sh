@@ -17,15 +17,22 @@
 #   direct      client -> pod address (routed by the node)
 #   dnat        client -> 198.19.0.x, an iptables DNAT rule in the node ns
 #   kup-copy    client -> 198.19.0.x, kube-uproxy --relay copy (REDIRECT)
-#   kup-splice  same, --relay splice
-#   haproxy     client -> node:port, HAProxy mode tcp, nbthread 1
+#   kup-splice  same, --relay splice (TCP groups only: UDP has one path)
+#   haproxy     client -> 198.19.0.x, HAProxy mode tcp, nbthread 1
 #   haproxy-spl same with option splice-auto
-#   socat       client -> node:port, socat TCP-LISTEN,fork
+#   socat       client -> 198.19.0.x, socat TCP-LISTEN,fork (UDP-LISTEN)
+# Every relay is reached the same way: the cluster IP, sent to the relay
+# on the node by an iptables REDIRECT rule (kube-uproxy's own rule, or one
+# like it for HAProxy and socat), so the kernel's NAT and conntrack work
+# is the same in each relay arm; dnat against direct shows what it costs.
 # Groups: tcp (iperf3 1 stream both ways, 8 streams), lat (64 B
 # request/response, pinned to CPU 0 and unpinned), http (wrk
-# Connection: close, keep-alive, nginx pods), udp (64 B and 1400 B closed
-# loop), idle (10,000 idle connections), ctl (cold start to 1,000 and
-# 10,000 service ports, one service added at 10,000).
+# Connection: close with the relay's CPU time per connection, keep-alive;
+# nginx pods), udp (64 B and 1400 B closed loop), dns (closed-loop A
+# queries against a dnsmasq pod: answers/s, lost per 1M), idle (10,000
+# idle connections), ctl (cold start to 1,000 and 10,000 service ports,
+# one service added at 10,000, 1,000 services changed at once and the
+# number of rule commits that took).
 # Environment: KUBE_UPROXY (the daemon), CC, PYTHON3; KUP_BENCH_NO_INSTALL=1
 # skips installing the bench packages (contrib/lib-deps.sh); KEEP_TMP=1.
 # shellcheck shell=bash
@@ -39,7 +46,7 @@ SRC=$(cd "$HERE/../.." && pwd)
 KUBE_UPROXY=${KUBE_UPROXY:-$PWD/src/kube-uproxy}
 PYTHON3=${PYTHON3:-python3}
 ARGS="$*" CTL_ARG=""
-REPS=3 DUR=4 QUICK=0 ONLY="tcp lat http udp idle ctl"
+REPS=3 DUR=4 QUICK=0 ONLY="tcp lat http udp dns idle ctl"
 IDLE_N=10000 CTL_NS="1000 10000" RR_N=20000
 while (($#)); do
 	case $1 in
@@ -48,7 +55,7 @@ while (($#)); do
 	--dur) DUR=$2; shift ;;
 	--only) ONLY=$2; shift ;;
 	--ctl-ports) CTL_ARG=$2; shift ;;
-	*) echo "usage: $0 [--quick] [--reps N] [--dur S] [--only 'tcp lat ...'] [--ctl-ports 'N ...']" >&2
+	*) echo "usage: $0 [--quick] [--reps N] [--dur S] [--only 'tcp lat http udp dns idle ctl'] [--ctl-ports 'N ...']" >&2
 	   exit 2 ;;
 	esac
 	shift
@@ -61,7 +68,8 @@ fi
 SVC_IP=198.19.0.10	# ClusterIP of the single-pod service
 WEB_IP=198.19.0.11	# ClusterIP of the two-pod nginx service
 POD1=${TOPO_POD_IPS[0]} POD2=${TOPO_POD_IPS[1]}
-P_IPERF=5201 P_RR=7000 P_UDP=9000 P_WEB=80
+P_IPERF=5201 P_RR=7000 P_UDP=9000 P_WEB=80 P_DNS=53
+DNS_NAME=svc.bench.test
 
 say() { printf 'bench: %s\n' "$*" >&2; }
 die() { say "$*"; exit 1; }
@@ -109,7 +117,7 @@ if command -v socat >/dev/null; then
 else
 	SKIPPED+=("socat: not installed")
 fi
-for tool in iperf3 wrk nginx; do
+for tool in iperf3 wrk nginx dnsmasq; do
 	command -v $tool >/dev/null || SKIPPED+=("$tool not installed: its workloads are left out")
 done
 
@@ -185,6 +193,12 @@ backends() {
 	http) nginx_pod 1; nginx_pod 2
 	     wait_listen "$NS1" $P_WEB && wait_listen "$NS2" $P_WEB ;;
 	udp) bg "$NS1" "$TOOL" echo-udp "$POD1:$P_UDP"; sleep 0.1 ;;
+	dns) # Answers DNS_NAME itself: no upstream, no hosts file, no log.
+	     bg "$NS1" dnsmasq -k -u root --no-resolv --no-hosts \
+	         --bind-interfaces --listen-address="$POD1" --port=$P_DNS \
+	         --address="/$DNS_NAME/198.18.1.99" --pid-file= \
+	         --dns-forward-max=10000
+	     sleep 0.2 ;;
 	esac
 }
 
@@ -197,6 +211,7 @@ group_port() {
 	lat|idle) echo "$P_RR tcp $POD1" ;;
 	http) echo "$P_WEB tcp $POD1 $POD2" ;;
 	udp) echo "$P_UDP udp $POD1" ;;
+	dns) echo "$P_DNS udp $POD1" ;;
 	esac
 }
 
@@ -241,6 +256,13 @@ start_arm() {
 	ips=($ips)
 	[[ $g == http ]] && svcip=$WEB_IP
 	RELAY_PID=""
+	# HAProxy and socat listen on the node's address and get the
+	# cluster IP's traffic from a REDIRECT rule, as kube-uproxy does.
+	if [[ $arm == haproxy* || $arm == socat ]]; then
+		in_ns "$NODE" iptables-legacy -w 5 -t nat -A PREROUTING \
+		    -d "$svcip" -p "$proto" --dport "$port" \
+		    -j REDIRECT --to-ports "$port" || return 1
+	fi
 	case $arm in
 	direct) TARGET_IP=${ips[0]} ;;
 	dnat)
@@ -269,7 +291,7 @@ start_arm() {
 		done
 		((i < 100)) || { say "$arm: no rule for $svcip:$port"; return 1; } ;;
 	haproxy|haproxy-spl)
-		TARGET_IP=$TOPO_NODE_EXT
+		TARGET_IP=$svcip
 		{
 			# splice-auto needs pipes (two descriptors each):
 			# bound them so the descriptor limit holds.
@@ -283,7 +305,7 @@ start_arm() {
 			printf '\ttimeout client 1h\n\ttimeout server 1h\n'
 			[[ $arm == haproxy-spl ]] && printf '\toption splice-auto\n'
 			printf 'listen svc\n\tbind %s:%s\n\tbalance roundrobin\n' \
-			    "$TARGET_IP" "$port"
+			    "$TOPO_NODE_EXT" "$port"
 			for ((i = 0; i < ${#ips[@]}; i++)); do
 				printf '\tserver p%d %s:%s\n' "$i" "${ips[i]}" "$port"
 			done
@@ -291,12 +313,12 @@ start_arm() {
 		bg "$NODE" haproxy -db -f "$T/haproxy-$SEQ.cfg"
 		RELAY_PID=$LAST_PID ;;
 	socat)
-		TARGET_IP=$TOPO_NODE_EXT
+		TARGET_IP=$svcip
 		if [[ $proto == udp ]]; then
-			bg "$NODE" socat "UDP-LISTEN:$port,bind=$TARGET_IP,fork,reuseaddr" \
+			bg "$NODE" socat "UDP-LISTEN:$port,bind=$TOPO_NODE_EXT,fork,reuseaddr" \
 			    "UDP:${ips[0]}:$port"
 		else
-			bg "$NODE" socat "TCP-LISTEN:$port,bind=$TARGET_IP,fork,reuseaddr,backlog=4096" \
+			bg "$NODE" socat "TCP-LISTEN:$port,bind=$TOPO_NODE_EXT,fork,reuseaddr,backlog=4096" \
 			    "TCP:${ips[0]}:$port"
 		fi
 		RELAY_PID=$LAST_PID ;;
@@ -362,21 +384,37 @@ run_lat() {
 	result "64B RR unpinned p99 us" "$arm" "$p99"
 }
 
-wrk_rps() {	# wrk_rps ARGS...: requests/s and p99 ms of wrk in the client ns
+# wrk_rps ARGS...: requests/s, p99 ms and requests done of wrk in the
+# client ns.
+wrk_rps() {
 	in_ns "$CLIENT" timeout $((DUR + 15)) wrk -t1 -c32 -d"${DUR}s" \
 	    --latency "$@" "http://$TARGET/" 2>/dev/null | awk '
+		/ requests in / { n = $1 }
 		/Requests\/sec/ { r = $2 }
 		/^ +99%/ { v = $2; u = v; sub(/[a-z]+$/, "", v); sub(/^[0-9.]+/, "", u)
 			   if (u == "us") v /= 1000; if (u == "s") v *= 1000; l = v }
 		/Non-2xx|Socket errors/ { e = 1 }
-		END { printf "%s %s\n", r ? int(r) : "-", l != "" ? l : "-" }'
+		END { printf "%s %s %s\n", r ? int(r) : "-", l != "" ? l : "-", n ? n : 0 }'
+}
+
+# CPU time of a relay (and its reaped children: socat forks) in clock ticks.
+cpu_ticks() {
+	awk '{ print $14 + $15 + $16 + $17 }' "/proc/$1/stat" 2>/dev/null || echo 0
 }
 
 run_http() {
-	local arm=$1 r l
-	read -r r l <<<"$(wrk_rps -H 'Connection: close')"
+	local arm=$1 r l n c0 c1
+	[[ -n $RELAY_PID ]] && c0=$(cpu_ticks "$RELAY_PID")
+	read -r r l n <<<"$(wrk_rps -H 'Connection: close')"
 	result "HTTP new conn/s (close)" "$arm" "$r"
-	read -r r l <<<"$(wrk_rps)"
+	# What one connection costs the relay, kernel time in its context
+	# included: less noisy than the rate on a shared machine.
+	if [[ -n $RELAY_PID ]] && ((n > 0)); then
+		c1=$(cpu_ticks "$RELAY_PID")
+		result "HTTP close: relay CPU per conn us" "$arm" \
+		    $(((c1 - c0) * 1000000 / $(getconf CLK_TCK) / n))
+	fi
+	read -r r l n <<<"$(wrk_rps)"
 	result "HTTP keep-alive req/s" "$arm" "$r"
 	result "HTTP keep-alive p99 ms" "$arm" "$l"
 }
@@ -390,6 +428,17 @@ run_udp() {
 		result "UDP ${size}B datagrams/s" "$arm" "$pps"
 		result "UDP ${size}B lost" "$arm" "$lost"
 	done
+}
+
+# Closed-loop DNS: 32 queries in flight from 4 client sockets (4 flows).
+run_dns() {
+	local arm=$1 qps lost sent out
+	out=$(in_ns "$CLIENT" timeout $((DUR + 10)) "$TOOL" dns "$TARGET" \
+	    "$DUR" 32 "$DNS_NAME") || out="- - -"
+	read -r qps lost sent <<<"$out"
+	result "DNS answers/s" "$arm" "$qps"
+	result "DNS lost per 1M" "$arm" \
+	    "$(awk -v l="$lost" -v s="$sent" 'BEGIN { if (s > 0) printf "%.1f", l * 1e6 / s; else print "-" }')"
 }
 
 # The slab caches a TCP connection and its descriptor use, in KiB (the
@@ -435,20 +484,24 @@ run_idle() {
 
 # --- control plane --------------------------------------------------------------
 
-# ctl_manifests DIR N: N services of one TCP port each, all on pod1:7000.
+# ctl_manifests DIR N [M]: N services of one TCP port each, all on
+# pod1:7000; the first M of them on port 81 instead of 80.  Written to a
+# temporary file and renamed, so the daemon never reads half a file.
 ctl_manifests() {
-	"$PYTHON3" - "$1" "$2" "$POD1" $P_RR <<'EOF'
+	"$PYTHON3" - "$1" "$2" "$POD1" $P_RR "${3:-0}" <<'EOF'
 import os, sys
 d, n, pod, port = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
+m = int(sys.argv[5])
 os.makedirs(d, exist_ok=True)
 out = []
 for i in range(n):
     ip = "198.19.%d.%d" % (1 + i // 250, 1 + i % 250)
+    sport = 81 if i < m else 80
     out.append(f"""apiVersion: v1
 kind: Service
 metadata: {{name: s{i}, namespace: bench}}
 spec: {{type: ClusterIP, clusterIP: {ip}, clusterIPs: [{ip}],
-  ports: [{{name: p, protocol: TCP, port: 80, targetPort: {port}}}]}}
+  ports: [{{name: p, protocol: TCP, port: {sport}, targetPort: {port}}}]}}
 ---
 apiVersion: discovery.k8s.io/v1
 kind: EndpointSlice
@@ -457,17 +510,23 @@ addressType: IPv4
 ports: [{{name: p, protocol: TCP, port: {port}}}]
 endpoints: [{{addresses: ["{pod}"], conditions: {{ready: true}}}}]
 """)
-with open(os.path.join(d, "all.yaml"), "w") as f:
+with open(os.path.join(d, ".all.tmp"), "w") as f:
     f.write("---\n".join(out))
+os.rename(os.path.join(d, ".all.tmp"), os.path.join(d, "all.yaml"))
 EOF
 }
 
 now_ms() { date +%s%3N; }
 
-# ctl_ready N: all N service ports have a proxy port and the rules of the
-# last one are committed (rules go in one commit).
+# ctl_ready N LOG: all N service ports have a proxy port and the rules of
+# the last one are committed (rules go in one commit).  The daemon's log
+# is watched first: iptables-legacy takes the xtables lock, and polling
+# with it would hold up the very commit being timed.
 ctl_ready() {
 	local n=$1
+	awk -v n=$((2 * n)) '/iptables: synced [0-9]+ rules/ {
+		for (i = 1; i <= NF; i++) if ($i == "synced") r = $(i + 1)
+		if (r + 0 >= n) f = 1 } END { exit !f }' "$2" || return 1
 	in_ns "$NODE" iptables-legacy -w 5 -t nat -S 2>/dev/null |
 	    grep -c -- "--dport 80 .*REDIRECT" | { read -r c; ((c >= n)); } || return 1
 	in_ns "$NODE" "$PYTHON3" -c '
@@ -487,33 +546,46 @@ sys.exit(0 if len(set(ports(j))) >= int(sys.argv[1]) else 1)' "$n" 2>/dev/null
 
 # add_and_poll TMP FILE IP:PORT: nothing answers at IP:PORT, rename TMP
 # to FILE (a new manifest), then print the ms until a TCP connection from
-# the client succeeds (30 s; 2 ms between tries, a try lasts <= 20 ms).
+# the client is established (a new try every 1 ms, see kup-bench.c).
 add_and_poll() {
-	in_ns "$CLIENT" "$PYTHON3" -c '
-import os, socket, sys, time
-tmp, dst, addr = sys.argv[1:4]
-ip, port = addr.rsplit(":", 1)
-def try_once():
-    s = socket.socket()
-    s.settimeout(0.02)
-    try:
-        s.connect((ip, int(port)))
-        return True
-    except OSError:
-        return False
-    finally:
-        s.close()
-if try_once():
-    print("-")
-    sys.exit("%s answers before it is added" % addr)
-t0 = time.monotonic()
-os.rename(tmp, dst)
-while time.monotonic() - t0 < 30:
-    if try_once():
-        print("%.0f" % ((time.monotonic() - t0) * 1000))
-        sys.exit(0)
-    time.sleep(0.002)
-print("-")' "$@"
+	in_ns "$CLIENT" "$TOOL" addpoll "$3" "$1" "$2" || echo -
+}
+
+# sod_ms: milliseconds since midnight now; log_sod_ms: of a klog line's
+# time (I1124 19:58:28.796792 ...), for the daemon's own clock.
+sod_ms() { date +%H:%M:%S.%N | awk -F: '{ printf "%.1f\n", ($1 * 3600 + $2 * 60 + $3) * 1000 }'; }
+
+# ctl_change_many D N LOG: rewrite the manifest so that the first 1,000
+# services (all, when fewer) move to port 81; print the ms until the
+# daemon's last commit that brought them in (its log's clock) and the
+# number of commits since the change.
+ctl_change_many() {
+	local d=$1 n=$2 log=$3 m=1000 t0 i
+	((m > n)) && m=$n
+	t0=$(sod_ms)
+	ctl_manifests "$d" "$n" "$m"
+	# A commit after the change in the log first (see ctl_ready), then
+	# the rules themselves, checked every half second.
+	for ((i = 0; i < 600; i++)); do
+		awk -v t0="$t0" '/iptables: synced [0-9]+ rules/ {
+			split($2, hms, ":")
+			if ((hms[1] * 3600 + hms[2] * 60 + hms[3]) * 1000 >= t0) f = 1 }
+			END { exit !f }' "$log" && break
+		sleep 0.02
+	done
+	for ((i = 0; i < 60; i++)); do
+		sleep 0.5
+		in_ns "$NODE" iptables-legacy -w 5 -t nat -S KUBE-PORTALS-CONTAINER 2>/dev/null |
+		    grep -c -- "--dport 81 .*REDIRECT" | { read -r c; ((c >= m)); } && break
+	done
+	((i < 60)) || { echo "- -"; return; }
+	awk -v t0="$t0" '
+		/iptables: synced [0-9]+ rules/ {
+			split($2, hms, ":")
+			t = (hms[1] * 3600 + hms[2] * 60 + hms[3]) * 1000
+			if (t < t0) next
+			n++; last = t }
+		END { if (n) printf "%.0f %d\n", last - t0, n; else print "- 0" }' "$log"
 }
 
 run_ctl() {
@@ -538,7 +610,7 @@ run_ctl() {
 		    </dev/null 2>"$d.log" &
 		RELAY_PID=$!
 		TOPO_PIDS+=("$RELAY_PID")
-		until ctl_ready "$n"; do
+		until ctl_ready "$n" "$d.log"; do
 			(($(date +%s) - ${t0%.*} > 60)) && break
 			sleep 0.02
 		done
@@ -566,6 +638,14 @@ run_ctl() {
 		rm -rf "$d/one"
 		result "ctl: one added at $n$sfx, ms to answer" kup \
 		    "$(add_and_poll "$d/.extra.tmp" "$d/extra.yaml" 198.19.200.1:80)"
+		# 1,000 of them changed in one write (a new port: every one
+		# of their rules changes); how long, in how many commits.
+		sleep 1
+		local ms commits m=1000
+		((m > n)) && m=$n
+		read -r ms commits <<<"$(ctl_change_many "$d" "$n" "$d.log")"
+		result "ctl: $m changed at $n$sfx, ms to rules" kup "$ms"
+		result "ctl: $m changed at $n$sfx, commits" kup "$commits"
 	done
 	done
 }
@@ -576,7 +656,7 @@ group_arms() {
 	case $1 in
 	tcp|lat) printf '%s\n' "${ARMS[@]}" ;;
 	http) printf '%s\n' "${ARMS[@]}" ;;
-	udp) printf '%s\n' "${ARMS[@]}" | grep -v haproxy ;;
+	udp|dns) printf '%s\n' "${ARMS[@]}" | grep -v -e haproxy -e kup-splice ;;
 	idle) printf '%s\n' "${ARMS[@]}" | grep -v -e socat -e haproxy-spl ;;
 	esac
 }
@@ -585,6 +665,7 @@ group_ok() {
 	case $1 in
 	tcp) command -v iperf3 >/dev/null ;;
 	http) command -v wrk >/dev/null && command -v nginx >/dev/null ;;
+	dns) command -v dnsmasq >/dev/null ;;
 	*) true ;;
 	esac
 }

@@ -13,7 +13,8 @@ import sys
 
 ARMS = ["direct", "dnat", "kup-copy", "kup-splice", "haproxy", "haproxy-spl",
         "socat", "kup"]
-LOWER = ("us", "ms", "B/conn", "lost", "MiB", "min/max")
+LOWER = ("us", "ms", "B/conn", "lost", "MiB", "min/max", "per 1M", "commits",
+         "ms to rules")
 
 
 def lower_better(w):
@@ -105,6 +106,11 @@ def main():
                    higher=False)
     target("UDP 64B datagrams/s vs direct",
            ratio("UDP 64B datagrams/s", kup, dire), 0.70, 0.85)
+    w = "DNS lost per 1M"
+    if w in med:
+        target("DNS lost per 1M queries", kup(w), 0, 0, higher=False)
+    target("DNS answers/s vs direct", ratio("DNS answers/s", kup, dire),
+           0, 0.9)
     w = "idle conn: relay RSS B/conn"
     if w in med:
         target("user-space memory per idle conn (B)", kup(w), 1024, 256,
