@@ -1,7 +1,8 @@
 /*
  * main.c - kube-uproxy: wire the modules together and run the loop.
  *
- *   source_file ──► store ──► proxier ──► lb + tcp_proxy / udp_proxy
+ *   source_file ─┐
+ *   source_api ──┴► store ──► proxier ──► lb + tcp_proxy / udp_proxy
  *                                  ├────► portals ──► rules + iptc (nat)
  *                                  └────► admin (HTTP)
  *
@@ -19,12 +20,14 @@
 #include "admin.h"
 #include "config.h"
 #include "iptc.h"
+#include "kubeconfig.h"
 #include "log.h"
 #include "notify.h"
 #include "portals.h"
 #include "proxier.h"
 #include "relay_pool.h"
 #include "show.h"
+#include "source_api.h"
 #include "source_file.h"
 #include "store.h"
 #include "tcp_proxy.h"
@@ -38,7 +41,9 @@ struct daemon {
 	struct store		*store;
 	struct proxier		*proxier;
 	struct admin		*admin;
-	struct source_file	*files;
+	struct source_file	*files;		/* --manifests, or */
+	struct kube_client_config kube;		/* the API server */
+	struct source_api	*api;
 	int			 synced;	/* the source's first picture is in */
 };
 
@@ -173,8 +178,11 @@ main(int argc, char **argv)
 		config_free(&d.cfg);
 		return rc == 0 ? 0 : 1;
 	}
-	if (d.cfg.manifests == NULL) {
-		fprintf(stderr, "kube-uproxy: no source: give --manifests PATH\n");
+	/* Without --manifests, find the API server before touching anything. */
+	if (d.cfg.manifests == NULL && kubeconfig_resolve(d.cfg.kubeconfig,
+	    d.cfg.master, &d.kube, err, sizeof(err)) == -1) {
+		log_errorx("%s", err);
+		kubeconfig_free(&d.kube);
 		config_free(&d.cfg);
 		return 1;
 	}
@@ -200,17 +208,30 @@ main(int argc, char **argv)
 			goto teardown;
 		}
 	}
-	if ((d.files = source_file_new(d.base, d.cfg.manifests, d.store)) == NULL) {
-		log_error("--manifests %s", d.cfg.manifests);
-		goto teardown;
+	if (d.cfg.manifests != NULL) {
+		d.files = source_file_new(d.base, d.cfg.manifests, d.store);
+		if (d.files == NULL) {
+			log_error("--manifests %s", d.cfg.manifests);
+			goto teardown;
+		}
+		synced(&d);
+	} else {
+		d.api = source_api_new(d.base, &d.kube, d.store, synced, &d,
+		    err, sizeof(err));
+		if (d.api == NULL) {
+			log_errorx("%s", err);
+			goto teardown;
+		}
+		admin_add_metrics(d.admin, source_api_metrics, d.api);
+		notify_status("waiting for the first lists from %s", d.kube.server);
 	}
-	synced(&d);
 
 	event_base_dispatch(d.base);
 	rc = 0;
 
 teardown:	/* mirrors construction */
 	source_file_free(d.files);
+	source_api_free(d.api);
 	for (i = 0; i < nitems(sigs); i++)
 		if (sigev[i] != NULL)
 			event_free(sigev[i]);
@@ -221,6 +242,7 @@ teardown:	/* mirrors construction */
 	tcp_relays_close_all();
 	relay_pool_flush();
 	event_base_free(d.base);
+	kubeconfig_free(&d.kube);
 	config_free(&d.cfg);
 	if (rc == 0)
 		log_info("stopped");

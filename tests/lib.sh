@@ -444,3 +444,462 @@ expect_alternating() {	# expect_alternating WHAT LINES A B [EACH]
 
 # log_count REGEX: matching lines in the daemon log.
 log_count() { grep -cE -- "$1" "$T_DIR/kube-uproxy.log"; }
+
+# ===========================================================================
+# --- the Kubernetes API source: fake kube-apiserver helpers ----------------
+# ===========================================================================
+# Used by tests/integration/api_*.sh.  tests/fakeapi/fakeapi.py serves the
+# API on 127.0.0.1 (HTTPS, throwaway CA, bearer token from a file); its
+# plain-HTTP control port takes objects and faults (tests/fakeapi/README.md).
+# The daemon runs exactly as with manifests (--iptables none, proxy ports
+# in /debug/services), only its source is --kubeconfig / $KUBECONFIG /
+# in-cluster instead of --manifests.  Nothing here changes the functions
+# above.
+
+API_DIR=""		# fakeapi --state-dir: ports.json, ca.crt, kubeconfig...
+API_PORT=""		# API port (https://127.0.0.1:API_PORT)
+API_URL=""
+CTL_URL=""		# control: http://127.0.0.1:CONTROL
+API_TOKEN=""		# the token in $API_DIR/token (when started with one)
+API_KUBECONFIG=""	# $API_DIR/kubeconfig: tokenFile user, CA file
+FAKEAPI_PID=""
+PROXY_ENV=()		# extra VAR=value for the daemon (api_* launchers)
+
+# The control client, written to $T_DIR once: HTTP requests to the control
+# port, JSON field extraction, labelled /metrics samples.
+t_apictl() {
+	[ -f "$T_DIR/apictl.py" ] || cat >"$T_DIR/apictl.py" <<'PYEOF'
+import json, re, sys, urllib.error, urllib.request
+def req(method, url, body=None):
+    data = body.encode() if body is not None else None
+    r = urllib.request.Request(url, data=data, method=method,
+                               headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(r, timeout=30) as f:
+            return f.status, f.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode()
+cmd = sys.argv[1]
+if cmd == "req":
+    body = sys.argv[4] if len(sys.argv) > 4 else None
+    if body and body.startswith("@"):   # @FILE: big bodies (ARG_MAX)
+        with open(body[1:]) as f:
+            body = f.read()
+    st, body = req(sys.argv[2], sys.argv[3], body)
+    sys.stdout.write(body)
+    if not 200 <= st < 300:
+        sys.stderr.write("status %d: %s" % (st, body))
+        sys.exit(1)
+elif cmd == "jq":
+    d = json.load(sys.stdin)
+    v = eval(sys.argv[2], {"d": d, "len": len, "sorted": sorted,
+                           "sum": sum, "max": max, "min": min})
+    if isinstance(v, (list, tuple)) and sys.argv[3:] == ["lines"]:
+        for x in v:
+            print(x if isinstance(x, str) else json.dumps(x))
+    else:
+        print(v if isinstance(v, str) else json.dumps(v))
+elif cmd == "requests":
+    import os, urllib.parse
+    for r in json.load(sys.stdin)["recent"]:
+        line = urllib.parse.unquote(r["req"])
+        if os.environ.get("API_SUB", "") in line:
+            print("%d %d %s %s" % (r["t"] * 1000, r["status"], line, r["ua"]))
+elif cmd == "metric":
+    # metric URL NAME [label=value]...: sum of the matching samples;
+    # "ABSENT" when no sample of NAME matches.
+    st, body = req("GET", sys.argv[2])
+    want = [a.split("=", 1) for a in sys.argv[4:]]
+    tot, seen = 0.0, False
+    for line in body.splitlines():
+        m = re.match(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{([^}]*)\})?\s+(\S+)',
+                     line)
+        if not m or m.group(1) != sys.argv[3]:
+            continue
+        labels = dict(re.findall(r'([a-zA-Z_][a-zA-Z0-9_]*)="([^"]*)"',
+                                 m.group(3) or ""))
+        if all(labels.get(k) == v for k, v in want):
+            tot += float(m.group(4))
+            seen = True
+    print((int(tot) if tot.is_integer() else tot) if seen else "ABSENT")
+PYEOF
+	"$PYTHON3" "$T_DIR/apictl.py" "$@"
+}
+
+# fakeapi_start [--open] [fakeapi.py options]: start the fake API server
+# with its state in $T_DIR/api and wait for ports.json.  Unless --open, it
+# accepts the bearer token in $T_DIR/api/token (API_TOKEN; rotate with
+# api_rotate_token).  Sets API_DIR API_PORT API_URL CTL_URL API_KUBECONFIG.
+fakeapi_start() {
+	local open=0
+	[ "${1:-}" = --open ] && { open=1; shift; }
+	API_DIR=$T_DIR/api
+	mkdir -p "$API_DIR"
+	local auth=()
+	if [ $open = 0 ]; then
+		API_TOKEN=tok-$RANDOM$RANDOM$RANDOM
+		printf '%s\n' "$API_TOKEN" >"$API_DIR/token"
+		auth=(--token-file "$API_DIR/token")
+	fi
+	"$PYTHON3" "$TESTS_SRCDIR/fakeapi/fakeapi.py" --state-dir "$API_DIR" \
+	    ${auth[@]+"${auth[@]}"} "$@" 2>"$T_DIR/fakeapi.log" </dev/null &
+	FAKEAPI_PID=$!
+	T_PIDS="$T_PIDS $FAKEAPI_PID"
+	local deadline=$(( $(now_ms) + 20000 ))
+	until [ -s "$API_DIR/ports.json" ]; do
+		t_running "$FAKEAPI_PID" ||
+		    hard_error "fakeapi failed: $(tail -n 5 "$T_DIR/fakeapi.log")"
+		[ "$(now_ms)" -ge "$deadline" ] &&
+		    hard_error "fakeapi not listening after 20s"
+		sleep 0.05
+	done
+	API_PORT=$(t_apictl jq 'd["api"]' <"$API_DIR/ports.json")
+	CTL_URL=http://127.0.0.1:$(t_apictl jq 'd["control"]' <"$API_DIR/ports.json")
+	API_URL=$(t_apictl jq 'd["scheme"]' <"$API_DIR/ports.json")://127.0.0.1:$API_PORT
+	API_KUBECONFIG=$API_DIR/kubeconfig
+	log "fakeapi on $API_URL, control $CTL_URL"
+}
+
+# api_ctl METHOD PATH [JSON|@FILE]: a control request; prints the JSON
+# answer, fails the test unless it is 2xx.  Bodies over 100 KiB must come
+# from a file (@FILE): a command-line argument is limited to 128 KiB.
+api_ctl() {
+	local out
+	if [ -n "$T_CURL" ]; then
+		# curl when there is one: 10 ms instead of 100 for Python,
+		# which matters for the "within 1 s" measurements.
+		local data=()
+		case ${3:-} in
+		"") ;;
+		@*) data=(--data-binary "$3") ;;
+		*) data=(--data-binary @-) ;;
+		esac
+		out=$(printf '%s' "${3:-}" | "$T_CURL" -sS -m 30 -X "$1" \
+		    -H 'Content-Type: application/json' ${data[@]+"${data[@]}"} \
+		    -w '\n%{http_code}' "$CTL_URL$2" 2>&1)
+		case ${out##*$'\n'} in
+		2??) out=${out%$'\n'*} ;;
+		*) fail "fakeapi control $1 $2 failed: $out" ;;
+		esac
+	else
+		out=$(t_apictl req "$1" "$CTL_URL$2" "${3:-}" 2>&1) ||
+		    fail "fakeapi control $1 $2 failed: $out"
+	fi
+	printf '%s\n' "$out"
+}
+T_CURL=$(command -v curl 2>/dev/null)
+api_post() {
+	local body='{}'
+	[ $# -ge 2 ] && body=$2
+	api_ctl POST "$1" "$body" >/dev/null
+}
+
+# api_apply JSON...: upsert objects (ADDED or MODIFIED events).
+api_apply() {
+	local o
+	for o in "$@"; do api_ctl POST /objects "$o" >/dev/null; done
+}
+
+# api_delete RESOURCE NS NAME: delete an object (a DELETED event).
+api_delete() { api_ctl DELETE "/objects/$1/$2/$3" >/dev/null; }
+
+# api_rotate_token: a new token for the server and its token file.
+api_rotate_token() {
+	API_TOKEN=tok-$RANDOM$RANDOM$RANDOM
+	api_post /token "{\"token\":\"$API_TOKEN\"}"
+}
+
+# jget EXPR [lines]: evaluate a Python expression on the JSON document on
+# stdin bound to d (strings printed raw; with "lines" a list one per line).
+jget() { t_apictl jq "$@"; }
+
+# api_counter EXPR: a value from fakeapi's GET /counters, e.g.
+#   api_counter 'd["watches_by_resource"].get("services", 0)'
+api_counter() { api_ctl GET /counters | jget "$1"; }
+
+# api_requests [SUBSTRING]: the recent requests fakeapi saw (oldest first),
+# one per line: "TIME_MS STATUS GET /path?query USER-AGENT", the query
+# percent-decoded, only those whose decoded "GET /path?query" contains
+# SUBSTRING.
+api_requests() {
+	api_ctl GET /counters | API_SUB=${1:-} t_apictl requests
+}
+
+# api_metric NAME [label=value]...: the sum of the daemon's /metrics
+# samples of NAME whose labels include every label=value; 0 when none
+# (a labelled counter may appear only at its first increment).
+api_metric() {
+	local v
+	v=$(t_apictl metric "$METRICS_URL/metrics" "$@" 2>/dev/null) ||
+	    { echo ERROR; return 1; }
+	[ "$v" = ABSENT ] && v=0
+	echo "$v"
+}
+
+# api_metric_is VALUE NAME [label=value]...: for wait_for.
+api_metric_is() {
+	local want=$1
+	shift
+	daemon_alive
+	[ "$(api_metric "$@")" = "$want" ]
+}
+
+# api_metric_above LIMIT NAME [label=value]...: for wait_for (integers).
+api_metric_above() {
+	local limit=$1 v
+	shift
+	daemon_alive
+	v=$(api_metric "$@")
+	[ "$v" -gt "$limit" ] 2>/dev/null
+}
+
+# --- object generators (JSON, one object per call, kind included) --------
+
+# j_labels "K=V ...": a JSON labels object body (no braces).
+t_jlabels() {
+	local kv sep=""
+	for kv in $1; do
+		printf '%s"%s":"%s"' "$sep" "${kv%%=*}" "${kv#*=}"
+		sep=,
+	done
+}
+
+# j_service name=N [ns=default] [ip=198.19.0.10] port=NAME/PROTO/PORT...
+#   [affinity=ClientIP] [type=NodePort] [nodeport=N] [label=K=V]...
+# The JSON twin of m_service.
+j_service() {
+	local name="" ns=default ip=198.19.0.10 affinity=None type=ClusterIP
+	local nodeport="" ports="" labels="" kv pn pp pport p sep="" first=1
+	for kv in "$@"; do
+		case $kv in
+		name=*) name=${kv#*=} ;;
+		ns=*) ns=${kv#*=} ;;
+		ip=*) ip=${kv#*=} ;;
+		port=*) ports="$ports ${kv#*=}" ;;
+		affinity=*) affinity=${kv#*=} ;;
+		type=*) type=${kv#*=} ;;
+		nodeport=*) nodeport=${kv#*=} ;;
+		label=*) labels="$labels ${kv#*=}" ;;
+		*) hard_error "j_service: unknown argument $kv" ;;
+		esac
+	done
+	printf '{"apiVersion":"v1","kind":"Service","metadata":{"name":"%s","namespace":"%s","labels":{%s}},' \
+	    "$name" "$ns" "$(t_jlabels "$labels")"
+	printf '"spec":{"type":"%s","clusterIP":"%s","clusterIPs":["%s"],"sessionAffinity":"%s","ports":[' \
+	    "$type" "$ip" "$ip" "$affinity"
+	for p in $ports; do
+		IFS=/ read -r pn pp pport <<<"$p"
+		printf '%s{"name":"%s","protocol":"%s","port":%s,"targetPort":%s' \
+		    "$sep" "$pn" "$pp" "$pport" "$pport"
+		[ $first = 1 ] && [ -n "$nodeport" ] && printf ',"nodePort":%s' "$nodeport"
+		printf '}'
+		sep=, first=0
+	done
+	printf ']}}\n'
+}
+
+# j_slice name=SERVICE [slice=NAME] [ns=default] port=NAME/PROTO/PORT...
+#   [ep=IP]... [notready=IP]... [label=K=V]...
+# The JSON twin of m_slice.
+j_slice() {
+	local name="" slice="" ns=default ports="" eps="" notready="" labels=""
+	local kv p pn pp pport sep=""
+	for kv in "$@"; do
+		case $kv in
+		name=*) name=${kv#*=} ;;
+		slice=*) slice=${kv#*=} ;;
+		ns=*) ns=${kv#*=} ;;
+		port=*) ports="$ports ${kv#*=}" ;;
+		ep=*) eps="$eps ${kv#*=}" ;;
+		notready=*) notready="$notready ${kv#*=}" ;;
+		label=*) labels="$labels ${kv#*=}" ;;
+		*) hard_error "j_slice: unknown argument $kv" ;;
+		esac
+	done
+	printf '{"apiVersion":"discovery.k8s.io/v1","kind":"EndpointSlice","metadata":{"name":"%s","namespace":"%s","labels":{%s}},"addressType":"IPv4","ports":[' \
+	    "${slice:-$name-slice}" "$ns" \
+	    "$(t_jlabels "kubernetes.io/service-name=$name $labels")"
+	for p in $ports; do
+		IFS=/ read -r pn pp pport <<<"$p"
+		printf '%s{"name":"%s","protocol":"%s","port":%s}' "$sep" "$pn" "$pp" "$pport"
+		sep=,
+	done
+	printf '],"endpoints":['
+	sep=""
+	for p in $eps; do
+		printf '%s{"addresses":["%s"],"conditions":{"ready":true,"serving":true,"terminating":false}}' "$sep" "$p"
+		sep=,
+	done
+	for p in $notready; do
+		printf '%s{"addresses":["%s"],"conditions":{"ready":false,"serving":false,"terminating":false}}' "$sep" "$p"
+		sep=,
+	done
+	printf ']}\n'
+}
+
+# j_endpoints name=SERVICE [ns=default] port=NAME/PROTO/PORT... [ep=IP]...
+#   [notready=IP]...
+# A v1 Endpoints object (one subset) for servers without EndpointSlices.
+j_endpoints() {
+	local name="" ns=default ports="" eps="" notready="" kv p pn pp pport sep=""
+	for kv in "$@"; do
+		case $kv in
+		name=*) name=${kv#*=} ;;
+		ns=*) ns=${kv#*=} ;;
+		port=*) ports="$ports ${kv#*=}" ;;
+		ep=*) eps="$eps ${kv#*=}" ;;
+		notready=*) notready="$notready ${kv#*=}" ;;
+		*) hard_error "j_endpoints: unknown argument $kv" ;;
+		esac
+	done
+	printf '{"apiVersion":"v1","kind":"Endpoints","metadata":{"name":"%s","namespace":"%s"},"subsets":[{"addresses":[' \
+	    "$name" "$ns"
+	for p in $eps; do printf '%s{"ip":"%s"}' "$sep" "$p"; sep=,; done
+	printf '],"notReadyAddresses":['
+	sep=""
+	for p in $notready; do printf '%s{"ip":"%s"}' "$sep" "$p"; sep=,; done
+	printf '],"ports":['
+	sep=""
+	for p in $ports; do
+		IFS=/ read -r pn pp pport <<<"$p"
+		printf '%s{"name":"%s","protocol":"%s","port":%s}' "$sep" "$pn" "$pp" "$pport"
+		sep=,
+	done
+	printf ']}]}\n'
+}
+
+# --- the daemon on the API --------------------------------------------------
+
+# start_proxy_nowait [flags]: run kube-uproxy with no --manifests (the source
+# comes from the flags, $KUBECONFIG or the in-cluster environment) and do
+# not wait.  The caller's KUBECONFIG, KUBERNETES_SERVICE_HOST/_PORT and
+# KUBE_UPROXY_SERVICEACCOUNT_DIR are removed; PROXY_ENV=(VAR=value...) adds
+# variables.  Sets METRICS_URL, HEALTHZ_URL, T_DAEMON_PID.
+start_proxy_nowait() {
+	local ports
+	ports=$(free_ports 2)
+	METRICS_PORT=$(echo "$ports" | sed -n 1p)
+	HEALTHZ_PORT=$(echo "$ports" | sed -n 2p)
+	METRICS_URL=http://127.0.0.1:$METRICS_PORT
+	HEALTHZ_URL=http://127.0.0.1:$HEALTHZ_PORT
+	env -u KUBECONFIG -u KUBERNETES_SERVICE_HOST -u KUBERNETES_SERVICE_PORT \
+	    -u KUBE_UPROXY_SERVICEACCOUNT_DIR ${PROXY_ENV[@]+"${PROXY_ENV[@]}"} \
+	    $KUBE_UPROXY_WRAP "$KUBE_UPROXY" --iptables none \
+	    --bind-address 127.0.0.1 \
+	    --metrics-bind-address "127.0.0.1:$METRICS_PORT" \
+	    --healthz-bind-address "127.0.0.1:$HEALTHZ_PORT" \
+	    --v 4 "$@" 2>>"$T_DIR/kube-uproxy.log" </dev/null &
+	T_DAEMON_PID=$!
+	T_PIDS="$T_PIDS $T_DAEMON_PID"
+}
+
+# start_proxy_api KUBECONFIG [flags]: the daemon on the API through that
+# kubeconfig; waits (15 s) for /healthz 200, i.e. both initial lists done.
+start_proxy_api() {
+	local kc=$1
+	shift
+	start_proxy_nowait --kubeconfig "$kc" "$@"
+	wait_healthy $((15 * T_SLOW))
+}
+
+# run_proxy_exit [flags]: run the daemon in the foreground (PROXY_ENV as
+# above, 10 s at most); sets RUN_RC and RUN_ERR (its stderr).
+run_proxy_exit() {
+	local ports
+	ports=$(free_ports 2)
+	RUN_ERR=$(env -u KUBECONFIG -u KUBERNETES_SERVICE_HOST \
+	    -u KUBERNETES_SERVICE_PORT -u KUBE_UPROXY_SERVICEACCOUNT_DIR \
+	    ${PROXY_ENV[@]+"${PROXY_ENV[@]}"} \
+	    timeout -s KILL $((10 * T_SLOW)) $KUBE_UPROXY_WRAP "$KUBE_UPROXY" \
+	    --iptables none --bind-address 127.0.0.1 \
+	    --metrics-bind-address "127.0.0.1:$(echo "$ports" | sed -n 1p)" \
+	    --healthz-bind-address "127.0.0.1:$(echo "$ports" | sed -n 2p)" \
+	    "$@" 2>&1 >/dev/null </dev/null)
+	RUN_RC=$?
+	printf '%s\n' "$RUN_ERR" >>"$T_DIR/kube-uproxy.log"
+}
+
+healthz_status() {
+	client http --status "$HEALTHZ_URL/healthz" 2>/dev/null
+}
+healthz_is() { daemon_alive; [ "$(healthz_status)" = "$1" ]; }
+
+# The checks below run in bash (/dev/tcp, curl) rather than in Python so
+# that polling them every 50 ms measures the daemon, not the interpreter.
+
+# t_outcome PORT: connect to 127.0.0.1:PORT and read a line (1 s): prints
+# the line, "eof", "refused" or "timeout".
+t_outcome() {
+	local fd line="" rc
+	# (a redirection of exec itself would stay for the whole shell)
+	{ exec {fd}<>"/dev/tcp/127.0.0.1/$1"; } 2>/dev/null || { echo refused; return; }
+	read -r -t 1 -u "$fd" line 2>/dev/null
+	rc=$?
+	exec {fd}>&-
+	if [ -n "$line" ]; then echo "$line"
+	elif [ $rc -gt 128 ]; then echo timeout
+	else echo eof
+	fi
+}
+
+# names_are PROXYPORT N WANT: N connections all answered by backend WANT.
+names_are() {
+	local i
+	for i in $(seq "$2"); do
+		[ "$(t_outcome "$1")" = "$3" ] || return 1
+	done
+}
+
+# refused PROXYPORT: a connection is refused, or closed (reset) at once.
+refused() {
+	case $(t_outcome "$1") in refused|eof) return 0 ;; esac
+	return 1
+}
+
+# fast_proxy_port SERVICE PORTNAME: proxy_port through curl and a regex on
+# the compact /debug/services (Python's proxy_port without curl, or when
+# the regex does not fit the output).
+fast_proxy_port() {
+	local body pp
+	[ -n "$T_CURL" ] || { proxy_port "$1" "$2"; return; }
+	body=$("$T_CURL" -sS -m 5 "$METRICS_URL/debug/services" 2>/dev/null) || return 1
+	pp=$(printf '%s' "$body" | grep -oE "\"service\": *\"$1\", *\"portName\": *\"$2\"[^{}]*\"proxyPort\": *[0-9]+" |
+	    grep -oE '[0-9]+$')
+	if [ -z "$pp" ] && printf '%s' "$body" | grep -q "\"$1\""; then
+		proxy_port "$1" "$2"
+		return
+	fi
+	[ -n "$pp" ] && echo "$pp"
+}
+
+# port_gone SERVICE PORTNAME: the service port left /debug/services.
+port_gone() {
+	local body
+	daemon_alive
+	if [ -n "$T_CURL" ]; then
+		body=$("$T_CURL" -sS -m 5 "$METRICS_URL/debug/services" 2>/dev/null) || return 1
+		printf '%s' "$body" | grep -qF "\"$1\"" || return 0
+	fi
+	! proxy_port "$1" "$2" >/dev/null
+}
+
+# hold_open PROXYPORT: open a connection (to a tcp-echo backend) through
+# the proxy and keep it; sets HELD_FD.  held_echo checks it still relays.
+hold_open() {
+	exec {HELD_FD}<>"/dev/tcp/127.0.0.1/$1" ||
+	    fail "cannot connect to proxy port $1"
+	held_echo first || fail "the held connection does not echo"
+}
+held_echo() {
+	local line=""
+	printf '%s\n' "${1:-ping}" >&"$HELD_FD" 2>/dev/null || return 1
+	read -r -t 3 -u "$HELD_FD" line || return 1
+	[ "$line" = "${1:-ping}" ]
+}
+
+# debug_ports: "service port proxyPort" lines from /debug/services, sorted,
+# to compare before and after a relist.
+debug_ports() {
+	client http "$METRICS_URL/debug/services" |
+	    jget "sorted('%s %s %s' % (o['service'], o.get('portName', ''), o['proxyPort']) for o in d)" lines
+}

@@ -52,6 +52,8 @@ DISC_GROUP = "discovery.k8s.io"
 ENDPOINTS_WARNING = ('299 - "v1 Endpoints is deprecated in v1.33+; '
                      'use discovery.k8s.io/v1 EndpointSlice"')
 GZIP_THRESHOLD = 128 * 1024
+RECENT_KEEP = 500       # requests kept in counters["recent"]
+RAW_KEEP = 100          # raw watch payloads kept (bounds memory)
 
 VERBOSE = False
 
@@ -235,6 +237,10 @@ class State:
         self.close_gen = 0
         self.close_mode = ("clean", 0)
         self.status_faults = []
+        # raw bytes for watch streams (POST /faults/raw-watch): a list of
+        # (seq, resource or None, bytes), the newest RAW_KEEP kept
+        self.raw_seq = 0
+        self.raw = []
         self.stall_faults = []
         self.counters = self.new_counters()
 
@@ -245,7 +251,7 @@ class State:
                 "faults_injected": 0, "stalls": 0, "tls_failures": 0,
                 "lists_by_resource": {}, "watches_by_resource": {},
                 "requests_by_path": {}, "last_request_headers": {},
-                "last_request": ""}
+                "last_request": "", "recent": []}
 
     # -- tokens
     def valid_token(self):
@@ -525,6 +531,12 @@ class ApiHandler(http.server.BaseHTTPRequestHandler):
         self.send_body(404, b"404 page not found\n",
                        "text/plain; charset=utf-8")
 
+    def send_response(self, code, message=None):
+        rec = getattr(self, "rec", None)
+        if rec is not None:
+            rec["status"] = code
+        super().send_response(code, message)
+
     @property
     def app(self):
         return self.server.app
@@ -533,6 +545,7 @@ class ApiHandler(http.server.BaseHTTPRequestHandler):
     def do_GET(self):
         self.status_sent = 0
         self.pretty = False
+        self.rec = None
         try:
             self.handle_api()
         except (BrokenPipeError, ConnectionResetError, ssl.SSLError,
@@ -546,6 +559,7 @@ class ApiHandler(http.server.BaseHTTPRequestHandler):
     def do_POST(self):
         self.status_sent = 0
         self.pretty = False
+        self.rec = None
         n = int(self.headers.get("Content-Length") or 0)
         if n:
             self.rfile.read(n)
@@ -579,6 +593,13 @@ class ApiHandler(http.server.BaseHTTPRequestHandler):
                 hdrs[k] = v
             c["last_request_headers"] = hdrs
             c["last_request"] = "%s %s" % (self.command, self.path)
+            # The last RECENT_KEEP requests with their wall-clock start
+            # time and final status, so tests can check query strings
+            # and the delays between retries.
+            self.rec = {"t": round(time.time(), 3),
+                        "req": c["last_request"], "ua": ua, "status": 0}
+            c["recent"].append(self.rec)
+            del c["recent"][:-RECENT_KEEP]
             stall = st.take_fault(st.stall_faults, path, is_watch)
             fault = None
             if stall is None:
@@ -945,6 +966,7 @@ class ApiHandler(http.server.BaseHTTPRequestHandler):
             wr = st.counters["watches_by_resource"]
             wr[resource] = wr.get(resource, 0) + 1
             close_gen = st.close_gen
+            raw_seq = st.raw_seq
             initial = (sie is True) or (sie is None and rvq in ("", "0"))
             expired = False
             if initial:
@@ -981,13 +1003,13 @@ class ApiHandler(http.server.BaseHTTPRequestHandler):
                 self.write_chunk(b"")
                 return
             self.watch_loop(resource, visible, wrap, cursor, bookmarks,
-                            timeout, close_gen)
+                            timeout, close_gen, raw_seq)
         finally:
             with st.lock:
                 st.counters["active_watches"] -= 1
 
     def watch_loop(self, resource, visible, wrap, cursor, bookmarks,
-                   timeout, close_gen):
+                   timeout, close_gen, raw_seq):
         st = self.app.state
         t0 = time.monotonic()
         deadline = t0 + timeout
@@ -1012,6 +1034,12 @@ class ApiHandler(http.server.BaseHTTPRequestHandler):
                     if st.close_gen != close_gen:
                         end = st.close_mode
                         break
+                    if st.raw_seq != raw_seq:
+                        out = [data for seq, res, data in st.raw
+                               if seq > raw_seq and res in (None, resource)]
+                        raw_seq = st.raw_seq
+                        if out:
+                            break
                     if now >= deadline:
                         end = ("clean", 0)
                         break
@@ -1346,6 +1374,18 @@ class App:
             with st.lock:
                 lst.append(f)
             return 200, {"ok": True}
+        if p == "faults/raw-watch":
+            res = body.get("resource")
+            if res is not None and res not in RESOURCES:
+                raise BadRequest("unknown resource %r" % res)
+            data = body["data"].encode()
+            with st.lock:
+                st.raw_seq += 1
+                st.raw.append((st.raw_seq, res, data))
+                del st.raw[:-RAW_KEEP]
+                st.cond.notify_all()
+                n = st.counters["active_watches"]
+            return 200, {"ok": True, "active_watches": n}
         if p == "faults/clear":
             with st.lock:
                 st.status_faults.clear()

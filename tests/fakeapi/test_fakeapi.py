@@ -579,6 +579,39 @@ class Faults(unittest.TestCase):
         self.assertEqual(evs[-1]["type"], "ERROR")
         self.assertEqual(evs[-1]["object"]["code"], 500)
 
+    def test_raw_watch(self):
+        rv = S.ctl("GET", "/state")["resourceVersion"]
+        c, r = S.watch("/api/v1/services" + q(watch="true",
+                                              resourceVersion=rv))
+        time.sleep(0.3)
+        out = S.ctl("POST", "/faults/raw-watch",
+                    {"resource": "services", "data": "{\"type\":garbage\n"})
+        self.assertGreaterEqual(out["active_watches"], 1)
+        S.ctl("POST", "/faults/raw-watch",
+              {"resource": "endpoints", "data": "not-for-services\n"})
+        time.sleep(0.3)
+        S.ctl("POST", "/faults/close-watches", {"mode": "clean"})
+        body = r.read()
+        c.close()
+        self.assertIn(b'{"type":garbage\n', body)
+        self.assertNotIn(b"not-for-services", body)
+
+    def test_recent_requests(self):
+        t0 = time.time()
+        st, _, _ = S.request("/api/v1/services?limit=7&marker=recent",
+                             headers={"User-Agent": "kube-uproxy/test"})
+        self.assertEqual(st, 200)
+        S.request("/api/v1/services?marker=recent401", token="wrong")
+        recent = S.ctl("GET", "/counters")["recent"]
+        mine = [r for r in recent if "marker=recent" in r["req"]]
+        self.assertEqual(len(mine), 2)
+        self.assertEqual(mine[0]["req"],
+                         "GET /api/v1/services?limit=7&marker=recent")
+        self.assertEqual(mine[0]["ua"], "kube-uproxy/test")
+        self.assertEqual(mine[0]["status"], 200)
+        self.assertEqual(mine[1]["status"], 401)
+        self.assertLessEqual(abs(mine[0]["t"] - t0), 2.0)
+
     def test_restart_listener(self):
         st, before = S.get_json("/api/v1/services")
         S.ctl("POST", "/listener/stop")
