@@ -94,6 +94,7 @@ struct watcher {
 	char			*w_continue;
 	char			*w_page;	/* body of the page in flight */
 	size_t			 w_page_len;
+	size_t			 w_page_cap;
 	struct k8s_object	**w_items;	/* decoded, applied at the end */
 	size_t			 w_nitems;
 	char			**w_broken;	/* "ns\0name" kept from before */
@@ -381,7 +382,7 @@ list_reset(struct watcher *w)
 	w->w_broken = NULL;
 	w->w_page = NULL;
 	w->w_continue = NULL;
-	w->w_nitems = w->w_nbroken = w->w_page_len = 0;
+	w->w_nitems = w->w_nbroken = w->w_page_len = w->w_page_cap = 0;
 }
 
 static int
@@ -396,7 +397,13 @@ list_data_cb(void *arg, const char *data, size_t len)
 		    PAGE_MAX);
 		return -1;
 	}
-	w->w_page = xreallocarray(w->w_page, w->w_page_len + len + 1, 1);
+	if (w->w_page_len + len + 1 > w->w_page_cap) {
+		/* Double: a page arrives in many small writes. */
+		w->w_page_cap = w->w_page_cap ? w->w_page_cap * 2 : 65536;
+		while (w->w_page_cap < w->w_page_len + len + 1)
+			w->w_page_cap *= 2;
+		w->w_page = xreallocarray(w->w_page, w->w_page_cap, 1);
+	}
 	memcpy(w->w_page + w->w_page_len, data, len);
 	w->w_page_len += len;
 	return 0;
@@ -452,7 +459,7 @@ list_page(struct watcher *w)
 	json = cJSON_ParseWithLength(w->w_page, w->w_page_len);
 	free(w->w_page);
 	w->w_page = NULL;
-	w->w_page_len = 0;
+	w->w_page_len = w->w_page_cap = 0;
 	items = cJSON_GetObjectItemCaseSensitive(json, "items");
 	meta = cJSON_GetObjectItemCaseSensitive(json, "metadata");
 	if (json == NULL || !(cJSON_IsArray(items) || cJSON_IsNull(items)) ||

@@ -292,16 +292,25 @@ obj_remove(struct store *st, struct obj_entry *e)
 	free(e);
 }
 
-void
-store_delete(struct store *st, enum k8s_kind kind, const char *ns,
+static struct obj_entry *
+obj_find(struct store *st, enum k8s_kind kind, const char *ns,
     const char *name)
 {
-	struct obj_entry key, *e;
+	struct obj_entry key;
 
 	key.kind = kind;
 	key.ns = ns;
 	key.name = name;
-	if ((e = RB_FIND(obj_tree, &st->objects, &key)) != NULL)
+	return RB_FIND(obj_tree, &st->objects, &key);
+}
+
+void
+store_delete(struct store *st, enum k8s_kind kind, const char *ns,
+    const char *name)
+{
+	struct obj_entry *e;
+
+	if ((e = obj_find(st, kind, ns, name)) != NULL)
 		obj_remove(st, e);
 }
 
@@ -309,12 +318,9 @@ void
 store_keep(struct store *st, enum k8s_kind kind, const char *ns,
     const char *name)
 {
-	struct obj_entry key, *e;
+	struct obj_entry *e;
 
-	key.kind = kind;
-	key.ns = ns;
-	key.name = name;
-	if ((e = RB_FIND(obj_tree, &st->objects, &key)) != NULL)
+	if ((e = obj_find(st, kind, ns, name)) != NULL)
 		e->gen = st->gen;
 }
 
