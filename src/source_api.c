@@ -30,6 +30,7 @@
 #include "jsonstream.h"
 #include "k8s.h"
 #include "log.h"
+#include "metrics.h"
 #include "source_api.h"
 #include "store.h"
 #include "util.h"
@@ -78,6 +79,11 @@ struct resource_stats {
 
 enum next_step { STEP_LIST, STEP_WATCH };
 
+struct object_name {
+	char	*ns;
+	char	*name;
+};
+
 struct watcher {
 	struct source_api	*w_api;
 	enum resource		 w_res;
@@ -97,7 +103,7 @@ struct watcher {
 	size_t			 w_page_cap;
 	struct k8s_object	**w_items;	/* decoded, applied at the end */
 	size_t			 w_nitems;
-	char			**w_broken;	/* "ns\0name" kept from before */
+	struct object_name	*w_broken;	/* listed broken: keep the old */
 	size_t			 w_nbroken;
 	/* watching */
 	struct jsonstream	 w_stream;
@@ -136,6 +142,17 @@ stats(struct watcher *w)
 }
 
 /* --- small helpers ------------------------------------------------------ */
+
+/* For jitter only: spreading retries, not secrecy. */
+static uint32_t
+random_u32(void)
+{
+	uint32_t r;
+
+	if (getrandom(&r, sizeof(r), GRND_NONBLOCK) != (ssize_t)sizeof(r))
+		r = (uint32_t)mono_ms() * 2654435761u;
+	return r;
+}
 
 static const char *
 json_str(const cJSON *obj, const char *key)
@@ -245,8 +262,12 @@ decode(struct watcher *w, cJSON *json)
 	size_t weight;
 	int rc;
 
-	if (!cJSON_IsObject(json))
+	if (!cJSON_IsObject(json)) {
+		log_warnx("api: %s: an item that is not an object; skipped",
+		    res_name(w));
+		stats(w)->skipped++;
 		return NULL;
+	}
 	if (json_str(json, "kind") == NULL)
 		cJSON_AddStringToObject(json, "kind", ri->kind_str);
 	if (json_str(json, "apiVersion") == NULL)
@@ -287,7 +308,7 @@ retry_later(struct watcher *w, enum next_step next, const char *why,
     long retry_after_s)
 {
 	uint64_t base = BACKOFF_MIN_MS, delay;
-	uint32_t r = 0;
+	uint32_t r;
 	struct timeval tv;
 	uint64_t now = mono_ms();
 	unsigned i;
@@ -299,8 +320,7 @@ retry_later(struct watcher *w, enum next_step next, const char *why,
 		base *= 2;
 	if (base > BACKOFF_MAX_MS)
 		base = BACKOFF_MAX_MS;
-	if (getrandom(&r, sizeof(r), GRND_NONBLOCK) != (ssize_t)sizeof(r))
-		r = (uint32_t)mono_ms() * 2654435761u;
+	r = random_u32();
 	delay = base + base * (r >> 16) / 65536;
 	if (retry_after_s > 0 && delay < (uint64_t)retry_after_s * 1000)
 		delay = (uint64_t)retry_after_s * 1000;
@@ -372,8 +392,10 @@ list_reset(struct watcher *w)
 
 	for (i = 0; i < w->w_nitems; i++)
 		k8s_object_free(w->w_items[i]);
-	for (i = 0; i < w->w_nbroken; i++)
-		free(w->w_broken[i]);
+	for (i = 0; i < w->w_nbroken; i++) {
+		free(w->w_broken[i].ns);
+		free(w->w_broken[i].name);
+	}
 	free(w->w_items);
 	free(w->w_broken);
 	free(w->w_page);
@@ -425,8 +447,8 @@ list_apply(struct watcher *w)
 		store_upsert(sa->sa_store, w->w_items[i]);
 	w->w_nitems = 0;
 	for (i = 0; i < w->w_nbroken; i++)
-		store_keep(sa->sa_store, resources[w->w_res].kind, w->w_broken[i],
-		    w->w_broken[i] + strlen(w->w_broken[i]) + 1);
+		store_keep(sa->sa_store, resources[w->w_res].kind,
+		    w->w_broken[i].ns, w->w_broken[i].name);
 	store_replace_end(sa->sa_store, 1u << resources[w->w_res].kind);
 
 	stats(w)->lists++;
@@ -481,10 +503,8 @@ list_page(struct watcher *w)
 		else if (object_key(item, &ns, &name) == 0) {
 			w->w_broken = xreallocarray(w->w_broken, w->w_nbroken + 1,
 			    sizeof(*w->w_broken));
-			w->w_broken[w->w_nbroken] = xcalloc(strlen(ns) +
-			    strlen(name) + 2, 1);
-			strcpy(w->w_broken[w->w_nbroken], ns);
-			strcpy(w->w_broken[w->w_nbroken] + strlen(ns) + 1, name);
+			w->w_broken[w->w_nbroken].ns = xstrdup(ns);
+			w->w_broken[w->w_nbroken].name = xstrdup(name);
 			w->w_nbroken++;
 		}
 	}
@@ -682,14 +702,11 @@ watch_done_cb(void *arg, const struct api_result *res)
 static void
 start_watch(struct watcher *w)
 {
-	uint32_t r = 0;
 	long timeout;
 	char *path;
 
 	/* 5 to 10 minutes, like client-go, so watches end spread out. */
-	if (getrandom(&r, sizeof(r), GRND_NONBLOCK) != (ssize_t)sizeof(r))
-		r = (uint32_t)mono_ms();
-	timeout = 300 + (long)(r % 300);
+	timeout = 300 + (long)(random_u32() % 300);
 	path = xasprintf("%s?%s&watch=true&allowWatchBookmarks=true"
 	    "&resourceVersion=%s&timeoutSeconds=%ld", resources[w->w_res].path,
 	    SELECTOR, w->w_rv != NULL ? w->w_rv : "0", timeout);
@@ -764,56 +781,57 @@ source_api_free(struct source_api *sa)
 
 /* --- metrics ------------------------------------------------------------ */
 
-static void
-family(struct evbuffer *out, const char *name, const char *type,
-    const char *help)
-{
-	evbuffer_add_printf(out, "# HELP kube_uproxy_api_%s %s\n"
-	    "# TYPE kube_uproxy_api_%s %s\n", name, help, name, type);
-}
-
+/* One counter family with a sample per resource; offset picks the field. */
 static void
 per_resource(struct source_api *sa, struct evbuffer *out, const char *name,
     const char *help, size_t offset)
 {
+	const char *labels[] = { "resource", NULL, NULL };
 	int r;
 
-	family(out, name, "counter", help);
-	for (r = 0; r < RES_COUNT; r++)
-		evbuffer_add_printf(out, "kube_uproxy_api_%s{resource=\"%s\"} %llu\n",
-		    name, resources[r].name, (unsigned long long)
-		    *(const uint64_t *)((const char *)&sa->sa_stats[r] + offset));
+	metrics_family(out, name, "counter", help);
+	for (r = 0; r < RES_COUNT; r++) {
+		labels[1] = resources[r].name;
+		metrics_sample(out, name, labels, (double)*(const uint64_t *)
+		    ((const char *)&sa->sa_stats[r] + offset));
+	}
 }
 
 void
 source_api_metrics(void *arg, struct evbuffer *out)
 {
 	struct source_api *sa = arg;
+	const char *labels[] = { "resource", NULL, "type", NULL, NULL };
 	int r, t;
 
-	per_resource(sa, out, "lists_total", "Complete lists, the first included.",
+	per_resource(sa, out, "kube_uproxy_api_lists_total",
+	    "Complete lists, the first included.",
 	    offsetof(struct resource_stats, lists));
-	per_resource(sa, out, "relists_total", "Lists after the first (410, errors).",
+	per_resource(sa, out, "kube_uproxy_api_relists_total",
+	    "Lists after the first (410, errors).",
 	    offsetof(struct resource_stats, relists));
-	per_resource(sa, out, "watches_total", "Watch requests opened.",
-	    offsetof(struct resource_stats, watches));
-	per_resource(sa, out, "errors_total", "Failed list or watch requests.",
+	per_resource(sa, out, "kube_uproxy_api_watches_total",
+	    "Watch requests opened.", offsetof(struct resource_stats, watches));
+	per_resource(sa, out, "kube_uproxy_api_errors_total",
+	    "Failed list or watch requests.",
 	    offsetof(struct resource_stats, errors));
-	per_resource(sa, out, "objects_skipped_total",
+	per_resource(sa, out, "kube_uproxy_api_objects_skipped_total",
 	    "Objects skipped as broken or oversized.",
 	    offsetof(struct resource_stats, skipped));
-	family(out, "watch_events_total", "counter", "Watch events received.");
+	metrics_family(out, "kube_uproxy_api_watch_events_total", "counter",
+	    "Watch events received.");
 	for (r = 0; r < RES_COUNT; r++)
-		for (t = 0; t < EV_TYPES; t++)
-			evbuffer_add_printf(out, "kube_uproxy_api_watch_events_total"
-			    "{resource=\"%s\",type=\"%s\"} %llu\n", resources[r].name,
-			    event_types[t],
-			    (unsigned long long)sa->sa_stats[r].events[t]);
-	family(out, "synced", "gauge",
+		for (t = 0; t < EV_TYPES; t++) {
+			labels[1] = resources[r].name;
+			labels[3] = event_types[t];
+			metrics_sample(out, "kube_uproxy_api_watch_events_total",
+			    labels, (double)sa->sa_stats[r].events[t]);
+		}
+	metrics_family(out, "kube_uproxy_api_synced", "gauge",
 	    "1 once Services and endpoints have both been listed.");
-	evbuffer_add_printf(out, "kube_uproxy_api_synced %d\n", sa->sa_synced);
-	family(out, "up", "gauge",
+	metrics_sample(out, "kube_uproxy_api_synced", NULL, sa->sa_synced);
+	metrics_family(out, "kube_uproxy_api_up", "gauge",
 	    "1 while every list and watch is working, 0 while one is failing.");
-	evbuffer_add_printf(out, "kube_uproxy_api_up %d\n",
+	metrics_sample(out, "kube_uproxy_api_up", NULL,
 	    sa->sa_services.w_up && sa->sa_endpoints.w_up);
 }
