@@ -4,7 +4,9 @@
  * A connection lives in two states.  CONNECTING: the client is accepted,
  * its bytes wait in the kernel (we do not read it) while a nonblocking
  * connect to an endpoint runs under a timer; a failure or timeout tries
- * the next endpoint.  RELAYING: two independent directions ("halves"),
+ * the next endpoint.  Nothing reads the client then, so the client half's
+ * read event is free: it carries the connect wait (see dial_event).
+ * RELAYING: two independent directions ("halves"),
  * each with a read event on its source socket and a write event on its
  * destination.  A half borrows a buffer or pipe from relay_pool only while
  * bytes are in flight: read, write at once, and only if the destination
@@ -129,6 +131,19 @@ tcp_proxy_port(const struct tcp_proxy *p)
 	return p->port;
 }
 
+/*
+ * While connecting, the connect wait (or the retry timer) lives in the
+ * client half's read event, which is not in use yet.  Being another event
+ * than the backend's read event lets conn_relay add that one before it
+ * removes the wait: the backend socket's epoll registration then changes
+ * once (read and write to read) instead of being deleted and added again.
+ */
+static struct event *
+dial_event(struct connection *c)
+{
+	return &c->up.ev_read;
+}
+
 /* Close with an RST instead of a FIN: how a reset is passed on. */
 static void
 close_reset(int fd)
@@ -165,8 +180,10 @@ conn_free(struct connection *c, int reset_fd, const char *reason)
 
 	log_debug(4, "%s: client %s: %s", conn_name(c),
 	    addr_str(&c->client, 1, cbuf, sizeof(cbuf)), reason);
+	/* Relaying: the client's read; else the dial_event. */
+	event_del(&c->up.ev_read);
 	if (c->state == CONN_RELAYING) {
-		event_del(&c->up.ev_read);
+		event_del(&c->down.ev_read);
 		if (c->up.ev_write != NULL)
 			event_free(c->up.ev_write);
 		if (c->down.ev_write != NULL)
@@ -174,8 +191,6 @@ conn_free(struct connection *c, int reset_fd, const char *reason)
 		half_release(&c->up);
 		half_release(&c->down);
 	}
-	/* Relaying: the backend's read; else the connect or descriptor wait. */
-	event_del(&c->down.ev_read);
 	if (c->cfd == reset_fd || reset_fd == RESET_BOTH)
 		close_reset(c->cfd);
 	else
@@ -347,7 +362,10 @@ down_write_cb(evutil_socket_t fd, short what, void *arg)
 	half_write(arg, 0);
 }
 
-/* Connected: from now on the connection needs neither the lb nor the proxy. */
+/*
+ * Connected: from now on the connection needs neither the lb nor the
+ * proxy.  Called last by its callers: the first read may free c.
+ */
 static void
 conn_relay(struct connection *c)
 {
@@ -360,13 +378,20 @@ conn_relay(struct connection *c)
 	c->mode = (uint8_t)relay_mode;
 	c->up.pipe[0] = c->up.pipe[1] = -1;
 	c->down.pipe[0] = c->down.pipe[1] = -1;
-	event_assign(&c->up.ev_read, base, c->cfd, EV_READ | EV_PERSIST,
-	    up_read_cb, c);
-	/* Not pending: the connect wait used it and has fired. */
+	/* Backend read first, then the dial_event goes (see there). */
 	event_assign(&c->down.ev_read, base, c->bfd, EV_READ | EV_PERSIST,
 	    down_read_cb, c);
-	event_add(&c->up.ev_read, NULL);
 	event_add(&c->down.ev_read, NULL);
+	event_del(dial_event(c));
+	event_assign(&c->up.ev_read, base, c->cfd, EV_READ | EV_PERSIST,
+	    up_read_cb, c);
+	event_add(&c->up.ev_read, NULL);
+	/*
+	 * Most clients speak first, and their first bytes came while we
+	 * connected: read them now rather than after one more turn of the
+	 * loop.  If nothing is there, that costs one recv.
+	 */
+	half_read(c, 1);
 }
 
 /* The current attempt failed: count it and go on with the next one. */
@@ -379,6 +404,7 @@ conn_dial_failed(struct connection *c, const char *why)
 	    addr_str(&c->client, 1, cbuf, sizeof(cbuf)), c->attempt, why);
 	c->stats->dial_failures++;
 	c->ep->es_dial_failures++;
+	event_del(dial_event(c));
 	if (c->bfd != -1) {
 		close(c->bfd);
 		c->bfd = -1;
@@ -470,9 +496,8 @@ conn_connect(struct connection *c, const union addr *ep)
 			 * within the attempt budget, so the wait is bounded.
 			 */
 			proxy_pause(p, "backend socket");
-			evtimer_assign(&c->down.ev_read, p->base, conn_wait_cb,
-			    c);
-			evtimer_add(&c->down.ev_read, &pause_tv);
+			evtimer_assign(dial_event(c), p->base, conn_wait_cb, c);
+			evtimer_add(dial_event(c), &pause_tv);
 		} else
 			conn_dial_failed(c, strerror(errno));
 		return;
@@ -487,9 +512,10 @@ conn_connect(struct connection *c, const union addr *ep)
 		conn_dial_failed(c, strerror(errno));
 		return;
 	}
-	event_assign(&c->down.ev_read, p->base, c->bfd, EV_READ | EV_WRITE,
-	    conn_dial_cb, c);
-	event_add(&c->down.ev_read, &tv);
+	/* Persistent, so that it stays registered until conn_relay. */
+	event_assign(dial_event(c), p->base, c->bfd,
+	    EV_READ | EV_WRITE | EV_PERSIST, conn_dial_cb, c);
+	event_add(dial_event(c), &tv);
 }
 
 /*
@@ -520,7 +546,6 @@ proxy_client(struct tcp_proxy *p, int cfd, const union addr *client)
 {
 	struct connection *c;
 	const union addr *ep;
-	int one = 1;
 
 	p->stats->tcp_accepted++;
 	ep = lb_pick(p->lb, client, 0, mono_ms());
@@ -530,7 +555,6 @@ proxy_client(struct tcp_proxy *p, int cfd, const union addr *client)
 		close_reset(cfd);
 		return;
 	}
-	(void)setsockopt(cfd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	c = xcalloc(1, sizeof(*c));
 	c->proxy = p;
 	c->stats = p->stats;
@@ -539,7 +563,7 @@ proxy_client(struct tcp_proxy *p, int cfd, const union addr *client)
 	c->state = CONN_CONNECTING;
 	c->client = *client;
 	/* So that conn_free can always event_del it; conn_connect reassigns. */
-	evtimer_assign(&c->down.ev_read, p->base, conn_wait_cb, c);
+	evtimer_assign(dial_event(c), p->base, conn_wait_cb, c);
 	TAILQ_INSERT_TAIL(&p->conns, c, entry);
 	p->stats->tcp_active++;
 	relays_active++;
@@ -620,8 +644,13 @@ tcp_proxy_open(struct event_base *base, const union addr *bind_addr,
 	 * costly: the kernel's search for a free port then takes ~0.3 ms per
 	 * bind at 10,000 bound ports instead of ~7 us.
 	 */
+	/*
+	 * TCP_NODELAY here is inherited by every accepted socket (Linux copies
+	 * the listener's options): one setsockopt per port, not per client.
+	 */
 	if ((addr_port(bind_addr) != 0 && setsockopt(fd, SOL_SOCKET,
 	    SO_REUSEADDR, &one, sizeof(one)) == -1) ||
+	    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) == -1 ||
 	    bind(fd, &bind_addr->sa, addr_len(bind_addr)) == -1 ||
 	    listen(fd, SOMAXCONN) == -1 ||
 	    getsockname(fd, &local.sa, &len) == -1) {

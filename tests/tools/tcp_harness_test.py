@@ -360,6 +360,47 @@ def t_ipv6():
     h.stop(); ls.close()
 
 
+def t_nodelay():
+    """Nagle off towards both peers (TCP_NODELAY): two small writes 2 ms apart,
+    to a peer that delays its ACKs (TCP_QUICKACK 0), arrive together in
+    about 4 ms.  With Nagle on, the second waits for the delayed ACK (40 ms)."""
+    ls = listener()
+    h = Harness([ep(ls)])
+
+    def two_writes(s, a, b):
+        s.sendall(a); time.sleep(0.002); s.sendall(b)
+
+    def read_delaying_acks(s, n):
+        got = b""
+        while len(got) < n:
+            s.setsockopt(socket.IPPROTO_TCP, socket.TCP_QUICKACK, 0)
+            b = s.recv(100)
+            if not b:
+                break
+            got += b
+        return got
+
+    def backend(c):
+        c.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        for _ in range(5):
+            read_delaying_acks(c, 20)
+            two_writes(c, b"x" * 10, b"y" * 10)
+        c.close()
+    serve(ls, backend, 1)
+    c = connect(h.port)
+    c.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    times = []
+    for _ in range(5):
+        t0 = time.monotonic()
+        two_writes(c, b"a" * 10, b"b" * 10)
+        ok = read_delaying_acks(c, 20) == b"x" * 10 + b"y" * 10
+        times.append((time.monotonic() - t0) * 1000)
+    times.sort()
+    check("TCP_NODELAY both ways: small writes not held for an ACK", ok and times[2] < (30 if WRAP else 20),
+          "median %.1f ms (Nagle: ~44 ms)" % times[2])
+    c.close(); h.stop(); ls.close()
+
+
 def cpu_ticks(pid):
     f = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
     return int(f[11]) + int(f[12])
@@ -393,7 +434,7 @@ def t_emfile():
 
 
 tests = [t_bulk_both_ways, t_half_close, t_reset_propagation, t_dead_endpoint_retry, t_timeout,
-         t_no_endpoint, t_many_concurrent, t_close_keeps_relays, t_close_all, t_ipv6, t_emfile]
+         t_no_endpoint, t_many_concurrent, t_close_keeps_relays, t_close_all, t_ipv6, t_emfile, t_nodelay]
 only = os.environ.get("ONLY")
 for t in tests:
     if only and only not in t.__name__:
