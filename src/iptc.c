@@ -42,6 +42,13 @@
 #define LOCK_PATH		"/run/xtables.lock"
 #define COMMIT_TRIES		4
 #define ENTRY_MAX		1024
+/*
+ * A chain is edited in place with at most this many inserts and deletes;
+ * beyond, it is flushed and refilled.  libiptc finds a rule by number
+ * walking its list, so each edit costs up to half the chain.
+ */
+#define EDITS_MAX		64
+#define LOOKAHEAD		8	/* rules a diff looks past a mismatch */
 
 /* One family's libiptc, behind a common signature. */
 struct family_ops {
@@ -430,36 +437,147 @@ init_error(const struct family_ops *ops, int saved, char *err, size_t len)
 }
 
 /*
- * Do our chains already hold exactly the rules of this family in rs, in
- * order?  Then a periodic resync needs no commit: replacing a table of
- * tens of thousands of rules costs the kernel tens of milliseconds and
- * resets the rules' counters.
+ * Bringing one chain to the plan.  Replacing the table costs the kernel
+ * the same whatever changed, but editing libiptc's copy costs us only
+ * what changed, and a rule left in place keeps its packet counters.
+ *
+ * A diff of the chain as read (have[]) against the planned rules
+ * (want[]), both in the plan's order unless someone edited the chain by
+ * hand: equal entries are kept; at a mismatch, when the entry is planned
+ * a few rules later the rules before it are inserted, when the planned
+ * rule is a few entries further down the entries before it are deleted,
+ * else the entry is replaced (a delete and an insert).  Whatever the
+ * chain held, the result is exactly want[].  Edits are recorded at their
+ * position in have[] and applied last to first, so that each position
+ * still means what it meant when the diff was made.
  */
+struct edit {
+	unsigned	 pos;	/* before have[pos] (== n_have: at the end) */
+	const struct rule *r;	/* insert r there; NULL: delete have[pos] */
+};
+
+struct chain_diff {
+	const struct family_ops	*ops;
+	struct xtc_handle	*h;
+	const void		**have;
+	size_t			 n_have;
+	const struct rule	*want;
+	size_t			 n_want;
+	struct edit		 edits[EDITS_MAX];
+	size_t			 n_edits;
+};
+
 static int
-chains_hold(const struct family_ops *ops, struct xtc_handle *h,
-    const struct rule_set *rs)
+have_is(struct chain_diff *d, size_t pos, const struct rule *r)
 {
 	struct entry_buf eb;
-	const void *e;
-	size_t i;
-	int c;
 
-	for (c = 0; c < RULES_NCHAINS; c++) {
-		e = ops->first_rule(rules_chain_name(c), h);
-		for (i = 0; i < rs->rs_n; i++) {
-			const struct rule *r = &rs->rs_rules[i];
+	build_rule(&eb, d->ops, r);
+	return same_entry(d->h, d->have[pos], &eb, NULL);
+}
 
-			if (r->r_family != ops->af || (int)r->r_chain != c)
-				continue;
-			build_rule(&eb, ops, r);
-			if (e == NULL || !same_entry(h, e, &eb, NULL))
-				return 0;
-			e = ops->next_rule(e, h);
+/* Record an edit; 0 when there are too many to be worth it. */
+static int
+edit(struct chain_diff *d, unsigned pos, const struct rule *r)
+{
+	if (d->n_edits == EDITS_MAX)
+		return 0;
+	d->edits[d->n_edits].pos = pos;
+	d->edits[d->n_edits++].r = r;
+	return 1;
+}
+
+/* The diff itself: 1 done, 0 too many edits. */
+static int
+diff(struct chain_diff *d)
+{
+	size_t p = 0, i = 0, j;
+
+	while (p < d->n_have && i < d->n_want) {
+		if (have_is(d, p, &d->want[i])) {
+			p++, i++;
+			continue;
 		}
-		if (e != NULL)
+		for (j = 1; j <= LOOKAHEAD; j++) {
+			if (i + j < d->n_want && have_is(d, p, &d->want[i + j])) {
+				for (; j > 0; j--, i++)
+					if (!edit(d, p, &d->want[i]))
+						return 0;
+				break;
+			}
+			if (p + j < d->n_have && have_is(d, p + j, &d->want[i])) {
+				for (; j > 0; j--, p++)
+					if (!edit(d, p, NULL))
+						return 0;
+				break;
+			}
+		}
+		if (j > LOOKAHEAD && (!edit(d, p, &d->want[i++]) ||
+		    !edit(d, p++, NULL)))
 			return 0;
 	}
+	for (; p < d->n_have; p++)
+		if (!edit(d, p, NULL))
+			return 0;
+	for (; i < d->n_want; i++)
+		if (!edit(d, p, &d->want[i]))
+			return 0;
 	return 1;
+}
+
+/*
+ * Make `chain` hold want[0..n) (rules of this family and chain, in plan
+ * order).  Returns 1 if it had to change, 0 if it already did, -1 on error
+ * (errno set).
+ */
+static int
+sync_chain(const struct family_ops *ops, struct xtc_handle *h,
+    const char *chain, const struct rule *want, size_t n)
+{
+	struct chain_diff *d = xcalloc(1, sizeof(*d));
+	struct entry_buf eb;
+	size_t cap = 0, k;
+	const void *e;
+	int rv = 1;
+
+	d->ops = ops;
+	d->h = h;
+	d->want = want;
+	d->n_want = n;
+	/* libiptc's iterator is its own state: take the entries out first. */
+	for (e = ops->first_rule(chain, h); e != NULL; e = ops->next_rule(e, h)) {
+		if (d->n_have == cap) {
+			cap = cap ? cap * 2 : 64;
+			d->have = xreallocarray(d->have, cap, sizeof(*d->have));
+		}
+		d->have[d->n_have++] = e;
+	}
+	if (diff(d)) {
+		if (d->n_edits == 0)
+			rv = 0;
+		for (k = d->n_edits; rv == 1 && k-- > 0; ) {
+			const struct edit *ed = &d->edits[k];
+
+			if (ed->r != NULL) {
+				build_rule(&eb, ops, ed->r);
+				if (!ops->insert(chain, eb.u.raw, ed->pos, h))
+					rv = -1;
+			} else if (!ops->delete_num(chain, ed->pos, h))
+				rv = -1;
+		}
+	} else {
+		/* Too much changed: refill the chain. */
+		if (!ops->flush_entries(chain, h))
+			rv = -1;
+		for (k = 0; rv == 1 && k < n; k++) {
+			build_rule(&eb, ops, &want[k]);
+			if (!ops->append(chain, eb.u.raw, h))
+				rv = -1;
+		}
+	}
+	free(d->have);
+	free(d);
+	return rv;
 }
 
 /* One attempt: 0 done, 1 lost a race (EAGAIN), -1 error. */
@@ -499,9 +617,8 @@ apply_once(const struct family_ops *ops, const struct rule_set *rs,
     char *err, size_t len)
 {
 	struct xtc_handle *h;
-	struct entry_buf eb;
 	const char *what = "";
-	size_t i;
+	size_t i, end;
 	int c, n, changed = 0;
 
 	if ((h = ops->init(NAT_TABLE)) == NULL) {
@@ -522,26 +639,25 @@ apply_once(const struct family_ops *ops, const struct rule_set *rs,
 			goto fail;
 		changed |= n;
 	}
-	if (!changed && chains_hold(ops, h, rs)) {
-		ops->free(h);
-		return 0;
-	}
-	for (c = 0; c < RULES_NCHAINS; c++) {
+	/* rs is sorted: each chain's rules of this family are one run. */
+	for (i = 0, c = 0; c < RULES_NCHAINS; c++, i = end) {
+		while (i < rs->rs_n && (rs->rs_rules[i].r_family != ops->af ||
+		    (int)rs->rs_rules[i].r_chain < c))
+			i++;
+		for (end = i; end < rs->rs_n && rs->rs_rules[end].r_family ==
+		    ops->af && (int)rs->rs_rules[end].r_chain == c; end++)
+			;
 		what = rules_chain_name(c);
-		if (!ops->flush_entries(what, h))
+		if ((n = sync_chain(ops, h, what, rs->rs_rules + i,
+		    end - i)) == -1)
 			goto fail;
+		changed |= n;
 	}
-	for (i = 0; i < rs->rs_n; i++) {
-		const struct rule *r = &rs->rs_rules[i];
-
-		if (r->r_family != ops->af)
-			continue;
-		what = r->r_comment;
-		build_rule(&eb, ops, r);
-		if (!ops->append(rules_chain_name(r->r_chain), eb.u.raw, h))
-			goto fail;
-	}
-	return finish(ops, h, 1, "", NULL, err, len);
+	/*
+	 * Nothing to change, the usual periodic resync: no commit.  Replacing
+	 * a table of tens of thousands of rules costs the kernel tens of ms.
+	 */
+	return finish(ops, h, changed ? 1 : -1, "", NULL, err, len);
  fail:
 	return finish(ops, h, 0, "", what, err, len);
 }

@@ -12,7 +12,8 @@
  *   iptc_check bench N          time one apply of N ClusterIP ports
  *
  * Sets: "full" (every kind of service), "less" (full minus shop/front),
- * "dnat" (full, proxy bound to 198.18.0.1), "dnat6" (bound to ::1).
+ * "dnat" (full, proxy bound to 198.18.0.1), "dnat6" (bound to ::1),
+ * "walk:SEED:STEP" (step STEP of a random walk, see plan_walk).
  * Exit: 0 ok, 1 error, 2 xtables lock busy.
  */
 #include <stdio.h>
@@ -83,13 +84,88 @@ plan_svc(struct rule_set *rs, const struct svc *s, uint16_t proxy_port,
 		fatalx("%s: not planned", s->key);
 }
 
+/*
+ * A random walk over WALK_SVCS services for the chains' in-place edits:
+ * step 0 holds about 3 in 4 of them; each later step makes one to three
+ * changes (a service added or removed, a new proxy port, a second cluster
+ * IP, a nodePort), every seventh step sixty of them, so that both the
+ * edit and the refill path run.  Deterministic for a seed.
+ */
+#define WALK_SVCS	80
+
+static uint32_t
+walk_rand(uint32_t *state)
+{
+	*state ^= *state << 13;
+	*state ^= *state >> 17;
+	*state ^= *state << 5;
+	return *state;
+}
+
+static void
+plan_walk(struct rule_set *rs, unsigned seed, unsigned step)
+{
+	struct {
+		int	 present, ips, node_port;
+		uint16_t proxy_port;
+	} w[WALK_SVCS];
+	uint32_t st = seed * 2654435761u + 1;
+	unsigned s, k, n, i;
+
+	for (i = 0; i < WALK_SVCS; i++) {
+		w[i].present = walk_rand(&st) % 4 != 0;
+		w[i].ips = 1;
+		w[i].node_port = 0;
+		w[i].proxy_port = (uint16_t)(40000 + i);
+	}
+	for (s = 1; s <= step; s++) {
+		n = s % 7 == 0 ? 60 : 1 + walk_rand(&st) % 3;
+		for (k = 0; k < n; k++) {
+			i = walk_rand(&st) % WALK_SVCS;
+			switch (walk_rand(&st) % 4) {
+			case 0: w[i].present = !w[i].present; break;
+			case 1: w[i].proxy_port += 1000; break;
+			case 2: w[i].ips = 3 - w[i].ips; break;
+			default: w[i].node_port = !w[i].node_port; break;
+			}
+		}
+	}
+	for (i = 0; i < WALK_SVCS; i++) {
+		union addr cluster[2];
+		struct store_port sp;
+		char key[64], ip[32];
+
+		if (!w[i].present)
+			continue;
+		memset(&sp, 0, sizeof(sp));
+		snprintf(key, sizeof(key), "walk/svc-%02u:p", i);
+		snprintf(ip, sizeof(ip), "198.19.%u.%u", 10 + i, 1);
+		addr_parse(ip, 0, &cluster[0]);
+		snprintf(ip, sizeof(ip), "198.19.%u.%u", 10 + i, 2);
+		addr_parse(ip, 0, &cluster[1]);
+		sp.key = key;
+		sp.protocol = i % 5 == 0 ? K8S_PROTO_UDP : K8S_PROTO_TCP;
+		sp.port = 80;
+		sp.node_port = w[i].node_port ? (uint16_t)(30000 + i) : 0;
+		sp.cluster_ips = cluster;
+		sp.n_cluster_ips = (size_t)w[i].ips;
+		rules_plan_port(rs, &sp, w[i].proxy_port, NULL);
+	}
+}
+
 static int
 plan_set(struct rule_set *rs, const char *name)
 {
 	union addr bind;
 	const union addr *b = NULL;
+	unsigned seed, step;
 	size_t i;
 
+	if (sscanf(name, "walk:%u:%u", &seed, &step) == 2) {
+		plan_walk(rs, seed, step);
+		rules_sort(rs);
+		return 0;
+	}
 	if (strcmp(name, "dnat") == 0 || strcmp(name, "dnat6") == 0) {
 		addr_parse(name[4] == '6' ? "::1" : "198.18.0.1", 0, &bind);
 		b = &bind;
