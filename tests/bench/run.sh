@@ -630,14 +630,19 @@ run_ctl() {
 		result "ctl: RSS at $n ports$sfx MiB" kup "$(($(rss_kb "$RELAY_PID") / 1024))"
 		# One more service at n existing: written, then polled from the
 		# client until its cluster IP answers through rule and port.
-		sleep 1
+		# Five of them, a second apart (the table shows the median).
 		ctl_manifests "$d/one" 1
-		sed -e 's/198\.19\.1\.1\b/198.19.200.1/g; s/name: s0/name: extra/g' \
-		    -e 's/s0-1/extra-1/; s/service-name: s0/service-name: extra/' \
-		    "$d/one/all.yaml" >"$d/.extra.tmp"
+		local k
+		for k in 1 2 3 4 5; do
+			sleep 1
+			sed -e "s/198\.19\.1\.1\b/198.19.200.$k/g; s/name: s0/name: extra$k/g" \
+			    -e "s/s0-1/extra$k-1/; s/service-name: s0/service-name: extra$k/" \
+			    "$d/one/all.yaml" >"$d/.extra.tmp"
+			result "ctl: one added at $n$sfx, ms to answer" kup \
+			    "$(add_and_poll "$d/.extra.tmp" "$d/extra$k.yaml" \
+			    "198.19.200.$k:80")"
+		done
 		rm -rf "$d/one"
-		result "ctl: one added at $n$sfx, ms to answer" kup \
-		    "$(add_and_poll "$d/.extra.tmp" "$d/extra.yaml" 198.19.200.1:80)"
 		# 1,000 of them changed in one write (a new port: every one
 		# of their rules changes); how long, in how many commits.
 		sleep 1
