@@ -80,16 +80,15 @@ static void
 sync_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct portals *pt = arg;
-	struct rule_set rs = { 0 };
+	const struct rule_set *rs;
 	uint64_t start = mono_ms();
 	double t0 = mono_seconds();
 	int rc;
 
 	(void)fd;
 	(void)what;
-	pt->plan(pt->plan_arg, &rs);
-	rules_sort(&rs);
-	rc = apply_all(pt, &rs);
+	rs = pt->plan(pt->plan_arg);
+	rc = apply_all(pt, rs);
 	pt->last_sync = mono_ms();
 	if (rc != IPTC_LOCK_BUSY)
 		pt->done(pt->plan_arg, rc == 0, mono_seconds() - t0);
@@ -103,10 +102,9 @@ sync_cb(evutil_socket_t fd, short what, void *arg)
 	} else {
 		pt->commits++;
 		pt->pending_since = 0;
-		log_debug(2, "iptables: synced %zu rules in %llu ms", rs.rs_n,
+		log_debug(2, "iptables: synced %zu rules in %llu ms", rs->rs_n,
 		    (unsigned long long)(pt->last_sync - start));
 	}
-	rules_set_free(&rs);
 }
 
 static void

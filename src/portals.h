@@ -22,8 +22,11 @@
 struct config;
 struct portals;
 
-/* Fill rs with every rule wanted now. */
-typedef void portals_plan_cb(void *arg, struct rule_set *rs);
+/*
+ * Every rule wanted now, sorted (rules_sort order).  The planner owns the
+ * set; it stays valid until the next call.
+ */
+typedef const struct rule_set *portals_plan_cb(void *arg);
 /*
  * A sync ended: ok or failed, after `seconds` (plan and transactions).
  * Attempts that found the xtables lock busy are not reported.

@@ -226,6 +226,33 @@ rules_sort(struct rule_set *rs)
 		    rule_qsort_cmp);
 }
 
+void
+rules_set_update(struct rule_set *set, struct rule_set *add,
+    int (*drop)(const void *owner, void *arg), void *arg)
+{
+	struct rule_set out = { 0 };
+	size_t i = 0, j = 0;
+
+	out.rs_cap = set->rs_n + add->rs_n;
+	out.rs_rules = xreallocarray(NULL, out.rs_cap ? out.rs_cap : 1,
+	    sizeof(*out.rs_rules));
+	while (i < set->rs_n || j < add->rs_n) {
+		if (i < set->rs_n && drop(set->rs_rules[i].r_owner, arg)) {
+			free(set->rs_rules[i++].r_comment);
+			continue;
+		}
+		if (j == add->rs_n || (i < set->rs_n &&
+		    rules_cmp(&set->rs_rules[i], &add->rs_rules[j]) <= 0))
+			out.rs_rules[out.rs_n++] = set->rs_rules[i++];
+		else
+			out.rs_rules[out.rs_n++] = add->rs_rules[j++];
+	}
+	free(set->rs_rules);
+	free(add->rs_rules);
+	memset(add, 0, sizeof(*add));
+	*set = out;
+}
+
 int
 rules_set_equal(const struct rule_set *a, const struct rule_set *b)
 {

@@ -49,6 +49,7 @@ struct rule {
 	enum rules_target r_target;
 	union addr	 r_to;		/* proxy port; DNAT: also the bind IP */
 	char		*r_comment;	/* "ns/name:portname", owned */
+	const void	*r_owner;	/* who planned it (rules_set_update) */
 };
 
 /* A growable array of rules.  A zeroed struct rule_set is empty. */
@@ -96,6 +97,14 @@ int		 rules_cmp(const struct rule *, const struct rule *);
 void		 rules_sort(struct rule_set *);
 /* 1 if two sorted sets hold the same rules in the same order, else 0. */
 int		 rules_set_equal(const struct rule_set *, const struct rule_set *);
+/*
+ * Update a sorted set in one pass: drop each rule whose r_owner `drop`
+ * says 1 for, and merge in the sorted set `add`, whose rules move into
+ * `set` (add is left empty).  O(n + m): a caller that knows which owners
+ * changed replans only those.
+ */
+void		 rules_set_update(struct rule_set *set, struct rule_set *add,
+		    int (*drop)(const void *owner, void *arg), void *arg);
 /* Rules of one family in the set. */
 size_t		 rules_count_family(const struct rule_set *, int family);
 

@@ -360,6 +360,77 @@ test_removal(void **state)
 	rules_set_free(&without);
 }
 
+/* Owners are the tports; drop those whose index bit is set in *arg. */
+static struct tport *update_base;
+
+static int
+drop_masked(const void *owner, void *arg)
+{
+	const struct tport *t = owner;
+
+	return (*(const unsigned *)arg >> (t - update_base)) & 1;
+}
+
+static void
+plan_owned(struct rule_set *rs, struct tport *ts, size_t i, uint16_t port)
+{
+	size_t k = rs->rs_n;
+
+	assert_true(rules_plan_port(rs, &ts[i].sp, port, NULL) > 0);
+	for (; k < rs->rs_n; k++)
+		rs->rs_rules[k].r_owner = &ts[i];
+}
+
+/*
+ * rules_set_update gives what a full replan gives: a kept set with one
+ * service's rules dropped (removed), one's replaced (new proxy port) and
+ * one added, against the three planned afresh.
+ */
+static void
+test_set_update(void **state)
+{
+	struct rule_set kept = { 0 }, add = { 0 }, full = { 0 };
+	struct tport ts[4];
+	unsigned drop = (1u << 1) | (1u << 2);
+	size_t i;
+
+	(void)state;
+	update_base = ts;
+	tport_init(&ts[0], "a/one:http", K8S_PROTO_TCP, 80, 0, "198.19.0.1",
+	    NULL, NULL);
+	tport_init(&ts[1], "b/two:dns", K8S_PROTO_UDP, 53, 30053, "198.19.0.2",
+	    "198.18.0.2", "198.18.100.2");
+	tport_init(&ts[2], "c/three:http", K8S_PROTO_TCP, 80, 30080,
+	    "198.19.0.3", NULL, NULL);
+	tport_init(&ts[3], "0/first:http", K8S_PROTO_TCP, 80, 30081,
+	    "198.19.0.4", "198.18.0.4", NULL);
+	for (i = 0; i < 3; i++)
+		plan_owned(&kept, ts, i, (uint16_t)(40000 + i));
+	rules_sort(&kept);
+
+	/* b removed, c on a new proxy port, 0/first added */
+	plan_owned(&add, ts, 2, 41002);
+	plan_owned(&add, ts, 3, 40003);
+	rules_sort(&add);
+	rules_set_update(&kept, &add, drop_masked, &drop);
+	assert_int_equal(add.rs_n, 0);
+	assert_null(add.rs_rules);
+
+	plan_owned(&full, ts, 0, 40000);
+	plan_owned(&full, ts, 2, 41002);
+	plan_owned(&full, ts, 3, 40003);
+	rules_sort(&full);
+	assert_int_equal(kept.rs_n, 2 + 4 + 6);
+	assert_true(rules_set_equal(&kept, &full));
+
+	/* Nothing to drop, nothing to add: unchanged. */
+	drop = 0;
+	rules_set_update(&kept, &add, drop_masked, &drop);
+	assert_true(rules_set_equal(&kept, &full));
+	rules_set_free(&kept);
+	rules_set_free(&full);
+}
+
 static void
 test_canonical_order(void **state)
 {
@@ -469,6 +540,7 @@ main(void)
 		cmocka_unit_test(test_dnat_bind),
 		cmocka_unit_test(test_no_duplicates),
 		cmocka_unit_test(test_removal),
+		cmocka_unit_test(test_set_update),
 		cmocka_unit_test(test_canonical_order),
 		cmocka_unit_test(test_refused),
 		cmocka_unit_test(test_comment_quoting),
