@@ -44,14 +44,16 @@ int	iptc_preflight(char *err, size_t errlen);
  *                           -m comment --comment "kube-uproxy nodeports"
  *                           -j KUBE-NODEPORT-CONTAINER
  *   OUTPUT:     the same for KUBE-PORTALS-HOST and KUBE-NODEPORT-HOST,
- * our four chains flushed and refilled.  Jumps already in place are kept
- * (with their counters); any other jump to our chains (misplaced, or left
- * by the Go kube-proxy userspace mode, which used the same chain names)
- * is replaced.  When the table already holds exactly this (a periodic
- * resync with nothing changed) nothing is committed, so a resync costs a
- * read of the table, not a rewrite of it.  A commit that loses a race with another writer (EAGAIN)
- * is retried a few times.  Returns 0, IPTC_LOCK_BUSY, or -1 with one
- * line in err (the kernel state is then unchanged).
+ * and our four chains holding rs's rules: only what differs is inserted
+ * or deleted (a chain with many differences is refilled), so rules that
+ * stay keep their packet counters.  Jumps already in place are kept too;
+ * any other jump to our chains (misplaced, or left by the Go kube-proxy
+ * userspace mode, which used the same chain names) is replaced.  When the
+ * table already holds exactly this (a periodic resync with nothing
+ * changed) nothing is committed, so a resync costs a read of the table,
+ * not a rewrite of it.  A commit that loses a race with another writer
+ * (EAGAIN) is retried a few times.  Returns 0, IPTC_LOCK_BUSY, or -1 with
+ * one line in err (the kernel state is then unchanged).
  */
 int	iptc_apply(int family, const struct rule_set *rs, char *err,
 	    size_t errlen);
