@@ -580,7 +580,6 @@ sync_chain(const struct family_ops *ops, struct xtc_handle *h,
 	return rv;
 }
 
-/* One attempt: 0 done, 1 lost a race (EAGAIN), -1 error. */
 /*
  * The end of a transaction, which frees the handle.  commit 1: commit the
  * changes; -1: nothing to commit; 0: the step `what` failed, errno says
@@ -612,6 +611,7 @@ finish(const struct family_ops *ops, struct xtc_handle *h, int commit,
 	return -1;
 }
 
+/* One attempt: 0 done, 1 lost a race (EAGAIN), -1 error. */
 static int
 apply_once(const struct family_ops *ops, const struct rule_set *rs,
     char *err, size_t len)
