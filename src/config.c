@@ -38,6 +38,7 @@ enum opt_type {
 	OPT_BOOL,	/* int */
 	OPT_INT,	/* int, opt_min..opt_max */
 	OPT_ENUM,	/* int: the index of one of opt_choices */
+	OPT_BYTES,	/* uint64_t bytes, as config_parse_bytes reads them */
 };
 
 struct option {
@@ -51,7 +52,8 @@ struct option {
 	const char		*opt_metavar;
 	const char		*opt_help;
 	const char *const	*opt_choices;	/* OPT_CHOICE, OPT_ENUM */
-	int			 opt_min, opt_max; /* OPT_INT; OPT_DURATION min */
+	int			 opt_min, opt_max; /* OPT_INT; OPT_DURATION and
+						   OPT_BYTES min */
 };
 
 static const char *const iptables_modes[] = { "legacy", "none", NULL };
@@ -123,6 +125,27 @@ static const struct option options[] = {
 	  .opt_default = "copy", .opt_metavar = "MODE",
 	  .opt_choices = relay_modes,
 	  .opt_help = "TCP relay: copy (buffers) or splice (pipes)" },
+	{ .opt_flag = "service-node-port-range",
+	  .opt_field = "serviceNodePortRange",
+	  .opt_in_file = 1, .opt_type = OPT_PORTRANGE,
+	  .opt_off = OFF(node_port_range_str), .opt_default = "30000-32767",
+	  .opt_metavar = "A-B",
+	  .opt_help = "nodePorts accepted from manifests (kube-apiserver's)" },
+	{ .opt_flag = "tcp-keepalive", .opt_field = "tcpKeepalive",
+	  .opt_in_file = 1, .opt_type = OPT_DURATION,
+	  .opt_off = OFF(tcp_keepalive_ms), .opt_default = "15s",
+	  .opt_metavar = "DUR",
+	  .opt_help = "keepalive idle and interval on both legs; 0: off" },
+	{ .opt_flag = "tcp-fin-timeout", .opt_field = "tcpFinTimeout",
+	  .opt_in_file = 1, .opt_type = OPT_DURATION,
+	  .opt_off = OFF(tcp_fin_timeout_ms), .opt_default = "1h",
+	  .opt_metavar = "DUR", .opt_min = 1,
+	  .opt_help = "close a half-closed relay silent this long" },
+	{ .opt_flag = "relay-memory", .opt_field = "relayMemory",
+	  .opt_in_file = 1, .opt_type = OPT_BYTES,
+	  .opt_off = OFF(relay_memory), .opt_default = "64Mi",
+	  .opt_metavar = "BYTES", .opt_min = 1024 * 1024,
+	  .opt_help = "bound of the relay buffer and pipe pool" },
 	{ .opt_flag = "healthz-bind-address", .opt_field = "healthzBindAddress",
 	  .opt_in_file = 1, .opt_type = OPT_HOSTPORT,
 	  .opt_off = OFF(healthz_str), .opt_default = "0.0.0.0:10256",
@@ -268,7 +291,7 @@ opt_set(struct config *c, const struct option *o, const char *val,
     char *why, size_t why_len)
 {
 	union addr a;
-	uint64_t ms;
+	uint64_t ms, bytes;
 	uint16_t lo, hi;
 	char list[64];
 	char **sp;
@@ -322,6 +345,19 @@ opt_set(struct config *c, const struct option *o, const char *val,
 			return -1;
 		}
 		*(uint64_t *)opt_ptr(c, o) = ms;
+		return 0;
+	case OPT_BYTES:
+		if (config_parse_bytes(val, &bytes) == -1) {
+			snprintf(why, why_len, "\"%s\" is not a size in bytes "
+			    "(65536, 512Ki, 64Mi, 1Gi)", val);
+			return -1;
+		}
+		if (bytes < (uint64_t)o->opt_min) {
+			snprintf(why, why_len, "\"%s\" is less than %d bytes",
+			    val, o->opt_min);
+			return -1;
+		}
+		*(uint64_t *)opt_ptr(c, o) = bytes;
 		return 0;
 	case OPT_BOOL:
 		if (parse_bool(val, &i) == -1) {
@@ -433,6 +469,14 @@ config_finish(struct config *c, char *err, size_t err_len)
 	    &c->port_lo, &c->port_hi) == -1) {
 		snprintf(err, err_len, "--proxy-port-range: \"%s\" is not a "
 		    "port range", c->port_range_str);
+		return -1;
+	}
+	/* A node-port range is a range: kernel-chosen (0) means nothing here. */
+	if (config_parse_port_range(c->node_port_range_str ?
+	    c->node_port_range_str : "", &c->node_port_lo,
+	    &c->node_port_hi) == -1 || c->node_port_lo == 0) {
+		snprintf(err, err_len, "--service-node-port-range: \"%s\" is "
+		    "not a port range", c->node_port_range_str);
 		return -1;
 	}
 	memset(&c->healthz_address, 0, sizeof(c->healthz_address));
@@ -783,6 +827,49 @@ duration_fmt(uint64_t ms, char *buf, size_t len)
 	return n + snprintf(buf + n, len - n, "%llu.%03llus", s, frac);
 }
 
+/* Bytes with the largest binary suffix that writes them exactly: "64Mi". */
+static void
+bytes_fmt(uint64_t n, char *buf, size_t len)
+{
+	static const char *const suffix[] = { "", "Ki", "Mi", "Gi", "Ti" };
+	size_t i = 0;
+
+	while (i + 1 < nitems(suffix) && n != 0 && n % 1024 == 0) {
+		n /= 1024;
+		i++;
+	}
+	snprintf(buf, len, "%llu%s", (unsigned long long)n, suffix[i]);
+}
+
+int
+config_parse_bytes(const char *s, uint64_t *bytes)
+{
+	static const struct { const char *sfx; uint64_t mult; } units[] = {
+		{ "", 1 }, { "k", 1000 }, { "M", 1000000 },
+		{ "G", 1000000000 }, { "T", 1000000000000ULL },
+		{ "Ki", 1ULL << 10 }, { "Mi", 1ULL << 20 }, { "Gi", 1ULL << 30 },
+		{ "Ti", 1ULL << 40 },
+	};
+	unsigned long long n;
+	char *end;
+	size_t i;
+
+	if (!isdigit((unsigned char)*s))
+		return -1;
+	errno = 0;
+	n = strtoull(s, &end, 10);
+	if (errno != 0)
+		return -1;
+	for (i = 0; i < nitems(units); i++)
+		if (strcmp(end, units[i].sfx) == 0) {
+			if (n > UINT64_MAX / units[i].mult)
+				return -1;
+			*bytes = n * units[i].mult;
+			return 0;
+		}
+	return -1;
+}
+
 /* The object that holds `path`'s last component, created as needed. */
 static cJSON *
 json_parent(cJSON *root, const char *path, const char **leaf)
@@ -814,6 +901,10 @@ opt_to_json(cJSON *root, const struct config *c, const struct option *o)
 	switch (o->opt_type) {
 	case OPT_DURATION:
 		duration_fmt(*(const uint64_t *)opt_cptr(c, o), buf, sizeof(buf));
+		cJSON_AddStringToObject(obj, leaf, buf);
+		break;
+	case OPT_BYTES:
+		bytes_fmt(*(const uint64_t *)opt_cptr(c, o), buf, sizeof(buf));
 		cJSON_AddStringToObject(obj, leaf, buf);
 		break;
 	case OPT_BOOL:

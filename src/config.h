@@ -38,6 +38,11 @@ struct config {
 	enum iptables_mode iptables;		/* --iptables */
 	char		*relay_str;		/* --relay copy|splice */
 	int		 relay_splice;
+	char		*node_port_range_str;	/* --service-node-port-range */
+	uint16_t	 node_port_lo, node_port_hi;
+	uint64_t	 tcp_keepalive_ms;	/* --tcp-keepalive, 0 = off */
+	uint64_t	 tcp_fin_timeout_ms;	/* --tcp-fin-timeout */
+	uint64_t	 relay_memory;		/* --relay-memory, bytes */
 	char		*healthz_str;		/* --healthz-bind-address ("" = off) */
 	union addr	 healthz_address;
 	char		*metrics_str;		/* --metrics-bind-address ("" = off) */
@@ -95,5 +100,12 @@ int	config_parse_duration(const char *s, uint64_t *ms);
  * "0-0" mean kernel-chosen (lo = hi = 0).  Returns 0 or -1.
  */
 int	config_parse_port_range(const char *s, uint16_t *lo, uint16_t *hi);
+
+/*
+ * Sizes as Kubernetes quantities: "65536", "512Ki", "64Mi", "1Gi" (binary)
+ * or "1k", "1M", "1G" (decimal).  Returns 0, or -1 on anything else or on
+ * overflow.
+ */
+int	config_parse_bytes(const char *s, uint64_t *bytes);
 
 #endif

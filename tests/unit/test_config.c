@@ -106,6 +106,38 @@ test_durations(void **state)
 }
 
 static void
+test_bytes(void **state)
+{
+	static const struct {
+		const char	*s;
+		uint64_t	 n;
+	} good[] = {
+		{ "0", 0 }, { "65536", 65536 }, { "512Ki", 512 << 10 },
+		{ "64Mi", 64 << 20 }, { "1Gi", 1ULL << 30 }, { "1k", 1000 },
+		{ "3M", 3000000 }, { "2Ti", 2ULL << 40 },
+	};
+	static const char *const bad[] = {
+		"", "Mi", "-1", "1.5Mi", "1mi", "1KB", "1 Mi", " 1", "1Mi ",
+		"0x10", "99999999999999999999", "17179869184Gi",
+	};
+	uint64_t n;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		n = 12345;
+		if (config_parse_bytes(good[i].s, &n) != 0)
+			fail_msg("\"%s\" rejected", good[i].s);
+		if (n != good[i].n)
+			fail_msg("\"%s\": %llu", good[i].s,
+			    (unsigned long long)n);
+	}
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		if (config_parse_bytes(bad[i], &n) != -1)
+			fail_msg("\"%s\" accepted", bad[i]);
+}
+
+static void
 test_port_ranges(void **state)
 {
 	static const struct {
@@ -169,6 +201,11 @@ test_defaults(void **state)
 	assert_int_equal(addr_port(&c.healthz_address), 10256);
 	assert_string_equal(c.metrics_str, "127.0.0.1:10249");
 	assert_int_equal(addr_port(&c.metrics_address), 10249);
+	assert_int_equal(c.node_port_lo, 30000);
+	assert_int_equal(c.node_port_hi, 32767);
+	assert_int_equal(c.tcp_keepalive_ms, 15000);
+	assert_int_equal(c.tcp_fin_timeout_ms, 3600000);
+	assert_int_equal(c.relay_memory, 64 << 20);
 	assert_int_equal(c.cleanup, 0);
 	assert_int_equal(c.verbosity, 0);
 	/* kube-proxy's node name: uname, lowercased. */
@@ -887,6 +924,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_durations),
+		cmocka_unit_test(test_bytes),
 		cmocka_unit_test(test_port_ranges),
 		cmocka_unit_test(test_defaults),
 		cmocka_unit_test(test_flags_both_forms),
