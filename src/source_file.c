@@ -46,12 +46,12 @@
 #include "bounds.h"
 #include "k8s.h"
 #include "log.h"
+#include "manifest.h"
 #include "source_file.h"
 #include "store.h"
 #include "tree.h"
 #include "util.h"
 #include "validate.h"
-#include "yamljson.h"
 
 #define COALESCE_MS	30	/* a file created or touched, maybe half written */
 #define COALESCE_DONE_MS 1	/* a file complete: rescan almost at once */
@@ -124,59 +124,9 @@ struct source_file {
 };
 
 static int
-manifest_name_ok(const char *name)
-{
-	const char *dot = strrchr(name, '.');
-
-	if (name[0] == '.' || dot == NULL)	/* hidden, editor swap files */
-		return 0;
-	return strcmp(dot, ".yaml") == 0 || strcmp(dot, ".yml") == 0 ||
-	    strcmp(dot, ".json") == 0;
-}
-
-static int
 manifest_dirent_ok(const struct dirent *de)
 {
 	return manifest_name_ok(de->d_name);
-}
-
-/* Line number of a position in text, for JSON syntax errors. */
-static int
-line_of(const char *text, const char *pos)
-{
-	int line = 1;
-
-	for (; text < pos && *text; text++)
-		if (*text == '\n')
-			line++;
-	return line;
-}
-
-/*
- * Parse a file into a cJSON array of documents.  JSON when the name ends in
- * .json or the text starts with '{' or '[', YAML otherwise.
- */
-static cJSON *
-parse_documents(const char *path, const char *text, size_t len, char *err,
-    size_t err_len)
-{
-	const char *dot = strrchr(path, '.'), *t = text, *end = NULL;
-	cJSON *doc, *docs;
-
-	while (*t == ' ' || *t == '\t' || *t == '\n' || *t == '\r')
-		t++;
-	if ((dot == NULL || strcmp(dot, ".json") != 0) && *t != '{' && *t != '[')
-		return yaml_parse_stream(text, len, err, err_len);
-	/* text is NUL-terminated: let cJSON see the NUL, so trailing junk fails. */
-	doc = cJSON_ParseWithLengthOpts(text, len + 1, &end, 1);
-	if (doc == NULL) {
-		snprintf(err, err_len, "line %d: invalid JSON",
-		    line_of(text, end != NULL ? end : text + len));
-		return NULL;
-	}
-	docs = cJSON_CreateArray();
-	cJSON_AddItemToArray(docs, doc);
-	return docs;
 }
 
 static struct mobject *
@@ -212,37 +162,6 @@ mobjects_free(struct mobjects *objs)
 		free(o->json);
 		free(o);
 	}
-}
-
-/*
- * The key a broken object claims, to find its last good version: read
- * from the raw object as it is, whatever its length (never cut to fit a
- * buffer: a cut name is another object's name).
- */
-static int
-claimed_key(const cJSON *raw, enum k8s_kind *kind, const char **ns,
-    const char **name)
-{
-	const cJSON *meta = cJSON_GetObjectItemCaseSensitive(raw, "metadata");
-	const char *k = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(raw, "kind"));
-
-	*name = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(meta,
-	    "name"));
-	*ns = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(meta,
-	    "namespace"));
-	if (*ns == NULL || **ns == '\0')
-		*ns = "default";
-	if (k == NULL || *name == NULL)
-		return -1;
-	if (strcmp(k, "Service") == 0)
-		*kind = K8S_SERVICE;
-	else if (strcmp(k, "EndpointSlice") == 0)
-		*kind = K8S_ENDPOINTSLICE;
-	else if (strcmp(k, "Endpoints") == 0)
-		*kind = K8S_ENDPOINTS;
-	else
-		return -1;
-	return 0;
 }
 
 /*
@@ -295,7 +214,7 @@ take_object(struct source_file *sf, struct mfile *f, const cJSON *raw,
 	struct owner *owner;
 	enum k8s_kind kind;
 	const char *ns, *nm;
-	char hint[128] = "", err[256] = "", *json = NULL;
+	char hint[160] = "", err[256] = "", *json = NULL;
 	int rc;
 
 	rc = decode(sf, raw, &obj, hint, sizeof(hint), err, sizeof(err));
@@ -304,11 +223,17 @@ take_object(struct source_file *sf, struct mfile *f, const cJSON *raw,
 		return;
 	}
 	if (rc == -1) {
-		if (claimed_key(raw, &kind, &ns, &nm) == 0)
+		if (manifest_claimed_key(raw, &kind, &ns, &nm) == 0)
 			old = mobject_find(&f->objs, kind, ns, nm);
-		log_warnx("manifests %s: %s%s%s: %s; %s", f->path, where,
-		    hint[0] ? " " : "", hint, err,
-		    old ? "keeping its last good version" : "skipped");
+		/* Names too long to be valid are cut (and marked) here. */
+		if (nm != NULL && *nm != '\0')
+			snprintf(hint, sizeof(hint), " %.63s%s/%.63s%s", ns,
+			    strlen(ns) > 63 ? "..." : "", nm,
+			    strlen(nm) > 63 ? "..." : "");
+		else
+			hint[0] = '\0';
+		log_warnx("manifests %s: %s%s: %s; %s", f->path, where, hint,
+		    err, old ? "keeping its last good version" : "skipped");
 		if (old == NULL || (obj = decode_json(sf, old->json)) == NULL)
 			return;
 		json = xstrdup(old->json);
@@ -413,21 +338,6 @@ drop_missing(struct source_file *sf, struct mfile *f, struct mobjects *objs)
 	}
 }
 
-/* The items of a `kind: List` (or ServiceList, ...), else NULL. */
-static cJSON *
-list_items(const cJSON *doc)
-{
-	const char *kind = cJSON_GetStringValue(
-	    cJSON_GetObjectItemCaseSensitive(doc, "kind"));
-	cJSON *items = cJSON_GetObjectItemCaseSensitive(doc, "items");
-	size_t len;
-
-	if (kind == NULL || !cJSON_IsArray(items))
-		return NULL;
-	len = strlen(kind);
-	return len >= 4 && strcmp(kind + len - 4, "List") == 0 ? items : NULL;
-}
-
 static void
 mfile_read(struct source_file *sf, struct mfile *f)
 {
@@ -451,7 +361,7 @@ mfile_read(struct source_file *sf, struct mfile *f)
 		    f->path, err);
 		return;
 	}
-	docs = parse_documents(f->path, text, len, err, sizeof(err));
+	docs = manifest_parse(f->path, text, len, err, sizeof(err));
 	free(text);
 	if (docs == NULL) {
 		log_warnx("manifests %s: %s; keeping its last good content",
@@ -460,7 +370,7 @@ mfile_read(struct source_file *sf, struct mfile *f)
 	}
 	/* Counted before any is taken: the file is one unit, kept or not. */
 	cJSON_ArrayForEach(doc, docs)
-		n_objects += (items = list_items(doc)) != NULL ?
+		n_objects += (items = manifest_list_items(doc)) != NULL ?
 		    (size_t)cJSON_GetArraySize(items) : 1;
 	if (n_objects > BOUND_OBJECTS_PER_FILE) {
 		log_warnx("manifests %s: %zu objects, more than the bound of "
@@ -477,7 +387,7 @@ mfile_read(struct source_file *sf, struct mfile *f)
 				    "object; skipped", f->path, d);
 			continue;
 		}
-		if ((items = list_items(doc)) != NULL) {
+		if ((items = manifest_list_items(doc)) != NULL) {
 			i = 0;
 			cJSON_ArrayForEach(item, items) {
 				snprintf(where, sizeof(where),
