@@ -419,6 +419,7 @@ yaml_children(struct yaml_builder *b, cJSON *parent, int is_map, int depth,
     size_t *n_nodes, int *height)
 {
 	yaml_event_t ev;
+	yaml_mark_t vmark;
 	yaml_event_type_t end = is_map ? YAML_MAPPING_END_EVENT :
 	    YAML_SEQUENCE_END_EVENT;
 	struct yaml_key_seen *keys = NULL;
@@ -447,10 +448,16 @@ yaml_children(struct yaml_builder *b, cJSON *parent, int is_map, int depth,
 		}
 		cn = 0;
 		ch = 0;
+		vmark = ev.start_mark;
 		if (yaml_node(b, &ev, depth + 1, &child, &cn, &ch) == -1)
 			goto fail;
 		if (is_map) {
-			cJSON_AddItemToObject(parent, key, child);
+			/* cJSON copies the key: that may fail for a long one. */
+			if (!cJSON_AddItemToObject(parent, key, child)) {
+				cJSON_Delete(child);
+				yaml_fail(b, &vmark, "out of memory");
+				goto fail;
+			}
 			free(key);
 			key = NULL;
 			if (n_keys == cap_keys) {
@@ -616,7 +623,11 @@ yaml_parse_stream(const char *text, size_t len, char *err, size_t err_len)
 	}
 	yaml_parser_set_input_string(&b.parser, (const unsigned char *)text,
 	    len);
-	docs = cJSON_CreateArray();
+	if ((docs = cJSON_CreateArray()) == NULL) {
+		snprintf(err, err_len, "line 1: out of memory");
+		yaml_parser_delete(&b.parser);
+		return NULL;
+	}
 
 	while (!done) {
 		if (yaml_next(&b, &ev) == -1)
