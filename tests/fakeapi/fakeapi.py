@@ -246,6 +246,8 @@ class State:
         self.watch_error_faults = []
         # POST /faults/expire-continue: continue tokens answered with 410
         self.expire_continue = 0
+        # POST /faults/huge-list: lists answered with a body of N bytes
+        self.huge_list_faults = []
         self.counters = self.new_counters()
 
     @staticmethod
@@ -833,6 +835,11 @@ class ApiHandler(http.server.BaseHTTPRequestHandler):
             st.counters["lists"] += 1
             lr = st.counters["lists_by_resource"]
             lr[resource] = lr.get(resource, 0) + 1
+            huge = st.take_fault(st.huge_list_faults, "/%s?" % resource,
+                                 False)
+        if huge is not None:
+            self.send_huge_list(resource, int(huge["bytes"]), hdr)
+            return
         if rvn is not None and rvn > st.rv and not cont:
             # A list for an RV the server has not seen yet waits briefly,
             # then gives up with 504 "Too large resource version".
@@ -907,6 +914,34 @@ class ApiHandler(http.server.BaseHTTPRequestHandler):
         self.send_json(200, {"kind": info["kind"] + "List",
                              "apiVersion": info["apiVersion"],
                              "metadata": meta, "items": out}, hdr)
+
+    def send_huge_list(self, resource, size, hdr):
+        """A 200 list whose body is size bytes of valid items, streamed
+        (never held in memory here)."""
+        info = RESOURCES[resource]
+        head = dumps({"kind": info["kind"] + "List",
+                      "apiVersion": info["apiVersion"],
+                      "metadata": {"resourceVersion": str(
+                          self.app.state.rv)}})[:-2] + b',"items":['
+        item = b'{"metadata":{"name":"filler","namespace":"huge"}},'
+        block = item * (65536 // len(item))
+        with self.app.state.lock:
+            self.app.state.counters["faults_injected"] += 1
+        self.send_response(200)
+        self.common_headers()
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Transfer-Encoding", "chunked")
+        for k, v in hdr.items():
+            self.send_header(k, v)
+        self.end_headers()
+        self.status_sent = 200
+        self.write_chunk(head)
+        sent = len(head)
+        while sent + len(block) < size:
+            self.write_chunk(block)
+            sent += len(block)
+        self.write_chunk(item[:-1] + b"]}")
+        self.write_chunk(b"")
 
     def send_invalid(self, field, msg):
         self.send_status(422, "Invalid", 'ListOptions.meta.k8s.io "" is '
@@ -1409,6 +1444,15 @@ class App:
             with st.lock:
                 st.watch_error_faults.append(f)
             return 200, {"ok": True}
+        if p == "faults/huge-list":
+            res = body.get("resource")
+            if res is not None and res not in RESOURCES:
+                raise BadRequest("unknown resource %r" % res)
+            f = {"bytes": int(body["bytes"]), "count": body.get("count", 1),
+                 "path": "/%s?" % res if res else None, "until": None}
+            with st.lock:
+                st.huge_list_faults.append(f)
+            return 200, {"ok": True}
         if p == "faults/expire-continue":
             with st.lock:
                 st.expire_continue = int(body.get("count", 1))
@@ -1433,6 +1477,7 @@ class App:
                 st.status_faults.clear()
                 st.stall_faults.clear()
                 st.watch_error_faults.clear()
+                st.huge_list_faults.clear()
                 st.expire_continue = 0
             return 200, {"ok": True}
         if p == "counters/reset":
