@@ -598,11 +598,15 @@ event_type(const char *s)
 	return -1;
 }
 
-/* End the watch we are reading, for a reason that goes in the log. */
+/*
+ * End the watch we are reading, for a reason that goes in the log (the
+ * first reason wins; control bytes from the server are shown as '?').
+ */
 static int
 end_watch(struct watcher *w, const char *fmt, ...)
 {
 	va_list ap;
+	char *p;
 
 	if (w->w_end == NULL) {
 		va_start(ap, fmt);
@@ -611,6 +615,9 @@ end_watch(struct watcher *w, const char *fmt, ...)
 		va_end(ap);
 		if (w->w_end == NULL)
 			w->w_end = xstrdup("watch ended");
+		for (p = w->w_end; *p != '\0'; p++)
+			if ((unsigned char)*p < 0x20 || *p == 0x7f)
+				*p = '?';
 	}
 	return -1;
 }
