@@ -22,6 +22,8 @@
  *   }
  *
  * Nothing here keeps state but the socket; nft.c decides what to send.
+ * nft_msg.c is the socket, batches and elements; nft_layout.c the table,
+ * chains, maps and rules.
  */
 #ifndef NFT_MSG_H
 #define NFT_MSG_H
@@ -62,6 +64,8 @@ size_t		 nft_key_len(int family, enum nft_map m);
 size_t		 nft_data_len(int family, enum nft_map m);
 /* "ip" or "ip6", as nft names the families. */
 const char	*nft_family_name(int family);
+/* NFPROTO_IPV4 or NFPROTO_IPV6. */
+uint16_t	 nft_nfproto(int family);
 
 /* Open and bind a netfilter netlink socket.  NULL with err on failure. */
 struct nft_sock	*nft_sock_open(char *err, size_t errlen);
@@ -112,6 +116,24 @@ size_t		 nft_batch_count(const struct nft_batch *);
  */
 int		 nft_batch_commit(struct nft_batch *, struct nft_sock *,
 		    char *err, size_t errlen);
+
+/*
+ * Between nft_msg.c and nft_layout.c.  nft_batch_msg starts a message of
+ * `type` at the end of the batch with `room` bytes free for its payload
+ * (and an ack asked for); nft_batch_msg_end adds it.  nft_batch_set_id
+ * numbers a set created in this batch.  nft_sock_talk sends one request
+ * and runs cb on every answer until the ack or the end of the dump:
+ * returns 0, or -1 with errno.  nft_sock_seq: the next sequence number.
+ */
+struct nlmsghdr;
+typedef int nft_mnl_cb(const struct nlmsghdr *, void *);
+struct nlmsghdr	*nft_batch_msg(struct nft_batch *, uint16_t type, int family,
+		    uint16_t flags, size_t room);
+void		 nft_batch_msg_end(struct nft_batch *, struct nlmsghdr *);
+uint32_t	 nft_batch_set_id(struct nft_batch *);
+int		 nft_sock_talk(struct nft_sock *, struct nlmsghdr *,
+		    nft_mnl_cb *cb, void *arg);
+uint32_t	 nft_sock_seq(struct nft_sock *);
 
 /*
  * Is our table of `family` laid out as nft_batch_new_table makes it

@@ -49,7 +49,7 @@ if [ -z "$TOOL" ]; then
 	TOOL=$TMP/nft_check
 	${CC:-cc} -std=gnu11 -D_GNU_SOURCE -O2 -I"$SRC/src" -o "$TOOL" \
 	    "$SRC/tests/tools/nft_check.c" "$SRC/src/rules.c" \
-	    "$SRC/src/nft.c" "$SRC/src/nft_msg.c" "$SRC/src/addr.c" \
+	    "$SRC/src/nft.c" "$SRC/src/nft_msg.c" "$SRC/src/nft_layout.c" "$SRC/src/addr.c" \
 	    "$SRC/src/log.c" "$SRC/src/util.c" $(pkg-config --cflags --libs \
 	    libnftnl libmnl libevent_core) || skip "cannot build the nft_check tool"
 fi
