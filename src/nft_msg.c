@@ -326,8 +326,10 @@ nft_batch_commit(struct nft_batch *b, struct nft_sock *s, char *err,
 	}
 	/* The transaction is over: its answers are waiting. */
 	while ((n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT)) > 0) {
-		for (nlh = (struct nlmsghdr *)buf; mnl_nlmsg_ok(nlh, (int)n);
-		    nlh = mnl_nlmsg_next(nlh, (int *)&n)) {
+		int left = (int)n;
+
+		for (nlh = (struct nlmsghdr *)buf; mnl_nlmsg_ok(nlh, left);
+		    nlh = mnl_nlmsg_next(nlh, &left)) {
 			if (nlh->nlmsg_type != NLMSG_ERROR)
 				continue;
 			ne = mnl_nlmsg_get_payload(nlh);
