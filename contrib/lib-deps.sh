@@ -9,13 +9,15 @@
 
 # Build: compiler, autotools and the -dev packages configure.ac checks.
 # Test: cmocka, python3 (fake API server), iproute2 (ip netns), procps,
-# nginx-light and curl (e2e and demo), iptables, valgrind, chromium
+# nginx-light and curl (e2e and demo), iptables, nftables (`nft`, only to
+# read our tables in tests), valgrind, chromium
 # (the status page test), python3-yaml (contrib manifests checked).
 KUP_DEB_PACKAGES=(
 	build-essential autoconf automake libtool pkg-config
 	libevent-dev libcurl4-openssl-dev libcjson-dev
 	libip4tc-dev libip6tc-dev libyaml-dev libbsd-dev libcmocka-dev
-	python3 openssl iproute2 procps nginx-light curl iptables valgrind
+	libnftnl-dev libmnl-dev
+	python3 openssl iproute2 procps nginx-light curl iptables nftables valgrind
 	chromium python3-yaml
 )
 

@@ -57,6 +57,8 @@ struct option {
 };
 
 static const char *const iptables_modes[] = { "legacy", "none", NULL };
+static const char *const portals_modes[] = { "iptables", "nftables", "none",
+	NULL };
 static const char *const relay_modes[] = { "copy", "splice", NULL };
 
 #define OFF(f)	offsetof(struct config, f)
@@ -120,6 +122,11 @@ static const struct option options[] = {
 	  .opt_default = "legacy", .opt_metavar = "MODE",
 	  .opt_choices = iptables_modes,
 	  .opt_help = "legacy (libiptc) or none (no rules)" },
+	{ .opt_flag = "portals", .opt_field = "portalsMode",
+	  .opt_in_file = 1, .opt_type = OPT_ENUM, .opt_off = OFF(portals),
+	  .opt_default = "iptables", .opt_metavar = "MODE",
+	  .opt_choices = portals_modes,
+	  .opt_help = "iptables (libiptc), nftables (libnftnl) or none" },
 	{ .opt_flag = "relay", .opt_field = "relay",
 	  .opt_in_file = 1, .opt_type = OPT_CHOICE, .opt_off = OFF(relay_str),
 	  .opt_default = "copy", .opt_metavar = "MODE",
@@ -495,6 +502,11 @@ config_finish(struct config *c, char *err, size_t err_len)
 	}
 	c->relay_splice = c->relay_str != NULL &&
 	    strcmp(c->relay_str, "splice") == 0;
+	/* --iptables none is --portals none; --iptables legacy is a no-op. */
+	if (c->portals == PORTALS_NONE)
+		c->iptables = IPTABLES_NONE;
+	else if (c->iptables == IPTABLES_NONE)
+		c->portals = PORTALS_NONE;
 
 	if (c->udp_timeout_ms == 0) {
 		snprintf(err, err_len, "--udp-timeout: must be greater than 0");

@@ -15,8 +15,15 @@
 #include "addr.h"
 
 enum iptables_mode {
-	IPTABLES_LEGACY,	/* libiptc on the legacy x_tables */
+	IPTABLES_LEGACY,	/* portals installed (by the --portals backend) */
 	IPTABLES_NONE,		/* no rules: clients use the proxy ports */
+};
+
+/* --portals; `none` also sets iptables to IPTABLES_NONE and back. */
+enum portals_mode {
+	PORTALS_IPTABLES,	/* libiptc on the legacy x_tables (iptc.c) */
+	PORTALS_NFTABLES,	/* our own nftables tables (nft.c) */
+	PORTALS_NONE,
 };
 
 struct config {
@@ -35,7 +42,8 @@ struct config {
 	uint64_t	 udp_timeout_ms;	/* --udp-timeout */
 	uint64_t	 sync_period_ms;	/* --iptables-sync-period */
 	uint64_t	 min_sync_period_ms;	/* --iptables-min-sync-period */
-	enum iptables_mode iptables;		/* --iptables */
+	enum iptables_mode iptables;		/* --iptables (alias) */
+	enum portals_mode portals;		/* --portals */
 	char		*relay_str;		/* --relay copy|splice */
 	int		 relay_splice;
 	char		*node_port_range_str;	/* --service-node-port-range */

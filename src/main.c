@@ -23,6 +23,7 @@
 #include "kubeconfig.h"
 #include "log.h"
 #include "notify.h"
+#include "nft.h"
 #include "portals.h"
 #include "proxier.h"
 #include "relay_pool.h"
@@ -146,7 +147,7 @@ main(int argc, char **argv)
 	static const int sigs[] = { SIGTERM, SIGINT, SIGHUP };
 	struct event *sigev[nitems(sigs)] = { NULL };
 	struct daemon d;
-	char err[512];
+	char err[512], err2[512];
 	size_t i;
 	int rc;
 
@@ -166,14 +167,24 @@ main(int argc, char **argv)
 	log_init(d.cfg.verbosity);
 	signal(SIGPIPE, SIG_IGN);
 
-	if (d.cfg.iptables == IPTABLES_LEGACY &&
+	/* No legacy x_tables (or no use of them): nftables, said once. */
+	if (d.cfg.portals == PORTALS_IPTABLES &&
 	    iptc_preflight(err, sizeof(err)) == -1) {
+		if (nft_preflight(err2, sizeof(err2)) == -1) {
+			log_errorx("%s", err);
+			config_free(&d.cfg);
+			return 1;
+		}
+		log_warnx("%s; using --portals nftables instead", err);
+		d.cfg.portals = PORTALS_NFTABLES;
+	} else if (d.cfg.portals == PORTALS_NFTABLES &&
+	    nft_preflight(err, sizeof(err)) == -1) {
 		log_errorx("%s", err);
 		config_free(&d.cfg);
 		return 1;
 	}
 	if (d.cfg.cleanup) {
-		rc = d.cfg.iptables == IPTABLES_LEGACY ? portals_cleanup_all() : 0;
+		rc = d.cfg.portals != PORTALS_NONE ? portals_cleanup_all() : 0;
 		log_info("cleanup %s", rc == 0 ? "done" : "failed");
 		config_free(&d.cfg);
 		return rc == 0 ? 0 : 1;

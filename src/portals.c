@@ -22,6 +22,7 @@
 #include "config.h"
 #include "iptc.h"
 #include "log.h"
+#include "nft.h"
 #include "portals.h"
 #include "util.h"
 
@@ -42,7 +43,24 @@ struct portals {
 	uint64_t	 commits;
 	uint64_t	 failures;
 	int		 v6;		/* the IPv6 nat table works */
+	struct nft	*nft;		/* --portals nftables, else NULL */
 };
+
+/* The backend's apply: iptc's, or nft's (which never answers busy). */
+static int
+backend_apply(struct portals *pt, int af, const struct rule_set *rs,
+    char *err, size_t len)
+{
+	if (pt->nft != NULL)
+		return nft_apply(pt->nft, af, rs, err, len);
+	return iptc_apply(af, rs, err, len);
+}
+
+static const char *
+backend_name(const struct portals *pt)
+{
+	return pt->nft != NULL ? "nftables" : "iptables";
+}
 
 static void
 schedule(struct portals *pt, uint64_t delay_ms)
@@ -60,10 +78,11 @@ apply_all(struct portals *pt, const struct rule_set *rs)
 	char err[256];
 	int rc;
 
-	if ((rc = iptc_apply(AF_INET, rs, err, sizeof(err))) == 0 && pt->v6)
-		rc = iptc_apply(AF_INET6, rs, err, sizeof(err));
+	if ((rc = backend_apply(pt, AF_INET, rs, err, sizeof(err))) == 0 &&
+	    pt->v6)
+		rc = backend_apply(pt, AF_INET6, rs, err, sizeof(err));
 	if (rc == -1)
-		log_warnx("iptables: %s", err);
+		log_warnx("%s: %s", backend_name(pt), err);
 	return rc;
 }
 
@@ -102,7 +121,7 @@ sync_cb(evutil_socket_t fd, short what, void *arg)
 	} else {
 		pt->commits++;
 		pt->pending_since = 0;
-		log_debug(2, "iptables: synced %zu rules in %llu ms", rs->rs_n,
+		log_debug(2, "%s: synced %zu rules in %llu ms", backend_name(pt), rs->rs_n,
 		    (unsigned long long)(pt->last_sync - start));
 	}
 }
@@ -153,11 +172,17 @@ portals_new(struct event_base *base, const struct config *cfg,
 	pt->repair_ev = event_new(base, -1, EV_PERSIST, repair_cb, pt);
 	if (pt->sync_ev == NULL || pt->repair_ev == NULL)
 		fatalx("portals: cannot create timers");
+	if (cfg->portals == PORTALS_NFTABLES &&
+	    (pt->nft = nft_new(err, sizeof(err))) == NULL) {
+		log_warnx("nftables: %s", err);
+		portals_free(pt, 0);
+		return NULL;
+	}
 	/* The IPv6 table is optional: only use it if it can be read. */
-	pt->v6 = iptc_apply(AF_INET6, &empty, err, sizeof(err)) != -1;
+	pt->v6 = backend_apply(pt, AF_INET6, &empty, err, sizeof(err)) != -1;
 	if (!pt->v6)
-		log_warnx("iptables: IPv6 nat table unusable (%s); IPv6 "
-		    "service addresses get no rules", err);
+		log_warnx("%s: IPv6 nat table unusable (%s); IPv6 "
+		    "service addresses get no rules", backend_name(pt), err);
 	while ((rc = apply_all(pt, &empty)) == IPTC_LOCK_BUSY &&
 	    ++tries < BLOCKING_TRIES)
 		usleep(LOCK_RETRY_MS * 1000);
@@ -181,11 +206,16 @@ portals_new(struct event_base *base, const struct config *cfg,
  * the lock a little, as `iptables -w` would.
  */
 static int
-cleanup_family(int af)
+cleanup_family(int nft, int af)
 {
 	char err[256];
 	int rc, tries = 0;
 
+	if (nft) {
+		if ((rc = nft_cleanup(af, err, sizeof(err))) == -1)
+			log_warnx("nftables cleanup: %s", err);
+		return rc;
+	}
 	while ((rc = iptc_cleanup(af, err, sizeof(err))) == IPTC_LOCK_BUSY &&
 	    ++tries < BLOCKING_TRIES)
 		usleep(LOCK_RETRY_MS * 1000);
@@ -206,20 +236,26 @@ portals_free(struct portals *pt, int cleanup)
 	event_free(pt->sync_ev);
 	event_free(pt->repair_ev);
 	if (cleanup) {
-		rc = cleanup_family(AF_INET);
-		if (pt->v6 && cleanup_family(AF_INET6) == -1)
+		rc = cleanup_family(pt->nft != NULL, AF_INET);
+		if (pt->v6 && cleanup_family(pt->nft != NULL, AF_INET6) == -1)
 			rc = -1;
 	}
+	nft_free(pt->nft);
 	free(pt);
 	return rc;
 }
 
+/* Both backends: --cleanup must not depend on which one ran before. */
 int
 portals_cleanup_all(void)
 {
-	int rc = cleanup_family(AF_INET);
+	int rc = cleanup_family(0, AF_INET);
 
-	return cleanup_family(AF_INET6) == -1 ? -1 : rc;
+	if (cleanup_family(0, AF_INET6) == -1)
+		rc = -1;
+	if (cleanup_family(1, AF_INET) == -1)
+		rc = -1;
+	return cleanup_family(1, AF_INET6) == -1 ? -1 : rc;
 }
 
 uint64_t

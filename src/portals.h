@@ -56,7 +56,10 @@ uint64_t	 portals_requests(const struct portals *);
 uint64_t	 portals_commits(const struct portals *);
 uint64_t	 portals_failures(const struct portals *);
 
-/* --cleanup: remove everything from both families.  Returns 0 or -1. */
+/*
+ * --cleanup: remove everything from both families, of both backends
+ * (legacy chains and our nftables tables).  Returns 0 or -1.
+ */
 int		 portals_cleanup_all(void);
 
 #endif

@@ -49,10 +49,18 @@ in_ns() {
 	ip netns exec "$ns" "$@"
 }
 
+# KUP_PORTALS=nftables runs a scenario against the nftables backend: the
+# daemon gets --portals nftables, and nat_rules shows our nftables
+# elements in the iptables -S form the scenarios read (nft_nat_rules).
+KUP_PORTALS=${KUP_PORTALS:-}
+
 # e2e_begin: skip unless the machine can do it, then build the topology.
 e2e_begin() {
 	local why
 	why=$(topo_usable) || skip "$why"
+	if [ "$KUP_PORTALS" = nftables ]; then
+		command -v nft >/dev/null || skip "no nft (apt-get install nftables)"
+	fi
 	command -v nginx >/dev/null || skip "no nginx (apt-get install nginx-light)"
 	command -v curl >/dev/null || skip "no curl"
 	t_begin
@@ -150,16 +158,84 @@ start_proxy() {
 	    --manifests "$T_DIR/manifests" \
 	    --metrics-bind-address 127.0.0.1:10249 \
 	    --healthz-bind-address 127.0.0.1:10256 \
-	    --v 4 "$@" 2>>"$T_DIR/kube-uproxy.log" </dev/null &
+	    --v 4 ${KUP_PORTALS:+--portals "$KUP_PORTALS"} "$@" \
+	    2>>"$T_DIR/kube-uproxy.log" </dev/null &
 	T_DAEMON_PID=$!
 	T_PIDS="$T_PIDS $T_DAEMON_PID"
 	wait_healthy $((10 * T_SLOW))
 }
 
-# nat_rules: the node's nat table as `iptables-legacy -t nat -S` prints it.
+# nat_rules: the node's nat table as `iptables-legacy -t nat -S` prints it
+# (with KUP_PORTALS=nftables: nft_nat_rules).
 nat_rules() {
+	if [ "$KUP_PORTALS" = nftables ]; then
+		nft_nat_rules
+		return
+	fi
 	ip netns exec "$NODE" iptables-legacy -w 5 -t nat -S ||
 	    fail "iptables-legacy -t nat -S failed in $NODE"
+}
+
+# nft_nat_rules: our table `ip kube-uproxy` read with nft -j, printed as
+# the legacy backend's chains would be: each element of a map is one rule
+# in the CONTAINER and one in the HOST chain (the element serves both
+# hooks), and each base-chain rule that looks a map up is a jump (the
+# portals ones first, the nodeports ones last).  Nothing when the table
+# is missing.
+nft_nat_rules() {
+	ip netns exec "$NODE" nft -j list table ip kube-uproxy 2>/dev/null |
+	    "$PYTHON3" -c '
+import json, re, sys
+try:
+    objs = json.load(sys.stdin)["nftables"]
+except ValueError:
+    sys.exit(0)
+def quote(c):
+    if re.fullmatch(r"[A-Za-z0-9_-]+", c):
+        return c
+    return "\"%s\"" % re.sub(r"([\"\\\x27])", r"\\\1", c)
+def target(d):
+    if isinstance(d, dict):
+        a, p = d["concat"]
+        return "DNAT --to-destination %s:%d" % (a, p)
+    return "REDIRECT --to-ports %d" % d
+jumps, rules = {}, []
+for o in objs:
+    r = o.get("rule")
+    if r:
+        hook = "PREROUTING" if r["chain"] == "prerouting" else "OUTPUT"
+        side = "CONTAINER" if hook == "PREROUTING" else "HOST"
+        c = r.get("comment", "")
+        if c.startswith("kube-uproxy portals"):
+            jumps.setdefault(hook, [None, None])[0] = \
+                "-A %s -m comment --comment \"kube-uproxy portals\" -j KUBE-PORTALS-%s" % (hook, side)
+        elif c.startswith("kube-uproxy nodeports"):
+            jumps.setdefault(hook, [None, None])[1] = \
+                "-A %s -m addrtype --dst-type LOCAL -m comment --comment \"kube-uproxy nodeports\" -j KUBE-NODEPORT-%s" % (hook, side)
+    m = o.get("map")
+    if not m:
+        continue
+    for k, d in m.get("elem", []):
+        c = ""
+        if isinstance(k, dict) and "elem" in k:
+            c, k = k["elem"].get("comment", ""), k["elem"]["val"]
+        f = k["concat"]
+        if m["name"].startswith("portals"):
+            ch, dst, proto, port = "PORTALS", " -d %s/32" % f[0], f[1], f[2]
+        else:
+            ch, dst, proto, port = "NODEPORT", "", f[0], f[1]
+        for side in ("CONTAINER", "HOST"):
+            rules.append("-A KUBE-%s-%s%s -p %s -m %s --dport %d -m comment --comment %s -j %s"
+                         % (ch, side, dst, proto, proto, port, quote(c), target(d)))
+for ch in ("NODEPORT-CONTAINER", "NODEPORT-HOST", "PORTALS-CONTAINER", "PORTALS-HOST"):
+    print("-N KUBE-" + ch)
+for hook in ("PREROUTING", "OUTPUT"):
+    for j in jumps.get(hook, []):
+        if j:
+            print(j)
+for r in sorted(rules):
+    print(r)
+'
 }
 
 # kube_lines: our chains and rules, and the jumps to them.

@@ -300,6 +300,36 @@ test_flags_both_forms(void **state)
 	}
 }
 
+/* --portals picks the backend; --iptables none stays an alias of none. */
+static void
+test_portals(void **state)
+{
+	struct config c;
+
+	(void)state;
+	assert_int_equal(parse(&c, NULL), 0);
+	assert_int_equal(c.portals, PORTALS_IPTABLES);
+	assert_int_equal(c.iptables, IPTABLES_LEGACY);
+	config_free(&c);
+	assert_int_equal(parse(&c, "--portals", "nftables", NULL), 0);
+	assert_int_equal(c.portals, PORTALS_NFTABLES);
+	assert_int_equal(c.iptables, IPTABLES_LEGACY);	/* rules on */
+	config_free(&c);
+	assert_int_equal(parse(&c, "--portals=none", NULL), 0);
+	assert_int_equal(c.iptables, IPTABLES_NONE);
+	config_free(&c);
+	assert_int_equal(parse(&c, "--iptables", "none", NULL), 0);
+	assert_int_equal(c.portals, PORTALS_NONE);
+	config_free(&c);
+	assert_int_equal(parse(&c, "--iptables=legacy", "--portals=nftables",
+	    NULL), 0);
+	assert_int_equal(c.portals, PORTALS_NFTABLES);
+	config_free(&c);
+	assert_int_equal(parse(&c, "--portals=ipvs", NULL), -1);
+	assert_non_null(strstr(err, "--portals"));
+	config_free(&c);
+}
+
 static void
 test_bool_and_verbosity_forms(void **state)
 {
@@ -928,6 +958,7 @@ main(void)
 		cmocka_unit_test(test_port_ranges),
 		cmocka_unit_test(test_defaults),
 		cmocka_unit_test(test_flags_both_forms),
+		cmocka_unit_test(test_portals),
 		cmocka_unit_test(test_bool_and_verbosity_forms),
 		cmocka_unit_test(test_flag_errors),
 		cmocka_unit_test(test_help_version),

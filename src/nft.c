@@ -1,0 +1,674 @@
+/*
+ * nft.c - our portals as nftables map elements (see nft.h).
+ *
+ * Per family the handle keeps two hash tables of elements:
+ *
+ *   installed  what the kernel holds (as far as we know), comments owned;
+ *   wanted     rebuilt from the plan at every apply, comments borrowed.
+ *
+ * An apply fills `wanted` (the CONTAINER and HOST rules of one address
+ * give one key: the first rule wins, the second is the same element),
+ * walks both tables for the difference, and sends it as one batch of
+ * element deletes and adds.  Only when that transaction is acknowledged
+ * does `installed` change, so a refused batch leaves the handle agreeing
+ * with the kernel.  The batch carries the ruleset generation we checked,
+ * so the kernel refuses it if anyone committed in between.
+ */
+#include <sys/socket.h>
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "nft.h"
+#include "nft_msg.h"
+#include "util.h"
+
+/* One element of one map; a slot of an open-addressing hash table. */
+struct elem {
+	uint32_t	 e_gen;		/* == table's t_gen: slot in use */
+	uint32_t	 e_hash;	/* of e_map and e_key (elem_hash) */
+	uint32_t	 e_mark;	/* the apply that last wanted it */
+	uint8_t		 e_map;		/* enum nft_map */
+	uint8_t		 e_key[NFT_KEY_MAX] __attribute__((aligned(4)));
+	uint8_t		 e_data[NFT_DATA_MAX];
+	char		*e_comment;
+};
+
+struct elem_table {
+	struct elem	*t_slots;
+	size_t		 t_cap;		/* power of two, or 0 */
+	size_t		 t_n;
+	uint32_t	 t_gen;		/* bumping it empties the table */
+};
+
+struct family_state {
+	int		 fs_family;
+	int		 fs_built;	/* our table was built by this handle */
+	int		 fs_gen_ok;	/* fs_gen is a generation we checked */
+	uint32_t	 fs_gen;
+	struct elem_table fs_installed;	/* e_comment owned */
+	struct elem_table fs_wanted;	/* e_comment borrowed from the plan */
+};
+
+struct nft {
+	struct nft_sock		*sock;
+	struct nft_batch	*batch;
+	struct family_state	 fams[2];
+	struct nft_stats	 stats;
+	uint32_t		 mark;		/* applies so far */
+	/* Scratch arrays of one apply's changes, kept between applies. */
+	const struct elem	**chg;		/* rebuild: into fs_wanted */
+	size_t			 chg_cap;
+	struct elem		*dels, *adds;	/* update: copies */
+	size_t			 dels_cap, adds_cap;
+};
+
+/* --- element tables ------------------------------------------------------- */
+
+/* A multiplicative hash of the key's 32-bit words (keys are zero-padded). */
+static uint32_t
+elem_hash(const struct elem *e)
+{
+	uint32_t h = 0x9e3779b9u * (e->e_map + 1u), w;
+	size_t i;
+
+	for (i = 0; i < NFT_KEY_MAX; i += 4) {
+		memcpy(&w, e->e_key + i, 4);
+		h = (h ^ w) * 0x85ebca6bu;
+		h ^= h >> 13;
+	}
+	return h;
+}
+
+static int
+same_key(const struct elem *a, const struct elem *b)
+{
+	return a->e_hash == b->e_hash && a->e_map == b->e_map &&
+	    memcmp(a->e_key, b->e_key, NFT_KEY_MAX) == 0;
+}
+
+static int
+same_value(const struct elem *a, const struct elem *b)
+{
+	if (memcmp(a->e_data, b->e_data, NFT_DATA_MAX) != 0)
+		return 0;
+	if (a->e_comment == NULL || b->e_comment == NULL)
+		return a->e_comment == b->e_comment;
+	return strcmp(a->e_comment, b->e_comment) == 0;
+}
+
+/* The slot holding e's key, or the empty slot where it would go. */
+static struct elem *
+table_slot(const struct elem_table *t, const struct elem *e)
+{
+	size_t i = e->e_hash & (t->t_cap - 1);
+
+	while (t->t_slots[i].e_gen == t->t_gen && !same_key(&t->t_slots[i], e))
+		i = (i + 1) & (t->t_cap - 1);
+	return &t->t_slots[i];
+}
+
+static const struct elem *
+table_find(const struct elem_table *t, const struct elem *e)
+{
+	const struct elem *s;
+
+	if (t->t_cap == 0)
+		return NULL;
+	s = table_slot(t, e);
+	return s->e_gen == t->t_gen ? s : NULL;
+}
+
+/* Empty the table (comments are not freed: see table_free_comments). */
+static void
+table_reset(struct elem_table *t, size_t want)
+{
+	size_t cap = t->t_cap ? t->t_cap : 64;
+
+	while (cap < 2 * want)
+		cap *= 2;
+	t->t_n = 0;
+	if (cap != t->t_cap) {
+		free(t->t_slots);
+		t->t_slots = xcalloc(cap, sizeof(*t->t_slots));
+		t->t_cap = cap;
+		t->t_gen = 1;
+	} else if (++t->t_gen == 0) {
+		memset(t->t_slots, 0, cap * sizeof(*t->t_slots));
+		t->t_gen = 1;
+	}
+}
+
+static void table_insert(struct elem_table *, const struct elem *);
+
+/* Keep the load under one half: rehash into a table twice as big. */
+static void
+table_grow(struct elem_table *t)
+{
+	struct elem_table old = *t;
+	size_t i;
+
+	if (t->t_cap != 0 && 2 * (t->t_n + 1) <= t->t_cap)
+		return;
+	t->t_cap = t->t_cap ? t->t_cap * 2 : 64;
+	t->t_slots = xcalloc(t->t_cap, sizeof(*t->t_slots));
+	t->t_gen = 1;
+	t->t_n = 0;
+	for (i = 0; i < old.t_cap; i++)
+		if (old.t_slots[i].e_gen == old.t_gen)
+			table_insert(t, &old.t_slots[i]);
+	free(old.t_slots);
+}
+
+/* Insert or overwrite e (the comment pointer is copied as it is). */
+static void
+table_insert(struct elem_table *t, const struct elem *e)
+{
+	struct elem *s;
+
+	table_grow(t);
+	s = table_slot(t, e);
+	if (s->e_gen != t->t_gen)
+		t->t_n++;
+	*s = *e;
+	s->e_gen = t->t_gen;
+}
+
+/* Remove the element in slot s, shifting its cluster back (no tombstones). */
+static void
+table_remove(struct elem_table *t, struct elem *s)
+{
+	size_t i = (size_t)(s - t->t_slots), j = i, home;
+
+	t->t_n--;
+	for (;;) {
+		t->t_slots[i].e_gen = 0;
+		for (;;) {
+			j = (j + 1) & (t->t_cap - 1);
+			if (t->t_slots[j].e_gen != t->t_gen)
+				return;
+			home = t->t_slots[j].e_hash & (t->t_cap - 1);
+			/* Can j's element move to i?  Only if its home is not in (i, j]. */
+			if (i <= j ? (home <= i || home > j) : (home <= i && home > j))
+				break;
+		}
+		t->t_slots[i] = t->t_slots[j];
+		i = j;
+	}
+}
+
+static void
+table_free_comments(struct elem_table *t)
+{
+	size_t i;
+
+	for (i = 0; i < t->t_cap; i++)
+		if (t->t_slots[i].e_gen == t->t_gen)
+			free(t->t_slots[i].e_comment);
+}
+
+/* --- from rules to elements ----------------------------------------------- */
+
+static void
+put_addr(uint8_t *p, const union addr *a)
+{
+	if (a->sa.sa_family == AF_INET6)
+		memcpy(p, &a->in6.sin6_addr, 16);
+	else
+		memcpy(p, &a->in4.sin_addr, 4);
+}
+
+/* The element a rule stands for.  Returns 0, or -1 for a rule we skip. */
+static int
+rule_elem(const struct rule *r, struct elem *e)
+{
+	size_t alen = r->r_family == AF_INET6 ? 16 : 4, o = 0;
+	uint16_t port;
+
+	memset(e, 0, sizeof(*e));
+	if (r->r_proto != K8S_PROTO_TCP && r->r_proto != K8S_PROTO_UDP)
+		return -1;
+	if (r->r_has_dst) {
+		if (r->r_dst.sa.sa_family != r->r_family)
+			return -1;
+		e->e_map = r->r_target == RULES_DNAT ? NFT_MAP_PORTALS_DNAT :
+		    NFT_MAP_PORTALS;
+		put_addr(e->e_key, &r->r_dst);
+		o = alen;
+	} else
+		e->e_map = r->r_target == RULES_DNAT ? NFT_MAP_NODEPORTS_DNAT :
+		    NFT_MAP_NODEPORTS;
+	e->e_key[o] = r->r_proto == K8S_PROTO_UDP ? IPPROTO_UDP : IPPROTO_TCP;
+	port = htons(r->r_dport);
+	memcpy(e->e_key + o + 4, &port, 2);
+	port = htons(addr_port(&r->r_to));
+	if (r->r_target == RULES_DNAT) {
+		if (r->r_to.sa.sa_family != r->r_family)
+			return -1;
+		put_addr(e->e_data, &r->r_to);
+		memcpy(e->e_data + alen, &port, 2);
+	} else
+		memcpy(e->e_data, &port, 2);
+	e->e_comment = r->r_comment;
+	e->e_hash = elem_hash(e);
+	return 0;
+}
+
+/*
+ * Rules that add no element of their own: the planner gives every
+ * KUBE-PORTALS-HOST and KUBE-NODEPORT-HOST rule a CONTAINER twin with the
+ * same match and target (rules.h), and here one element serves both hooks.
+ */
+static int
+is_twin(const struct rule *r)
+{
+	return r->r_chain == RULES_PORTALS_HOST ||
+	    r->r_chain == RULES_NODEPORT_HOST;
+}
+
+static struct family_state *
+fam_of(struct nft *n, int family)
+{
+	return &n->fams[family == AF_INET6 ? 1 : 0];
+}
+
+/* Fill fs_wanted from the plan's rules of the family. */
+static void
+plan_wanted(struct family_state *fs, const struct rule_set *rs)
+{
+	struct elem e, *s;
+	size_t i;
+
+	table_reset(&fs->fs_wanted, rules_count_family(rs, fs->fs_family));
+	for (i = 0; i < rs->rs_n; i++) {
+		const struct rule *r = &rs->rs_rules[i];
+
+		if (r->r_family != fs->fs_family || is_twin(r) ||
+		    rule_elem(r, &e) == -1)
+			continue;
+		s = table_slot(&fs->fs_wanted, &e);
+		if (s->e_gen == fs->fs_wanted.t_gen) {
+			if (!same_value(s, &e))
+				log_debug(LOG_V_SERVICE, "nftables: %s and %s "
+				    "claim one address and port; %s keeps it",
+				    s->e_comment, e.e_comment, s->e_comment);
+			continue;
+		}
+		*s = e;
+		s->e_gen = fs->fs_wanted.t_gen;
+		fs->fs_wanted.t_n++;
+	}
+}
+
+/* --- comparing with the kernel --------------------------------------------- */
+
+struct compare {
+	const struct elem_table	*installed;
+	int			 family;
+	size_t			 seen;
+};
+
+static int
+compare_cb(void *arg, enum nft_map m, const uint8_t *key, size_t klen,
+    const uint8_t *data, size_t dlen, const char *comment)
+{
+	struct compare *c = arg;
+	const struct elem *have;
+	struct elem e;
+
+	memset(&e, 0, sizeof(e));
+	if (klen != nft_key_len(c->family, m) ||
+	    dlen != nft_data_len(c->family, m))
+		return 1;
+	e.e_map = (uint8_t)m;
+	memcpy(e.e_key, key, klen);
+	memcpy(e.e_data, data, dlen);
+	e.e_comment = (char *)(uintptr_t)comment;
+	e.e_hash = elem_hash(&e);
+	if ((have = table_find(c->installed, &e)) == NULL ||
+	    !same_value(have, &e))
+		return 1;
+	c->seen++;
+	return 0;
+}
+
+/*
+ * Does the kernel hold what fs_installed says?  Returns 1 yes, 0 no, -1
+ * on a netlink error.
+ */
+static int
+kernel_matches(struct nft *n, struct family_state *fs)
+{
+	struct compare c = { &fs->fs_installed, fs->fs_family, 0 };
+	int m, rc;
+
+	n->stats.ns_checks++;
+	if ((rc = nft_dump_layout_ok(n->sock, fs->fs_family)) != 1)
+		return rc;
+	for (m = 0; m < NFT_NMAPS; m++) {
+		rc = nft_dump_elems(n->sock, fs->fs_family, m, compare_cb, &c);
+		if (rc == -1)
+			return errno == ENOENT ? 0 : -1;
+		if (rc != 0)
+			return 0;
+	}
+	return c.seen == fs->fs_installed.t_n;
+}
+
+/* --- applying --------------------------------------------------------------- */
+
+static void
+chg_reserve(struct nft *n, size_t need)
+{
+	if (need <= n->chg_cap)
+		return;
+	n->chg_cap = need * 2;
+	n->chg = xreallocarray(n->chg, n->chg_cap, sizeof(*n->chg));
+}
+
+/* Batch the elements chg[0..cnt) of every map, as adds or deletes. */
+static void
+batch_elems(struct nft *n, int family, const struct elem **chg, size_t cnt,
+    int del)
+{
+	const uint8_t **keys, **data;
+	const char **comments;
+	size_t i, k;
+	int m;
+
+	keys = xcalloc(cnt + 1, sizeof(*keys));
+	data = xcalloc(cnt + 1, sizeof(*data));
+	comments = xcalloc(cnt + 1, sizeof(*comments));
+	for (m = 0; m < NFT_NMAPS; m++) {
+		for (i = 0, k = 0; i < cnt; i++) {
+			if (chg[i]->e_map != m)
+				continue;
+			keys[k] = chg[i]->e_key;
+			data[k] = chg[i]->e_data;
+			comments[k++] = chg[i]->e_comment;
+		}
+		if (k > 0)
+			nft_batch_elems(n->batch, family, m, del, keys, data,
+			    comments, k);
+	}
+	free(keys);
+	free(data);
+	free(comments);
+}
+
+/* Copy of e with its own comment, for fs_installed. */
+static struct elem
+owned(const struct elem *e)
+{
+	struct elem c = *e;
+
+	c.e_comment = e->e_comment != NULL ? xstrdup(e->e_comment) : NULL;
+	return c;
+}
+
+/*
+ * Rebuild our table from nothing with every element of the plan, in one
+ * transaction: delete it (whether it exists or not) and create it again.
+ * Returns 1 (committed) or -1.
+ */
+static int
+rebuild(struct nft *n, struct family_state *fs, const struct rule_set *rs,
+    uint32_t gen, char *err, size_t errlen)
+{
+	struct elem_table *w = &fs->fs_wanted;
+	size_t i, cnt = 0;
+
+	plan_wanted(fs, rs);
+	chg_reserve(n, w->t_n + 1);
+	for (i = 0; i < w->t_cap; i++)
+		if (w->t_slots[i].e_gen == w->t_gen)
+			n->chg[cnt++] = &w->t_slots[i];
+	nft_batch_begin(n->batch, n->sock, gen);
+	nft_batch_del_table(n->batch, fs->fs_family, 1);
+	nft_batch_new_table(n->batch, fs->fs_family);
+	batch_elems(n, fs->fs_family, n->chg, cnt, 0);
+	if (nft_batch_commit(n->batch, n->sock, err, errlen) == -1)
+		return -1;
+	table_free_comments(&fs->fs_installed);
+	table_reset(&fs->fs_installed, cnt);
+	for (i = 0; i < cnt; i++) {
+		struct elem c = owned(n->chg[i]);
+
+		table_insert(&fs->fs_installed, &c);
+	}
+	n->stats.ns_builds++;
+	n->stats.ns_added += cnt;
+	log_info("nftables: built table %s %s with %zu elements",
+	    nft_family_name(fs->fs_family), NFT_TABLE_NAME, cnt);
+	return 1;
+}
+
+static void
+push(struct elem **arr, size_t *n, size_t *cap, const struct elem *e)
+{
+	if (*n == *cap) {
+		*cap = *cap ? *cap * 2 : 64;
+		*arr = xreallocarray(*arr, *cap, sizeof(**arr));
+	}
+	(*arr)[(*n)++] = *e;
+}
+
+/*
+ * Send what differs between fs_installed and the plan, then record it.
+ * One pass over the plan looks every element up where it is installed
+ * (marking it wanted); a pass over fs_installed collects the unmarked.
+ * fs_wanted only dedups keys that are new.  Returns 1 (committed), 0
+ * (nothing differed) or -1.
+ */
+static int
+update(struct nft *n, struct family_state *fs, const struct rule_set *rs,
+    uint32_t gen, char *err, size_t errlen)
+{
+	struct elem_table *in = &fs->fs_installed, *fresh = &fs->fs_wanted;
+	const struct elem **list;
+	struct elem e, *s;
+	size_t i, ndel = 0, nadd = 0;
+	uint32_t mark = ++n->mark;
+
+	table_reset(fresh, 0);
+	for (i = 0; i < rs->rs_n; i++) {
+		const struct rule *r = &rs->rs_rules[i];
+
+		if (r->r_family != fs->fs_family || is_twin(r) ||
+		    rule_elem(r, &e) == -1)
+			continue;
+		if (in->t_cap != 0 &&
+		    (s = table_slot(in, &e))->e_gen == in->t_gen) {
+			if (s->e_mark == mark)
+				continue;	/* planned twice: first wins */
+			s->e_mark = mark;
+			if (same_value(s, &e))
+				continue;
+			push(&n->dels, &ndel, &n->dels_cap, s);
+			push(&n->adds, &nadd, &n->adds_cap, &e);
+		} else if (table_find(fresh, &e) == NULL) {
+			table_insert(fresh, &e);
+			push(&n->adds, &nadd, &n->adds_cap, &e);
+		}
+	}
+	for (i = 0; i < in->t_cap; i++)
+		if (in->t_slots[i].e_gen == in->t_gen &&
+		    in->t_slots[i].e_mark != mark)
+			push(&n->dels, &ndel, &n->dels_cap, &in->t_slots[i]);
+	if (ndel == 0 && nadd == 0)
+		return 0;
+	/* A changed element is deleted and added again, in this order. */
+	list = xcalloc(ndel + nadd + 1, sizeof(*list));
+	for (i = 0; i < ndel; i++)
+		list[i] = &n->dels[i];
+	for (i = 0; i < nadd; i++)
+		list[ndel + i] = &n->adds[i];
+	nft_batch_begin(n->batch, n->sock, gen);
+	batch_elems(n, fs->fs_family, list, ndel, 1);
+	batch_elems(n, fs->fs_family, list + ndel, nadd, 0);
+	free(list);
+	if (nft_batch_commit(n->batch, n->sock, err, errlen) == -1)
+		return -1;
+	/* Committed: installed := installed - deleted + added. */
+	for (i = 0; i < ndel; i++) {
+		s = table_slot(in, &n->dels[i]);
+		free(s->e_comment);
+		table_remove(in, s);
+	}
+	for (i = 0; i < nadd; i++) {
+		e = owned(&n->adds[i]);
+		e.e_mark = mark;
+		table_insert(in, &e);
+	}
+	n->stats.ns_added += nadd;
+	n->stats.ns_deleted += ndel;
+	log_debug(LOG_V_SERVICE, "nftables: %s: %zu elements added, %zu deleted",
+	    nft_family_name(fs->fs_family), nadd, ndel);
+	return 1;
+}
+
+int
+nft_apply(struct nft *n, int family, const struct rule_set *rs, char *err,
+    size_t errlen)
+{
+	struct family_state *fs = fam_of(n, family);
+	uint32_t gen;
+	int rc, ok;
+
+	if (nft_sock_genid(n->sock, &gen) == -1) {
+		snprintf(err, errlen, "nftables: reading the ruleset generation: "
+		    "%s", strerror(errno));
+		return -1;
+	}
+	if (!fs->fs_built) {
+		/* Start: whatever an earlier run left goes, in the same step. */
+		rc = rebuild(n, fs, rs, gen, err, errlen);
+		fs->fs_built = rc == 1;
+	} else if (fs->fs_gen_ok && gen == fs->fs_gen)
+		rc = update(n, fs, rs, gen, err, errlen);
+	else if ((ok = kernel_matches(n, fs)) == -1) {
+		snprintf(err, errlen, "nftables: reading table %s %s: %s",
+		    nft_family_name(family), NFT_TABLE_NAME, strerror(errno));
+		return -1;
+	} else if (ok)
+		rc = update(n, fs, rs, gen, err, errlen);
+	else {
+		log_warnx("nftables: table %s %s was changed by someone "
+		    "else; rebuilding it", nft_family_name(family),
+		    NFT_TABLE_NAME);
+		rc = rebuild(n, fs, rs, gen, err, errlen);
+	}
+	if (rc == -1) {
+		n->stats.ns_failures++;
+		fs->fs_gen_ok = 0;
+		return -1;
+	}
+	/*
+	 * Our transaction, if any, was the only one since `gen` (the
+	 * kernel checked): every family we knew intact at `gen` still is.
+	 */
+	if (rc == 1) {
+		size_t f;
+
+		n->stats.ns_commits++;
+		for (f = 0; f < nitems(n->fams); f++)
+			if (&n->fams[f] != fs && n->fams[f].fs_gen_ok &&
+			    n->fams[f].fs_gen == gen)
+				n->fams[f].fs_gen = gen + 1;
+		gen++;
+	}
+	fs->fs_gen = gen;
+	fs->fs_gen_ok = 1;
+	return 0;
+}
+
+struct nft *
+nft_new(char *err, size_t errlen)
+{
+	struct nft *n = xcalloc(1, sizeof(*n));
+
+	if ((n->sock = nft_sock_open(err, errlen)) == NULL) {
+		free(n);
+		return NULL;
+	}
+	n->batch = nft_batch_new();
+	n->fams[0].fs_family = AF_INET;
+	n->fams[1].fs_family = AF_INET6;
+	return n;
+}
+
+void
+nft_free(struct nft *n)
+{
+	size_t f;
+
+	if (n == NULL)
+		return;
+	for (f = 0; f < nitems(n->fams); f++) {
+		table_free_comments(&n->fams[f].fs_installed);
+		free(n->fams[f].fs_installed.t_slots);
+		free(n->fams[f].fs_wanted.t_slots);
+	}
+	nft_batch_free(n->batch);
+	nft_sock_close(n->sock);
+	free(n->chg);
+	free(n->dels);
+	free(n->adds);
+	free(n);
+}
+
+void
+nft_get_stats(const struct nft *n, struct nft_stats *st)
+{
+	*st = n->stats;
+}
+
+int
+nft_preflight(char *err, size_t errlen)
+{
+	struct nft_sock *s;
+	uint32_t gen;
+	int rc = 0;
+
+	if ((s = nft_sock_open(err, errlen)) == NULL)
+		return -1;
+	if (nft_sock_genid(s, &gen) == -1) {
+		if (errno == EPERM)
+			snprintf(err, errlen, "nftables: need CAP_NET_ADMIN "
+			    "(run as root)");
+		else
+			snprintf(err, errlen, "nftables: the kernel does not "
+			    "answer (%s): no nf_tables?", strerror(errno));
+		rc = -1;
+	}
+	nft_sock_close(s);
+	return rc;
+}
+
+int
+nft_cleanup(int family, char *err, size_t errlen)
+{
+	struct nft_sock *s;
+	struct nft_batch *b;
+	char why[256];
+	int rc = 0;
+
+	if ((s = nft_sock_open(err, errlen)) == NULL)
+		return errno == EPROTONOSUPPORT ? 0 : -1;
+	b = nft_batch_new();
+	nft_batch_begin(b, s, 0);
+	nft_batch_del_table(b, family, 0);
+	if (nft_batch_commit(b, s, why, sizeof(why)) == -1 &&
+	    errno != ENOENT && errno != EOPNOTSUPP && errno != EAFNOSUPPORT) {
+		snprintf(err, errlen, "nftables: deleting table %s %s: %s",
+		    nft_family_name(family), NFT_TABLE_NAME, why);
+		rc = -1;
+	}
+	nft_batch_free(b);
+	nft_sock_close(s);
+	return rc;
+}

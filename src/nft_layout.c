@@ -1,0 +1,560 @@
+/*
+ * nft_layout.c - our table's fixed layout, as netlink messages (see
+ * nft_msg.h): the table, its four maps, its two base chains and their
+ * four rules each, built into a batch; and the check that a table in the
+ * kernel is still laid out that way.  Each builder has the `nft` line it
+ * is equivalent to written above it.
+ */
+
+#include <sys/socket.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libmnl/libmnl.h>
+#include <libnftnl/chain.h>
+#include <libnftnl/common.h>
+#include <libnftnl/expr.h>
+#include <libnftnl/rule.h>
+#include <libnftnl/set.h>
+#include <libnftnl/table.h>
+#include <libnftnl/udata.h>
+#include <linux/netfilter.h>
+#include <linux/netfilter/nf_nat.h>
+#include <linux/netfilter/nf_tables.h>
+#include <linux/rtnetlink.h>
+
+#include "log.h"
+#include "nft_msg.h"
+#include "util.h"
+
+/* nft's datatype numbers (src/datatype.h), for the maps' key and data. */
+#define TYPE_IPADDR		7
+#define TYPE_IP6ADDR		8
+#define TYPE_INET_PROTOCOL	12
+#define TYPE_INET_SERVICE	13
+#define TYPE_BITS		6	/* a concatenation packs types by 6 bits */
+
+/* Registers: NFT_REG_1 is NFT_REG32_00..03; concatenations follow it. */
+#define REG32(i)		(NFT_REG32_00 + (i))
+
+#define CHAIN_PRIO		(-100)	/* dstnat */
+
+static const char *const map_names[NFT_NMAPS] = {
+	[NFT_MAP_PORTALS] = "portals",
+	[NFT_MAP_PORTALS_DNAT] = "portals-dnat",
+	[NFT_MAP_NODEPORTS] = "nodeports",
+	[NFT_MAP_NODEPORTS_DNAT] = "nodeports-dnat",
+};
+
+static const char *const rule_comments[NFT_NMAPS] = {
+	[NFT_MAP_PORTALS] = "kube-uproxy portals",
+	[NFT_MAP_PORTALS_DNAT] = "kube-uproxy portals (dnat)",
+	[NFT_MAP_NODEPORTS] = "kube-uproxy nodeports",
+	[NFT_MAP_NODEPORTS_DNAT] = "kube-uproxy nodeports (dnat)",
+};
+
+static const struct {
+	const char	*name;
+	uint32_t	 hook;
+} chains[] = {
+	{ "prerouting", NF_INET_PRE_ROUTING },
+	{ "output", NF_INET_LOCAL_OUT },
+};
+
+const char *
+nft_map_name(enum nft_map m)
+{
+	return (unsigned)m < NFT_NMAPS ? map_names[m] : "?";
+}
+
+const char *
+nft_family_name(int family)
+{
+	return family == AF_INET6 ? "ip6" : "ip";
+}
+
+static int
+is_dnat(enum nft_map m)
+{
+	return m == NFT_MAP_PORTALS_DNAT || m == NFT_MAP_NODEPORTS_DNAT;
+}
+
+static int
+is_nodeport(enum nft_map m)
+{
+	return m == NFT_MAP_NODEPORTS || m == NFT_MAP_NODEPORTS_DNAT;
+}
+
+static size_t
+addr_bytes(int family)
+{
+	return family == AF_INET6 ? 16 : 4;
+}
+
+size_t
+nft_key_len(int family, enum nft_map m)
+{
+	return (is_nodeport(m) ? 0 : addr_bytes(family)) + 8;
+}
+
+size_t
+nft_data_len(int family, enum nft_map m)
+{
+	return is_dnat(m) ? addr_bytes(family) + 4 : 2;
+}
+
+uint16_t
+nft_nfproto(int family)
+{
+	return family == AF_INET6 ? NFPROTO_IPV6 : NFPROTO_IPV4;
+}
+
+
+static void add_table(struct nft_batch *, int);
+
+/* [add table ip kube-uproxy;] delete table ip kube-uproxy */
+void
+nft_batch_del_table(struct nft_batch *b, int family, int even_absent)
+{
+	struct nftnl_table *t = nftnl_table_alloc();
+	struct nlmsghdr *nlh;
+
+	if (t == NULL)
+		fatalx("out of memory");
+	if (even_absent)
+		add_table(b, family);
+	nftnl_table_set_str(t, NFTNL_TABLE_NAME, NFT_TABLE_NAME);
+	nlh = nft_batch_msg(b, NFT_MSG_DELTABLE, family, 0, 0);
+	nftnl_table_nlmsg_build_payload(nlh, t);
+	nft_batch_msg_end(b, nlh);
+	nftnl_table_free(t);
+}
+
+/* add table ip kube-uproxy */
+static void
+add_table(struct nft_batch *b, int family)
+{
+	struct nftnl_table *t = nftnl_table_alloc();
+	struct nlmsghdr *nlh;
+
+	if (t == NULL)
+		fatalx("out of memory");
+	nftnl_table_set_str(t, NFTNL_TABLE_NAME, NFT_TABLE_NAME);
+	nlh = nft_batch_msg(b, NFT_MSG_NEWTABLE, family, NLM_F_CREATE, 0);
+	nftnl_table_nlmsg_build_payload(nlh, t);
+	nft_batch_msg_end(b, nlh);
+	nftnl_table_free(t);
+}
+
+/* add chain ip kube-uproxy prerouting { type nat hook prerouting priority dstnat; policy accept; } */
+static void
+add_chain(struct nft_batch *b, int family, const char *name, uint32_t hook)
+{
+	struct nftnl_chain *c = nftnl_chain_alloc();
+	struct nlmsghdr *nlh;
+
+	if (c == NULL)
+		fatalx("out of memory");
+	nftnl_chain_set_str(c, NFTNL_CHAIN_TABLE, NFT_TABLE_NAME);
+	nftnl_chain_set_str(c, NFTNL_CHAIN_NAME, name);
+	nftnl_chain_set_str(c, NFTNL_CHAIN_TYPE, "nat");
+	nftnl_chain_set_u32(c, NFTNL_CHAIN_HOOKNUM, hook);
+	nftnl_chain_set_s32(c, NFTNL_CHAIN_PRIO, CHAIN_PRIO);
+	nftnl_chain_set_u32(c, NFTNL_CHAIN_POLICY, NF_ACCEPT);
+	nlh = nft_batch_msg(b, NFT_MSG_NEWCHAIN, family, NLM_F_CREATE, 0);
+	nftnl_chain_nlmsg_build_payload(nlh, c);
+	nft_batch_msg_end(b, nlh);
+	nftnl_chain_free(c);
+}
+
+/* A set message: attributes common to maps and anonymous sets. */
+static struct nftnl_set *
+set_new(const char *name, uint32_t id)
+{
+	struct nftnl_set *s = nftnl_set_alloc();
+
+	if (s == NULL)
+		fatalx("out of memory");
+	nftnl_set_set_str(s, NFTNL_SET_TABLE, NFT_TABLE_NAME);
+	nftnl_set_set_str(s, NFTNL_SET_NAME, name);
+	if (id != 0)
+		nftnl_set_set_u32(s, NFTNL_SET_ID, id);
+	return s;
+}
+
+static void
+add_set_msg(struct nft_batch *b, int family, struct nftnl_set *s)
+{
+	struct nlmsghdr *nlh;
+
+	nlh = nft_batch_msg(b, NFT_MSG_NEWSET, family, NLM_F_CREATE, 0);
+	nftnl_set_nlmsg_build_payload(nlh, s);
+	nft_batch_msg_end(b, nlh);
+}
+
+/* add map ip kube-uproxy portals { type ipv4_addr . inet_proto . inet_service : inet_service; } */
+static void
+add_map(struct nft_batch *b, int family, enum nft_map m)
+{
+	struct nftnl_set *s = set_new(map_names[m], nft_batch_set_id(b));
+	uint32_t addr = family == AF_INET6 ? TYPE_IP6ADDR : TYPE_IPADDR;
+	uint32_t key = TYPE_INET_PROTOCOL << TYPE_BITS | TYPE_INET_SERVICE;
+
+	if (!is_nodeport(m))
+		key |= addr << (2 * TYPE_BITS);
+	nftnl_set_set_u32(s, NFTNL_SET_FAMILY, nft_nfproto(family));
+	nftnl_set_set_u32(s, NFTNL_SET_FLAGS, NFT_SET_MAP);
+	nftnl_set_set_u32(s, NFTNL_SET_KEY_TYPE, key);
+	nftnl_set_set_u32(s, NFTNL_SET_KEY_LEN, (uint32_t)nft_key_len(family, m));
+	nftnl_set_set_u32(s, NFTNL_SET_DATA_TYPE, is_dnat(m) ?
+	    addr << TYPE_BITS | TYPE_INET_SERVICE : TYPE_INET_SERVICE);
+	nftnl_set_set_u32(s, NFTNL_SET_DATA_LEN,
+	    (uint32_t)nft_data_len(family, m));
+	add_set_msg(b, family, s);
+	nftnl_set_free(s);
+}
+
+/* The anonymous set { tcp, udp } of one rule; returns its batch id. */
+static uint32_t
+add_proto_set(struct nft_batch *b, int family)
+{
+	static const uint8_t protos[] = { IPPROTO_TCP, IPPROTO_UDP };
+	struct nftnl_set *s;
+	struct nftnl_set_elem *e;
+	struct nlmsghdr *nlh;
+	uint32_t id = nft_batch_set_id(b);
+	size_t i;
+
+	s = set_new("__set%d", id);
+	nftnl_set_set_u32(s, NFTNL_SET_FAMILY, nft_nfproto(family));
+	nftnl_set_set_u32(s, NFTNL_SET_FLAGS, NFT_SET_ANONYMOUS |
+	    NFT_SET_CONSTANT);
+	nftnl_set_set_u32(s, NFTNL_SET_KEY_TYPE, TYPE_INET_PROTOCOL);
+	nftnl_set_set_u32(s, NFTNL_SET_KEY_LEN, 1);
+	add_set_msg(b, family, s);
+	for (i = 0; i < nitems(protos); i++) {
+		if ((e = nftnl_set_elem_alloc()) == NULL)
+			fatalx("out of memory");
+		nftnl_set_elem_set(e, NFTNL_SET_ELEM_KEY, &protos[i], 1);
+		nftnl_set_elem_add(s, e);
+	}
+	nlh = nft_batch_msg(b, NFT_MSG_NEWSETELEM, family, NLM_F_CREATE, 0);
+	nftnl_set_elems_nlmsg_build_payload(nlh, s);
+	nft_batch_msg_end(b, nlh);
+	nftnl_set_free(s);
+	return id;
+}
+
+static void
+expr_add(struct nftnl_rule *r, struct nftnl_expr *e)
+{
+	if (e == NULL)
+		fatalx("out of memory");
+	nftnl_rule_add_expr(r, e);
+}
+
+/* meta load KEY => reg */
+static void
+x_meta(struct nftnl_rule *r, uint32_t key, uint32_t dreg)
+{
+	struct nftnl_expr *e = nftnl_expr_alloc("meta");
+
+	expr_add(r, e);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_META_KEY, key);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_META_DREG, dreg);
+}
+
+/* payload load LEN @ BASE + OFF => reg */
+static void
+x_payload(struct nftnl_rule *r, uint32_t base, uint32_t off, uint32_t len,
+    uint32_t dreg)
+{
+	struct nftnl_expr *e = nftnl_expr_alloc("payload");
+
+	expr_add(r, e);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_BASE, base);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_OFFSET, off);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_LEN, len);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_DREG, dreg);
+}
+
+/* lookup reg 1 set NAME [dreg 1]: no match ends the rule */
+static void
+x_lookup(struct nftnl_rule *r, const char *set, uint32_t id, int map)
+{
+	struct nftnl_expr *e = nftnl_expr_alloc("lookup");
+
+	expr_add(r, e);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_SREG, NFT_REG_1);
+	if (map)
+		nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_DREG, NFT_REG_1);
+	nftnl_expr_set_str(e, NFTNL_EXPR_LOOKUP_SET, set);
+	if (id != 0)
+		nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_SET_ID, id);
+}
+
+/* fib daddr type local */
+static void
+x_fib_local(struct nftnl_rule *r)
+{
+	struct nftnl_expr *e = nftnl_expr_alloc("fib");
+	uint32_t local = RTN_LOCAL;
+
+	expr_add(r, e);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_FIB_RESULT, NFT_FIB_RESULT_ADDRTYPE);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_FIB_FLAGS, NFTA_FIB_F_DADDR);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_FIB_DREG, NFT_REG_1);
+	e = nftnl_expr_alloc("cmp");
+	expr_add(r, e);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_CMP_SREG, NFT_REG_1);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_CMP_OP, NFT_CMP_EQ);
+	nftnl_expr_set(e, NFTNL_EXPR_CMP_DATA, &local, sizeof(local));
+}
+
+/*
+ * One of the four rules of a chain, e.g. for NFT_MAP_PORTALS:
+ *   meta l4proto { tcp, udp } redirect to : ip daddr . meta l4proto . th dport map @portals
+ * The key is loaded into consecutive 32-bit registers from reg 1 on; the
+ * map's data lands in reg 1, where redirect (port) or dnat (address, then
+ * port in the next register) reads it.
+ */
+static void
+add_rule(struct nft_batch *b, int family, const char *chain, enum nft_map m)
+{
+	struct nftnl_rule *r = nftnl_rule_alloc();
+	struct nftnl_udata_buf *ud = nftnl_udata_buf_alloc(256);
+	struct nftnl_expr *e;
+	struct nlmsghdr *nlh;
+	uint32_t id, reg = 0, aregs = (uint32_t)addr_bytes(family) / 4;
+
+	if (r == NULL || ud == NULL)
+		fatalx("out of memory");
+	id = add_proto_set(b, family);
+	nftnl_rule_set_str(r, NFTNL_RULE_TABLE, NFT_TABLE_NAME);
+	nftnl_rule_set_str(r, NFTNL_RULE_CHAIN, chain);
+	nftnl_rule_set_u32(r, NFTNL_RULE_FAMILY, nft_nfproto(family));
+	x_meta(r, NFT_META_L4PROTO, NFT_REG_1);
+	x_lookup(r, "__set%d", id, 0);
+	if (is_nodeport(m))
+		x_fib_local(r);
+	else {
+		x_payload(r, NFT_PAYLOAD_NETWORK_HEADER,
+		    family == AF_INET6 ? 24 : 16, aregs * 4, NFT_REG_1);
+		reg = aregs;
+	}
+	x_meta(r, NFT_META_L4PROTO, reg == 0 ? NFT_REG_1 : REG32(reg));
+	x_payload(r, NFT_PAYLOAD_TRANSPORT_HEADER, 2, 2, REG32(reg + 1));
+	x_lookup(r, map_names[m], 0, 1);
+	if (is_dnat(m)) {
+		e = nftnl_expr_alloc("nat");
+		expr_add(r, e);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_NAT_TYPE, NFT_NAT_DNAT);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_NAT_FAMILY, nft_nfproto(family));
+		nftnl_expr_set_u32(e, NFTNL_EXPR_NAT_REG_ADDR_MIN, NFT_REG_1);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_NAT_REG_ADDR_MAX, NFT_REG_1);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_NAT_REG_PROTO_MIN,
+		    REG32(aregs));
+		nftnl_expr_set_u32(e, NFTNL_EXPR_NAT_REG_PROTO_MAX,
+		    REG32(aregs));
+		nftnl_expr_set_u32(e, NFTNL_EXPR_NAT_FLAGS,
+		    NF_NAT_RANGE_MAP_IPS | NF_NAT_RANGE_PROTO_SPECIFIED);
+	} else {
+		e = nftnl_expr_alloc("redir");
+		expr_add(r, e);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_REDIR_REG_PROTO_MIN, NFT_REG_1);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_REDIR_REG_PROTO_MAX, NFT_REG_1);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_REDIR_FLAGS,
+		    NF_NAT_RANGE_PROTO_SPECIFIED);
+	}
+	nftnl_udata_put_strz(ud, NFTNL_UDATA_RULE_COMMENT, rule_comments[m]);
+	nftnl_rule_set_data(r, NFTNL_RULE_USERDATA, nftnl_udata_buf_data(ud),
+	    nftnl_udata_buf_len(ud));
+	nlh = nft_batch_msg(b, NFT_MSG_NEWRULE, family, NLM_F_CREATE | NLM_F_APPEND,
+	    0);
+	nftnl_rule_nlmsg_build_payload(nlh, r);
+	nft_batch_msg_end(b, nlh);
+	nftnl_udata_buf_free(ud);
+	nftnl_rule_free(r);
+}
+
+void
+nft_batch_new_table(struct nft_batch *b, int family)
+{
+	size_t c;
+	int m;
+
+	add_table(b, family);
+	for (m = 0; m < NFT_NMAPS; m++)
+		add_map(b, family, m);
+	for (c = 0; c < nitems(chains); c++) {
+		add_chain(b, family, chains[c].name, chains[c].hook);
+		for (m = 0; m < NFT_NMAPS; m++)
+			add_rule(b, family, chains[c].name, m);
+	}
+}
+
+
+/* --- dumps ------------------------------------------------------------------ */
+
+struct layout {
+	int		 family;
+	size_t		 chains_ok, rules_seen[nitems(chains)], bad;
+};
+
+static int
+table_cb(const struct nlmsghdr *nlh, void *arg)
+{
+	struct layout *l = arg;
+	struct nftnl_table *t = nftnl_table_alloc();
+
+	if (t == NULL || nftnl_table_nlmsg_parse(nlh, t) == -1) {
+		nftnl_table_free(t);
+		return MNL_CB_ERROR;
+	}
+	/* A dormant table (flags dormant) evaluates nothing. */
+	if (nftnl_table_get_u32(t, NFTNL_TABLE_FLAGS) != 0)
+		l->bad++;
+	nftnl_table_free(t);
+	return MNL_CB_OK;
+}
+
+static int
+ours(const char *table)
+{
+	return table != NULL && strcmp(table, NFT_TABLE_NAME) == 0;
+}
+
+static int
+chain_index(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < nitems(chains); i++)
+		if (name != NULL && strcmp(name, chains[i].name) == 0)
+			return (int)i;
+	return -1;
+}
+
+static int
+chain_cb(const struct nlmsghdr *nlh, void *arg)
+{
+	struct layout *l = arg;
+	struct nftnl_chain *c = nftnl_chain_alloc();
+	const char *type;
+	int i;
+
+	if (c == NULL || nftnl_chain_nlmsg_parse(nlh, c) == -1) {
+		nftnl_chain_free(c);
+		return MNL_CB_ERROR;
+	}
+	/* The kernel dumps every table's chains: look at ours only. */
+	if (!ours(nftnl_chain_get_str(c, NFTNL_CHAIN_TABLE))) {
+		nftnl_chain_free(c);
+		return MNL_CB_OK;
+	}
+	i = chain_index(nftnl_chain_get_str(c, NFTNL_CHAIN_NAME));
+	type = nftnl_chain_get_str(c, NFTNL_CHAIN_TYPE);
+	if (i >= 0 && type != NULL && strcmp(type, "nat") == 0 &&
+	    nftnl_chain_get_u32(c, NFTNL_CHAIN_HOOKNUM) == chains[i].hook &&
+	    nftnl_chain_get_s32(c, NFTNL_CHAIN_PRIO) == CHAIN_PRIO &&
+	    nftnl_chain_get_u32(c, NFTNL_CHAIN_POLICY) == NF_ACCEPT)
+		l->chains_ok++;
+	else
+		l->bad++;
+	nftnl_chain_free(c);
+	return MNL_CB_OK;
+}
+
+static int
+comment_cb(const struct nftnl_udata *attr, void *arg)
+{
+	if (nftnl_udata_type(attr) == NFTNL_UDATA_RULE_COMMENT)
+		*(const char **)arg = nftnl_udata_get(attr);
+	return 0;
+}
+
+static int
+rule_cb(const struct nlmsghdr *nlh, void *arg)
+{
+	struct layout *l = arg;
+	struct nftnl_rule *r = nftnl_rule_alloc();
+	const char *comment = NULL;
+	const void *ud;
+	uint32_t udlen;
+	size_t k;
+	int i;
+
+	if (r == NULL || nftnl_rule_nlmsg_parse(nlh, r) == -1) {
+		nftnl_rule_free(r);
+		return MNL_CB_ERROR;
+	}
+	if (!ours(nftnl_rule_get_str(r, NFTNL_RULE_TABLE))) {
+		nftnl_rule_free(r);
+		return MNL_CB_OK;
+	}
+	i = chain_index(nftnl_rule_get_str(r, NFTNL_RULE_CHAIN));
+	ud = nftnl_rule_get_data(r, NFTNL_RULE_USERDATA, &udlen);
+	if (ud != NULL)
+		nftnl_udata_parse(ud, udlen, comment_cb, &comment);
+	/* Rules come in chain order: the k-th of a chain must be ours. */
+	k = i >= 0 ? l->rules_seen[i]++ : 0;
+	if (i < 0 || k >= NFT_NMAPS || comment == NULL ||
+	    strnlen(comment, udlen) == udlen || strcmp(comment, rule_comments[k]) != 0)
+		l->bad++;
+	nftnl_rule_free(r);
+	return MNL_CB_OK;
+}
+
+int
+nft_dump_layout_ok(struct nft_sock *s, int family)
+{
+	char buf[1024];
+	struct layout l;
+	struct nlmsghdr *nlh;
+	struct nftnl_table *t;
+	struct nftnl_chain *c;
+	struct nftnl_rule *r;
+	size_t i;
+	int rc;
+
+	memset(&l, 0, sizeof(l));
+	l.family = family;
+	if ((t = nftnl_table_alloc()) == NULL ||
+	    (c = nftnl_chain_alloc()) == NULL || (r = nftnl_rule_alloc()) == NULL)
+		fatalx("out of memory");
+	/* nft list table ip kube-uproxy (the table alone: its flags) */
+	nftnl_table_set_str(t, NFTNL_TABLE_NAME, NFT_TABLE_NAME);
+	nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETTABLE, nft_nfproto(family),
+	    NLM_F_ACK, nft_sock_seq(s));
+	nftnl_table_nlmsg_build_payload(nlh, t);
+	nftnl_table_free(t);
+	rc = nft_sock_talk(s, nlh, table_cb, &l);
+	/* nft list chains ip kube-uproxy: only our table's, by its name */
+	nftnl_chain_set_str(c, NFTNL_CHAIN_TABLE, NFT_TABLE_NAME);
+	nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETCHAIN, nft_nfproto(family),
+	    NLM_F_DUMP, nft_sock_seq(s));
+	nftnl_chain_nlmsg_build_payload(nlh, c);
+	nftnl_chain_free(c);
+	if (rc == 0)
+		rc = nft_sock_talk(s, nlh, chain_cb, &l);
+	if (rc == 0) {
+		nftnl_rule_set_str(r, NFTNL_RULE_TABLE, NFT_TABLE_NAME);
+		nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETRULE,
+		    nft_nfproto(family), NLM_F_DUMP, nft_sock_seq(s));
+		nftnl_rule_nlmsg_build_payload(nlh, r);
+		rc = nft_sock_talk(s, nlh, rule_cb, &l);
+	}
+	nftnl_rule_free(r);
+	if (rc == -1)
+		return errno == ENOENT ? 0 : -1;
+	if (l.bad != 0 || l.chains_ok != nitems(chains))
+		return 0;
+	for (i = 0; i < nitems(chains); i++)
+		if (l.rules_seen[i] != NFT_NMAPS)
+			return 0;
+	return 1;
+}
+
