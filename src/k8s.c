@@ -707,30 +707,6 @@ k8s_rfc3339(const char *s)
 	return (double)t + frac - sign * (hh * 3600 + mm * 60);
 }
 
-/*
- * Names as the API server admits them: a namespace and a Service name are
- * DNS-1123 labels, an EndpointSlice or Endpoints name a DNS-1123
- * subdomain.  Also what keeps every name short enough for messages.
- */
-static int
-k8s_names_valid(enum k8s_kind kind, const char *ns, const char *name,
-    struct k8s_err *e)
-{
-	const char *why;
-
-	if (*ns != '\0' && (why = validate_dns1123_label(ns)) != NULL)
-		return k8s_fail(e, "metadata.namespace: \"%.40s%s\" (%zu "
-		    "characters) %s", ns, strlen(ns) > 40 ? "..." : "",
-		    strlen(ns), why);
-	why = kind == K8S_SERVICE ? validate_dns1123_label(name) :
-	    validate_dns1123_subdomain(name);
-	if (why != NULL)
-		return k8s_fail(e, "metadata.name: \"%.40s%s\" (%zu "
-		    "characters) %s", name, strlen(name) > 40 ? "..." : "",
-		    strlen(name), why);
-	return 0;
-}
-
 static int
 k8s_metadata(const cJSON *json, struct k8s_object *obj, struct k8s_err *e)
 {
@@ -745,7 +721,8 @@ k8s_metadata(const cJSON *json, struct k8s_object *obj, struct k8s_err *e)
 		return -1;
 	if (*name == '\0')
 		return k8s_fail(e, "metadata.name: missing");
-	if (k8s_names_valid(obj->kind, ns, name, e) == -1)
+	if (validate_names(obj->kind == K8S_SERVICE, ns, name, e->buf,
+	    e->len) == -1)
 		return -1;
 	/* Manifests usually leave the namespace to kubectl's default. */
 	obj->ns = xstrdup(*ns != '\0' ? ns : "default");

@@ -100,6 +100,25 @@ validate_label_value(const char *s)
 	return NULL;
 }
 
+int
+validate_names(int is_service, const char *ns, const char *name, char *err,
+    size_t err_len)
+{
+	const char *why, *field = "metadata.namespace", *v = ns;
+
+	if (*ns == '\0' || (why = validate_dns1123_label(ns)) == NULL) {
+		field = "metadata.name";
+		v = name;
+		why = is_service ? validate_dns1123_label(name) :
+		    validate_dns1123_subdomain(name);
+	}
+	if (why == NULL)
+		return 0;
+	snprintf(err, err_len, "%s: \"%.40s%s\" (%zu characters) %s", field, v,
+	    strlen(v) > 40 ? "..." : "", strlen(v), why);
+	return -1;
+}
+
 static const char *
 special_v4(uint32_t ip, int loopback_ok)
 {

@@ -16,6 +16,7 @@
 #ifndef VALIDATE_H
 #define VALIDATE_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "addr.h"
@@ -31,6 +32,15 @@ const char	*validate_dns1123_subdomain(const char *);
  * alphanumeric first and last.
  */
 const char	*validate_label_value(const char *);
+/*
+ * An object's namespace ("" for the default) and name as the API server
+ * admits them: a namespace and a Service name are DNS-1123 labels, an
+ * EndpointSlice or Endpoints name a DNS-1123 subdomain.  Returns 0, or -1
+ * with "metadata.namespace: \"...\" (520 characters) must be no more than
+ * 63 characters" in err.
+ */
+int		 validate_names(int is_service, const char *ns, const char *name,
+		    char *err, size_t err_len);
 /*
  * An address no Service may capture (ValidateNonSpecialIP): unspecified,
  * loopback, link-local or multicast, also when IPv4-mapped in IPv6.

@@ -76,6 +76,26 @@ test_subdomains(void **state)
 }
 
 static void
+test_names(void **state)
+{
+	char err[160], *s;
+
+	(void)state;
+	assert_int_equal(validate_names(1, "", "web", err, sizeof(err)), 0);
+	assert_int_equal(validate_names(0, "kube-system", "web-x.y", err,
+	    sizeof(err)), 0);
+	assert_int_equal(validate_names(1, "default", "web-x.y", err,
+	    sizeof(err)), -1);
+	assert_non_null(strstr(err, "metadata.name: \"web-x.y\" (7 characters)"));
+	s = repeat('n', 520);
+	assert_int_equal(validate_names(1, s, "web", err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "metadata.namespace: \"nnnn"));
+	assert_non_null(strstr(err, "...\" (520 characters) must be no more "
+	    "than 63 characters"));
+	free(s);
+}
+
+static void
 test_label_values(void **state)
 {
 	char *s;
@@ -164,6 +184,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_labels),
 		cmocka_unit_test(test_subdomains),
+		cmocka_unit_test(test_names),
 		cmocka_unit_test(test_label_values),
 		cmocka_unit_test(test_special_ips),
 		cmocka_unit_test(test_node_ports),
