@@ -79,7 +79,8 @@ snapshot >"$tmp/before"
 
 echo "== dpkg -i $deb"
 dpkg -i "$deb" >"$tmp/install.log" 2>&1
-check "dpkg -i installs it" dpkg-query -W kube-uproxy >/dev/null
+check "dpkg -i installs it" \
+    test "$(dpkg-query -W -f='${db:Status-Status}' kube-uproxy)" = installed
 [[ $(dpkg-query -W -f='${db:Status-Status}' kube-uproxy) == installed ]] ||
     { cat "$tmp/install.log"; finish; }
 check "binary in /usr/sbin" test -x /usr/sbin/kube-uproxy
