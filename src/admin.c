@@ -16,6 +16,7 @@
 
 #include "admin.h"
 #include "config.h"
+#include "history.h"
 #include "log.h"
 #include "metrics.h"
 #include "proxier.h"
@@ -37,6 +38,7 @@ struct admin {
 	uint64_t		 livez_200;
 	struct metrics_writer	*writers;	/* admin_add_metrics */
 	size_t			 n_writers;
+	struct history		*history;	/* the status page's sparklines */
 };
 
 static void
@@ -253,6 +255,9 @@ admin_new(struct event_base *base, const struct config *cfg,
 		evhttp_set_cb(a->metrics, "/", status_page_cb, a);
 		evhttp_set_cb(a->metrics, "/metrics", metrics_cb, a);
 		evhttp_set_cb(a->metrics, "/debug/services", debug_services_cb, a);
+		a->history = history_new(base, proxier);
+		evhttp_set_cb(a->metrics, "/debug/history", history_http_cb,
+		    a->history);
 		evhttp_set_cb(a->metrics, "/proxyMode", proxy_mode_cb, a);
 		evhttp_set_cb(a->metrics, "/configz", configz_cb, a);
 		/* kube-proxy serves these on the metrics port too. */
@@ -275,6 +280,7 @@ admin_free(struct admin *a)
 	if (a->metrics != NULL)
 		evhttp_free(a->metrics);
 	free(a->writers);
+	history_free(a->history);
 	free(a);
 }
 
