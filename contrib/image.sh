@@ -123,13 +123,19 @@ mkdir "$tmp/debs"
 # apt fetches as the _apt user where it can (else it warns and fetches as root).
 chmod 755 "$tmp"
 chown _apt "$tmp/debs" 2>/dev/null || true
+# The installed versions, which ldd just checked, in one go; one by one,
+# falling back to the candidate version, if one of them is gone.
+pinned=()
 for p in "${pkgs[@]}"; do
-	v=$(dpkg-query -W -f='${Version}' "$p")
-	# The installed version, which ldd just checked; else the candidate.
-	(cd "$tmp/debs" && { apt-get download -q "$p=$v" >/dev/null 2>&1 ||
-	    apt-get download -q "$p" >/dev/null; }) ||
-	    die "apt-get download $p failed (apt-get update?)"
+	pinned+=("$p=$(dpkg-query -W -f='${Version}' "$p")")
 done
+if ! (cd "$tmp/debs" && apt-get download -q "${pinned[@]}" >/dev/null 2>&1); then
+	for p in "${pinned[@]}"; do
+		(cd "$tmp/debs" && { apt-get download -q "$p" >/dev/null 2>&1 ||
+		    apt-get download -q "${p%%=*}" >/dev/null; }) ||
+		    die "apt-get download ${p%%=*} failed (apt-get update?)"
+	done
+fi
 for f in "$tmp"/debs/*.deb; do
 	dpkg-deb -x "$f" "$root"
 done
