@@ -18,6 +18,8 @@
 #   dnat        client -> 198.19.0.x, an iptables DNAT rule in the node ns
 #   kup-copy    client -> 198.19.0.x, kube-uproxy --relay copy (REDIRECT)
 #   kup-splice  same, --relay splice (TCP groups only: UDP has one path)
+#   kup-base    kup-copy with the binary $KUBE_UPROXY_BASE, when set: a
+#               before/after comparison of a change in one run
 #   haproxy     client -> 198.19.0.x, HAProxy mode tcp, nbthread 1
 #   haproxy-spl same with option splice-auto
 #   socat       client -> 198.19.0.x, socat TCP-LISTEN,fork (UDP-LISTEN)
@@ -107,6 +109,10 @@ TOOL=$T/kup-bench
 # Which arms exist on this machine; the others are left out with a reason.
 ARMS=(direct dnat kup-copy kup-splice)
 SKIPPED=()
+if [[ -n ${KUBE_UPROXY_BASE:-} ]]; then
+	[[ -x $KUBE_UPROXY_BASE ]] || die "KUBE_UPROXY_BASE=$KUBE_UPROXY_BASE: not executable"
+	ARMS+=(kup-base)
+fi
 if command -v haproxy >/dev/null; then
 	ARMS+=(haproxy haproxy-spl)
 else
@@ -275,11 +281,13 @@ start_arm() {
 			    --mode nth --every $((n - i)) --packet 0 \
 			    -j DNAT --to-destination "${ips[i]}:$port"
 		done ;;
-	kup-copy|kup-splice)
+	kup-copy|kup-splice|kup-base)
 		TARGET_IP=$svcip
 		kup_manifests "$T/m-$SEQ" "$svcip" "$port" "$proto" "${ips[@]}"
-		bg "$NODE" "$KUBE_UPROXY" --manifests "$T/m-$SEQ" \
-		    --relay "${arm#kup-}" --iptables legacy \
+		local bin=$KUBE_UPROXY relay=${arm#kup-}
+		[[ $arm == kup-base ]] && bin=$KUBE_UPROXY_BASE relay=copy
+		bg "$NODE" "$bin" --manifests "$T/m-$SEQ" \
+		    --relay "$relay" --iptables legacy \
 		    --iptables-min-sync-period 0s \
 		    --metrics-bind-address 127.0.0.1:10249 \
 		    --healthz-bind-address 127.0.0.1:10256

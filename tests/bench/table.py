@@ -11,8 +11,8 @@ that this run measures, met or missed.
 import statistics
 import sys
 
-ARMS = ["direct", "dnat", "kup-copy", "kup-splice", "haproxy", "haproxy-spl",
-        "socat", "kup"]
+ARMS = ["direct", "dnat", "kup-copy", "kup-splice", "kup-base", "haproxy",
+        "haproxy-spl", "socat", "kup"]
 LOWER = ("us", "ms", "B/conn", "lost", "MiB", "min/max", "per 1M", "commits",
          "ms to rules")
 
@@ -51,7 +51,11 @@ def main():
             return "%.0f" % v
         return "%.3g" % v if abs(v) < 10 else "%.1f" % v
 
-    head = ["workload (median)"] + arms + ["kup/direct", "kup/HAProxy"]
+    # kup-base (KUBE_UPROXY_BASE) is another build in copy mode: its
+    # column against kup-copy is the change's cost or gain.
+    base = "kup-base" in arms
+    head = ["workload (median)"] + arms + ["kup/direct", "kup/HAProxy"] + \
+        (["copy/base"] if base else [])
     rows = []
     for w in order:
         row = [w] + [fmt(med[w].get(a)) if a in med[w] else "" for a in arms]
@@ -60,6 +64,9 @@ def main():
         h = best(w, ["haproxy", "haproxy-spl"])
         row.append("%.2f" % (k / d) if k is not None and d else "")
         row.append("%.2f" % (k / h) if k is not None and h else "")
+        if base:
+            c, b = med[w].get("kup-copy"), med[w].get("kup-base")
+            row.append("%.3f" % (c / b) if c is not None and b else "")
         rows.append(row)
     width = [max(len(r[i]) for r in rows + [head]) for i in range(len(head))]
     for r in [head, ["-" * x for x in width]] + rows:
