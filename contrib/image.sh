@@ -99,21 +99,29 @@ mapfile -t libs < <(ldd "$bin" | awk '
 ((${#libs[@]} > 0)) || die "ldd names no library for $bin"
 grep -q 'not found' < <(ldd "$bin") && die "ldd: a library is missing here: $(ldd "$bin" | grep 'not found')"
 
-# pkg_of PATH: the package that ships PATH (tries the path as named and
-# as resolved: /lib is /usr/lib on a merged-/usr system, and dpkg knows
-# the name the package shipped).
-pkg_of() {
-	local p cand
-	for cand in "$1" "$(readlink -f "$1")" "${1#/usr}" "/usr$1" \
-	    "$(readlink -f "$1" | sed 's,^/usr,,')"; do
-		p=$(dpkg -S "$cand" 2>/dev/null | head -n 1 | cut -d: -f1) &&
-		    [[ -n $p ]] && { echo "$p"; return 0; }
-	done
-	return 1
+# The package that ships each library.  dpkg knows a file by the name its
+# package shipped, and on a merged-/usr system /lib is /usr/lib: ask for
+# each path as named, as resolved, and with and without /usr, all in one
+# dpkg -S (which reads its whole file database every time it runs).
+variants() {
+	local r
+	r=$(readlink -f "$1")
+	printf '%s\n' "$1" "$r" "${1#/usr}" "/usr$1" "${r#/usr}" "/usr$r"
 }
+mapfile -t asked < <(for l in "${libs[@]}"; do variants "$l"; done | sort -u)
+declare -A owner=()
+while IFS= read -r line; do
+	# "pkg:arch: /path" or "pkg: /path"; diversions ("diversion by") skipped.
+	[[ $line == *": /"* && $line != diversion* ]] || continue
+	owner[${line#*: }]=${line%%: /*}
+done < <(dpkg -S "${asked[@]}" 2>/dev/null)
 pkgs=()
 for l in "${libs[@]}"; do
-	p=$(pkg_of "$l") || die "no Debian package ships $l"
+	p=
+	while IFS= read -r v; do
+		[[ -n ${owner[$v]:-} ]] && { p=${owner[$v]%%:*}; break; }
+	done < <(variants "$l")
+	[[ -n $p ]] || die "no Debian package ships $l"
 	pkgs+=("$p")
 done
 mapfile -t pkgs < <(printf '%s\n' "${pkgs[@]}" | sort -u)
