@@ -9,8 +9,8 @@
 #      and unpacks it into an empty root file system;
 #   2. asks the dynamic loader which shared libraries /usr/sbin/kube-uproxy
 #      loads (ldd: the whole closure, libc included), finds the Debian
-#      package of each (dpkg -S), downloads those packages at the versions
-#      installed here (apt-get download) and unpacks them into the root
+#      package of each (dpkg -S), downloads those packages (apt-get
+#      download: Debian 12's current versions) and unpacks them into the root
 #      with dpkg-deb -x; only their copyright files are kept of their
 #      documentation, and glibc's iconv modules are left out (the binary
 #      never converts character sets);
@@ -131,19 +131,11 @@ mkdir "$tmp/debs"
 # apt fetches as the _apt user where it can (else it warns and fetches as root).
 chmod 755 "$tmp"
 chown _apt "$tmp/debs" 2>/dev/null || true
-# The installed versions, which ldd just checked, in one go; one by one,
-# falling back to the candidate version, if one of them is gone.
-pinned=()
-for p in "${pkgs[@]}"; do
-	pinned+=("$p=$(dpkg-query -W -f='${Version}' "$p")")
-done
-if ! (cd "$tmp/debs" && apt-get download -q "${pinned[@]}" >/dev/null 2>&1); then
-	for p in "${pinned[@]}"; do
-		(cd "$tmp/debs" && { apt-get download -q "$p" >/dev/null 2>&1 ||
-		    apt-get download -q "${p%%=*}" >/dev/null; }) ||
-		    die "apt-get download ${p%%=*} failed (apt-get update?)"
-	done
-fi
+# Debian 12's current version of each (security updates included): the
+# same sonames as those ldd just found here, whatever version this
+# machine has installed (tests/pkg/image.sh runs ldd again inside).
+(cd "$tmp/debs" && apt-get download -q "${pkgs[@]}" >/dev/null) ||
+    die "apt-get download failed (apt-get update first?)"
 for f in "$tmp"/debs/*.deb; do
 	dpkg-deb -x "$f" "$root"
 done
