@@ -4,9 +4,9 @@
 # port and endpoints, the packet path is there, each port has a card of
 # four sparklines drawn from /debug/history, and after traffic the
 # sparklines move and the endpoints show their share of connections and
-# their failures.  A screenshot is left in the test's temp dir
-# (status_page.png; KEEP_TMP=1 keeps it).  Skipped (77) when Chromium is
-# not installed.
+# their failures.  The screenshot it takes is left beside its log
+# (tests/integration/status_page.png in the build directory).  Skipped
+# (77) when Chromium is not installed.
 [ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
 . "${TESTS_SRCDIR:-$(dirname "$0")/..}/lib.sh"
 
@@ -243,5 +243,11 @@ expect_match "live state shown" "$(cat "$T_DIR/dom-after.html")" \
 chrome "$T_DIR/chromium.out" --screenshot="$T_DIR/status_page.png" \
     --window-size=1280,1500
 [ -s "$T_DIR/status_page.png" ] || fail "no screenshot"
-log "screenshot: $T_DIR/status_page.png (KEEP_TMP=1 keeps it)"
+# Kept beside the test's log, where the temp dir is not.
+shot=$T_DIR/status_page.png
+if [ -d "${TESTS_BUILDDIR:-}/integration" ]; then
+	cp "$T_DIR/status_page.png" "$TESTS_BUILDDIR/integration/status_page.png" &&
+	    shot=$TESTS_BUILDDIR/integration/status_page.png
+fi
+log "screenshot: $shot"
 pass
