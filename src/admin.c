@@ -5,6 +5,15 @@
  * open to the node's health checkers, and the metrics address (/metrics,
  * /debug/services, /proxyMode, /configz, and / for people: the status
  * page), loopback by default.
+ *
+ * The healthz address is open to whatever reaches the node, so each server
+ * is bounded (bounds.h): request line and headers, body, idle time (a
+ * connection stalled reading or writing is closed, by evhttp's timeout)
+ * and connections.  evhttp of libevent 2.1 has no connection limit, so
+ * connections are counted here: each one gets its bufferevent from
+ * conn_bev_cb; once evhttp has wired it up (the same loop turn, before
+ * any byte is read: adopt_cb) the connection is either refused (freed at
+ * once) or counted until its close callback.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -14,7 +23,10 @@
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
 
+#include <event2/bufferevent.h>
+
 #include "admin.h"
+#include "bounds.h"
 #include "config.h"
 #include "history.h"
 #include "log.h"
@@ -23,16 +35,40 @@
 #include "status_page.h"
 #include "util.h"
 
+/* A full server closes its connection idle longest, if idle this long. */
+#define ADMIN_IDLE_EVICT_MS	1000
+
 struct metrics_writer {
 	void	(*write)(void *, struct evbuffer *);
 	void	*arg;
 };
 
+/* A counted connection of one admin server. */
+struct admin_conn {
+	struct evhttp_connection *ac_evcon;	/* NULL: free slot */
+	uint64_t		 ac_active;	/* mono_ms of accept or last request */
+};
+
+/* One admin HTTP server (healthz or metrics) and its connections. */
+struct admin_server {
+	struct evhttp		*as_http;
+	const char		*as_flag;	/* "--healthz-bind-address" */
+	const char		*as_name;	/* metric label */
+	struct event		*as_adopt_ev;	/* adopt_cb, made active */
+	struct bufferevent	**as_pending;	/* accepted, not yet adopted */
+	size_t			 as_npending, as_pending_cap;
+	struct admin_conn	 as_tab[BOUND_ADMIN_CONNECTIONS];
+	size_t			 as_conns;	/* slots in use */
+	uint64_t		 as_refused;	/* closed at once: all busy */
+	uint64_t		 as_evicted;	/* closed to make room: idle */
+	int			 as_full;	/* logged being full */
+};
+
 struct admin {
 	const struct config	*cfg;
 	struct proxier		*proxier;
-	struct evhttp		*healthz;
-	struct evhttp		*metrics;
+	struct admin_server	 healthz;
+	struct admin_server	 metrics;
 	uint64_t		 healthz_200;	/* /healthz answers by code */
 	uint64_t		 healthz_503;
 	uint64_t		 livez_200;
@@ -40,6 +76,8 @@ struct admin {
 	size_t			 n_writers;
 	struct history		*history;	/* the status page's sparklines */
 };
+
+static void	conn_touch(struct admin *, struct evhttp_request *);
 
 static void
 reply(struct evhttp_request *req, int code, const char *type,
@@ -96,6 +134,8 @@ healthz_cb(struct evhttp_request *req, void *arg)
 	cJSON *o = cJSON_CreateObject();
 	char buf[32];
 
+	conn_touch(a, req);
+
 	cJSON_AddStringToObject(o, "lastUpdated",
 	    rfc3339(proxier_last_update(a->proxier), buf, sizeof(buf)));
 	cJSON_AddStringToObject(o, "currentTime",
@@ -113,6 +153,8 @@ static void
 livez_cb(struct evhttp_request *req, void *arg)
 {
 	struct admin *a = arg;
+
+	conn_touch(a, req);
 
 	a->livez_200++;
 	reply_text(req, 200, "ok\n");
@@ -143,13 +185,54 @@ write_probe_counts(struct admin *a, struct evbuffer *b)
 }
 
 static void
+write_conn_counts(struct admin *a, struct evbuffer *b)
+{
+	const struct admin_server *servers[] = { &a->healthz, &a->metrics };
+	const char *labels[] = { "listener", NULL, NULL };
+	size_t i;
+
+	metrics_family(b, "kube_uproxy_admin_connections", "gauge",
+	    "Open connections to an admin HTTP listener.");
+	for (i = 0; i < 2; i++) {
+		if (servers[i]->as_http == NULL)
+			continue;
+		labels[1] = servers[i]->as_name;
+		metrics_sample(b, "kube_uproxy_admin_connections", labels,
+		    (double)servers[i]->as_conns);
+	}
+	metrics_family(b, "kube_uproxy_admin_connections_refused_total",
+	    "counter", "Admin HTTP connections closed at once: the listener "
+	    "had BOUND_ADMIN_CONNECTIONS open, none of them idle.");
+	for (i = 0; i < 2; i++) {
+		if (servers[i]->as_http == NULL)
+			continue;
+		labels[1] = servers[i]->as_name;
+		metrics_sample(b, "kube_uproxy_admin_connections_refused_total",
+		    labels, (double)servers[i]->as_refused);
+	}
+	metrics_family(b, "kube_uproxy_admin_connections_evicted_total",
+	    "counter", "Idle admin HTTP connections closed to make room for "
+	    "a new one (BOUND_ADMIN_CONNECTIONS open).");
+	for (i = 0; i < 2; i++) {
+		if (servers[i]->as_http == NULL)
+			continue;
+		labels[1] = servers[i]->as_name;
+		metrics_sample(b, "kube_uproxy_admin_connections_evicted_total",
+		    labels, (double)servers[i]->as_evicted);
+	}
+}
+
+static void
 metrics_cb(struct evhttp_request *req, void *arg)
 {
 	struct admin *a = arg;
 	struct evbuffer *b = evbuffer_new();
 	size_t i;
 
+	conn_touch(a, req);
+
 	write_probe_counts(a, b);
+	write_conn_counts(a, b);
 	proxier_write_metrics(a->proxier, b);
 	metrics_family(b, "kube_uproxy_service_ports", "gauge",
 	    "Service ports with a proxy socket.");
@@ -166,6 +249,8 @@ debug_services_cb(struct evhttp_request *req, void *arg)
 {
 	struct admin *a = arg;
 
+	conn_touch(a, req);
+
 	reply_json(req, 200, proxier_debug_json(a->proxier));
 }
 
@@ -175,6 +260,8 @@ status_page_cb(struct evhttp_request *req, void *arg)
 	struct admin *a = arg;
 	struct evbuffer *b = evbuffer_new();
 	cJSON *services = proxier_debug_json(a->proxier);
+
+	conn_touch(a, req);
 
 	status_page_write(b, a->cfg, services);
 	cJSON_Delete(services);
@@ -196,6 +283,8 @@ configz_cb(struct evhttp_request *req, void *arg)
 	struct evbuffer *b = evbuffer_new();
 	char *s = config_to_json(a->cfg);
 
+	conn_touch(a, req);
+
 	evbuffer_add(b, s, strlen(s));
 	reply(req, 200, "application/json", b);
 	evbuffer_free(b);
@@ -209,26 +298,193 @@ notfound_cb(struct evhttp_request *req, void *arg)
 	reply_text(req, 404, "404 page not found\n");
 }
 
-static struct evhttp *
-admin_listen(struct event_base *base, const char *flag, const char *str,
+static struct admin_conn *
+conn_find(struct admin_server *as, const struct evhttp_connection *evcon)
+{
+	size_t i;
+
+	for (i = 0; i < BOUND_ADMIN_CONNECTIONS; i++)
+		if (as->as_tab[i].ac_evcon == evcon)
+			return &as->as_tab[i];
+	return NULL;
+}
+
+/* A request came in on a connection: it is active, not idle. */
+static void
+conn_touch(struct admin *a, struct evhttp_request *req)
+{
+	struct evhttp_connection *evcon = evhttp_request_get_connection(req);
+	struct admin_conn *ac;
+
+	if (evcon == NULL)
+		return;
+	if ((ac = conn_find(&a->healthz, evcon)) == NULL)
+		ac = conn_find(&a->metrics, evcon);
+	if (ac != NULL)
+		ac->ac_active = mono_ms();
+}
+
+/* evhttp_connection_set_closecb: a counted connection went away. */
+static void
+conn_closed_cb(struct evhttp_connection *evcon, void *arg)
+{
+	struct admin_server *as = arg;
+	struct admin_conn *ac;
+
+	if ((ac = conn_find(as, evcon)) == NULL)
+		return;
+	ac->ac_evcon = NULL;
+	as->as_conns--;
+	if (as->as_full && as->as_conns < BOUND_ADMIN_CONNECTIONS / 2) {
+		log_info("%s: %zu connections open, accepting again",
+		    as->as_flag, as->as_conns);
+		as->as_full = 0;
+	}
+}
+
+/*
+ * The server is full: make room by closing the connection idle longest,
+ * if it has been idle ADMIN_IDLE_EVICT_MS (a client that connected and
+ * sent no complete request, or a keep-alive one between requests: a
+ * slowloris trickle is not a request).  Otherwise every connection is
+ * busy and the new one is refused.  Without this, BOUND_ADMIN_CONNECTIONS
+ * idle connections, reopened as the idle timeout closes them, would keep
+ * the node's health checker out for good.  Returns 0 if a slot is free.
+ */
+static int
+conn_make_room(struct admin_server *as)
+{
+	struct admin_conn *oldest = NULL;
+	uint64_t now = mono_ms();
+	size_t i;
+
+	for (i = 0; i < BOUND_ADMIN_CONNECTIONS; i++)
+		if (as->as_tab[i].ac_evcon != NULL && (oldest == NULL ||
+		    as->as_tab[i].ac_active < oldest->ac_active))
+			oldest = &as->as_tab[i];
+	if (oldest == NULL || now - oldest->ac_active < ADMIN_IDLE_EVICT_MS)
+		return -1;
+	as->as_evicted++;
+	evhttp_connection_free(oldest->ac_evcon);	/* conn_closed_cb */
+	return 0;
+}
+
+/*
+ * Connections accepted in this loop turn: evhttp has set each one's
+ * callbacks (their argument is the connection) and read nothing yet.
+ * Count it, or close it at once when the server is full and busy.  A
+ * bufferevent whose callbacks are gone was freed by evhttp meanwhile: our
+ * reference (conn_bev_cb) kept its memory for this look.
+ */
+static void
+adopt_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct admin_server *as = arg;
+	struct evhttp_connection *evcon;
+	struct admin_conn *ac;
+	bufferevent_event_cb eventcb;
+	void *cbarg;
+	size_t i;
+
+	(void)fd;
+	(void)what;
+	for (i = 0; i < as->as_npending; i++) {
+		bufferevent_getcb(as->as_pending[i], NULL, NULL, &eventcb,
+		    &cbarg);
+		evcon = cbarg;
+		if (eventcb == NULL || evcon == NULL)
+			goto next;
+		if (as->as_conns == BOUND_ADMIN_CONNECTIONS) {
+			if (!as->as_full)
+				log_warnx("%s: %d connections open "
+				    "(BOUND_ADMIN_CONNECTIONS): closing the idle "
+				    "or the new ones", as->as_flag,
+				    BOUND_ADMIN_CONNECTIONS);
+			as->as_full = 1;
+			if (conn_make_room(as) == -1) {
+				as->as_refused++;
+				evhttp_connection_free(evcon);
+				goto next;
+			}
+		}
+		ac = conn_find(as, NULL);	/* there is a free slot */
+		ac->ac_evcon = evcon;
+		ac->ac_active = mono_ms();
+		as->as_conns++;
+		evhttp_connection_set_closecb(evcon, conn_closed_cb, as);
+next:
+		bufferevent_decref(as->as_pending[i]);
+	}
+	as->as_npending = 0;
+}
+
+/* evhttp_set_bevcb: a connection was accepted; its fd is set after this. */
+static struct bufferevent *
+conn_bev_cb(struct event_base *base, void *arg)
+{
+	struct admin_server *as = arg;
+	struct bufferevent *bev;
+
+	if ((bev = bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE))
+	    == NULL)
+		return NULL;	/* evhttp makes one itself: not counted */
+	if (as->as_npending == as->as_pending_cap) {
+		as->as_pending_cap = as->as_pending_cap ?
+		    as->as_pending_cap * 2 : 16;
+		as->as_pending = xreallocarray(as->as_pending,
+		    as->as_pending_cap, sizeof(*as->as_pending));
+	}
+	bufferevent_incref(bev);
+	as->as_pending[as->as_npending++] = bev;
+	event_active(as->as_adopt_ev, EV_READ, 0);
+	return bev;
+}
+
+/*
+ * Listen on `addr` with the bounds of bounds.h.  Returns 0, or -1 with
+ * one line logged (as is then empty).
+ */
+static int
+admin_listen(struct admin_server *as, struct event_base *base,
+    const char *flag, const char *name, const char *str,
     const union addr *addr)
 {
-	struct evhttp *http;
 	char ip[ADDR_STRLEN];
 
-	if (str == NULL || str[0] == '\0')
-		return NULL;
-	if ((http = evhttp_new(base)) == NULL)
+	as->as_flag = flag;
+	as->as_name = name;
+	if ((as->as_http = evhttp_new(base)) == NULL)
 		fatalx("evhttp_new");
+	if ((as->as_adopt_ev = event_new(base, -1, 0, adopt_cb, as)) == NULL)
+		fatalx("event_new");
 	addr_str(addr, 0, ip, sizeof(ip));
-	if (evhttp_bind_socket(http, ip, addr_port(addr)) == -1) {
+	if (evhttp_bind_socket(as->as_http, ip, addr_port(addr)) == -1) {
 		log_warn("%s %s: cannot listen", flag, str);
-		evhttp_free(http);
-		return NULL;
+		return -1;
 	}
-	evhttp_set_allowed_methods(http, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD);
-	evhttp_set_gencb(http, notfound_cb, NULL);
-	return http;
+	evhttp_set_allowed_methods(as->as_http, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD);
+	evhttp_set_max_headers_size(as->as_http, BOUND_ADMIN_HEADERS_BYTES);
+	evhttp_set_max_body_size(as->as_http, BOUND_ADMIN_BODY_BYTES);
+	evhttp_set_timeout(as->as_http, BOUND_ADMIN_IDLE_S);
+	evhttp_set_bevcb(as->as_http, conn_bev_cb, as);
+	evhttp_set_gencb(as->as_http, notfound_cb, NULL);
+	return 0;
+}
+
+static void
+admin_server_free(struct admin_server *as)
+{
+	size_t i;
+
+	/* evhttp_free closes every connection: conn_closed_cb runs. */
+	if (as->as_http != NULL)
+		evhttp_free(as->as_http);
+	for (i = 0; i < as->as_npending; i++)
+		bufferevent_decref(as->as_pending[i]);
+	if (as->as_adopt_ev != NULL)
+		event_free(as->as_adopt_ev);
+	free(as->as_pending);
+	memset(as, 0, sizeof(*as));
 }
 
 struct admin *
@@ -240,29 +496,27 @@ admin_new(struct event_base *base, const struct config *cfg,
 	a->cfg = cfg;
 	a->proxier = proxier;
 	if (cfg->healthz_str[0] != '\0') {
-		a->healthz = admin_listen(base, "--healthz-bind-address",
-		    cfg->healthz_str, &cfg->healthz_address);
-		if (a->healthz == NULL)
+		if (admin_listen(&a->healthz, base, "--healthz-bind-address",
+		    "healthz", cfg->healthz_str, &cfg->healthz_address) == -1)
 			goto fail;
-		evhttp_set_cb(a->healthz, "/healthz", healthz_cb, a);
-		evhttp_set_cb(a->healthz, "/livez", livez_cb, a);
+		evhttp_set_cb(a->healthz.as_http, "/healthz", healthz_cb, a);
+		evhttp_set_cb(a->healthz.as_http, "/livez", livez_cb, a);
 	}
 	if (cfg->metrics_str[0] != '\0') {
-		a->metrics = admin_listen(base, "--metrics-bind-address",
-		    cfg->metrics_str, &cfg->metrics_address);
-		if (a->metrics == NULL)
+		if (admin_listen(&a->metrics, base, "--metrics-bind-address",
+		    "metrics", cfg->metrics_str, &cfg->metrics_address) == -1)
 			goto fail;
-		evhttp_set_cb(a->metrics, "/", status_page_cb, a);
-		evhttp_set_cb(a->metrics, "/metrics", metrics_cb, a);
-		evhttp_set_cb(a->metrics, "/debug/services", debug_services_cb, a);
+		evhttp_set_cb(a->metrics.as_http, "/", status_page_cb, a);
+		evhttp_set_cb(a->metrics.as_http, "/metrics", metrics_cb, a);
+		evhttp_set_cb(a->metrics.as_http, "/debug/services", debug_services_cb, a);
 		a->history = history_new(base, proxier);
-		evhttp_set_cb(a->metrics, "/debug/history", history_http_cb,
-		    a->history);
-		evhttp_set_cb(a->metrics, "/proxyMode", proxy_mode_cb, a);
-		evhttp_set_cb(a->metrics, "/configz", configz_cb, a);
+		evhttp_set_cb(a->metrics.as_http, "/debug/history",
+		    history_http_cb, a->history);
+		evhttp_set_cb(a->metrics.as_http, "/proxyMode", proxy_mode_cb, a);
+		evhttp_set_cb(a->metrics.as_http, "/configz", configz_cb, a);
 		/* kube-proxy serves these on the metrics port too. */
-		evhttp_set_cb(a->metrics, "/healthz", healthz_cb, a);
-		evhttp_set_cb(a->metrics, "/livez", livez_cb, a);
+		evhttp_set_cb(a->metrics.as_http, "/healthz", healthz_cb, a);
+		evhttp_set_cb(a->metrics.as_http, "/livez", livez_cb, a);
 	}
 	return a;
 fail:
@@ -275,10 +529,8 @@ admin_free(struct admin *a)
 {
 	if (a == NULL)
 		return;
-	if (a->healthz != NULL)
-		evhttp_free(a->healthz);
-	if (a->metrics != NULL)
-		evhttp_free(a->metrics);
+	admin_server_free(&a->healthz);
+	admin_server_free(&a->metrics);
 	free(a->writers);
 	history_free(a->history);
 	free(a);

@@ -460,7 +460,7 @@ static int
 setup_server_name(struct api_client *ac, char *err, size_t err_len)
 {
 	const char *name = ac->ac_cfg->tls_server_name;
-	char *host = NULL, *port = NULL, *url = NULL;
+	char *host = NULL, *port = NULL, *url = NULL, *bracketed = NULL;
 	CURLU *u;
 	int rc = -1;
 
@@ -468,6 +468,9 @@ setup_server_name(struct api_client *ac, char *err, size_t err_len)
 		ac->ac_base_url = xstrdup(ac->ac_cfg->server);
 		return 0;
 	}
+	/* kubeconfig.c took a DNS name or an IP address: bracket IPv6. */
+	if (strchr(name, ':') != NULL)
+		name = bracketed = xasprintf("[%s]", name);
 	if ((u = curl_url()) == NULL)
 		fatalx("curl_url");
 	if (curl_url_set(u, CURLUPART_URL, ac->ac_cfg->server, 0) != CURLUE_OK ||
@@ -491,6 +494,7 @@ out:
 	curl_free(port);
 	curl_free(url);
 	curl_url_cleanup(u);
+	free(bracketed);
 	return rc;
 }
 

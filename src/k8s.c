@@ -17,9 +17,11 @@
 #include <string.h>
 #include <time.h>
 
+#include "bounds.h"
 #include "k8s.h"
 #include "log.h"
 #include "util.h"
+#include "validate.h"
 
 #define K8S_PATH_LEN	128
 
@@ -193,10 +195,16 @@ k8s_proto(const char *s, enum k8s_proto *proto)
 	return 0;
 }
 
-/* One IP literal (a JSON string) into *out. */
+/*
+ * One IP literal (a JSON string) into *out.  Service addresses that would
+ * capture the node's own traffic are refused as the API server refuses
+ * them; endpoint addresses are checked with validate_endpoint_ip().
+ */
 static int
-k8s_ip(const cJSON *v, const char *path, union addr *out, struct k8s_err *e)
+k8s_ip(const cJSON *v, const char *path, union addr *out, int endpoint,
+    struct k8s_err *e)
 {
+	const char *why;
 	char d[64];
 
 	if (!cJSON_IsString(v))
@@ -204,6 +212,10 @@ k8s_ip(const cJSON *v, const char *path, union addr *out, struct k8s_err *e)
 	if (addr_parse(v->valuestring, 0, out) == -1)
 		return k8s_fail(e, "%s: %s is not an IP address", path,
 		    k8s_describe(v, d, sizeof(d)));
+	why = endpoint ? validate_endpoint_ip(out) : validate_special_ip(out);
+	if (why != NULL)
+		return k8s_fail(e, "%s: %s is %s", path,
+		    k8s_describe(v, d, sizeof(d)), why);
 	return 0;
 }
 
@@ -222,7 +234,7 @@ k8s_ip_list(const cJSON *obj, const char *path, const char *key,
 	*out = xcalloc(cJSON_GetArraySize(arr), sizeof(**out));
 	cJSON_ArrayForEach(v, arr) {
 		snprintf(p, sizeof(p), "%s.%s[%zu]", path, key, *n);
-		if (k8s_ip(v, p, &(*out)[*n], e) == -1)
+		if (k8s_ip(v, p, &(*out)[*n], 0, e) == -1)
 			return -1;
 		(*n)++;
 	}
@@ -234,12 +246,16 @@ static int
 k8s_port_common(const cJSON *v, const char *p, const char **name,
     enum k8s_proto *proto, struct k8s_err *e)
 {
-	const char *s;
+	const char *s, *why;
 
 	if (!cJSON_IsObject(v))
 		return k8s_type_error(e, p, v, "an object");
 	if (k8s_get_str(v, p, "name", "", name, e) == -1)
 		return -1;
+	/* Service and endpoint port names are DNS labels (ServicePort.name). */
+	if (**name != '\0' && (why = validate_dns1123_label(*name)) != NULL)
+		return k8s_fail(e, "%s.name: \"%.40s%s\" %s", p, *name,
+		    strlen(*name) > 40 ? "..." : "", why);
 	if (k8s_get_str(v, p, "protocol", "TCP", &s, e) == -1)
 		return -1;
 	if (k8s_proto(s, proto) == -1)
@@ -263,6 +279,10 @@ k8s_service_ports(const cJSON *spec, struct k8s_service *svc,
 		return -1;
 	if (arr == NULL || cJSON_GetArraySize(arr) == 0)
 		return 0;
+	if (cJSON_GetArraySize(arr) > BOUND_PORTS_PER_SERVICE)
+		return k8s_fail(e, "spec.ports: %d ports, more than the bound "
+		    "of %d (BOUND_PORTS_PER_SERVICE)", cJSON_GetArraySize(arr),
+		    BOUND_PORTS_PER_SERVICE);
 	svc->ports = xcalloc(cJSON_GetArraySize(arr), sizeof(*svc->ports));
 	cJSON_ArrayForEach(v, arr) {
 		snprintf(p, sizeof(p), "spec.ports[%zu]", svc->n_ports);
@@ -345,7 +365,7 @@ k8s_service_lb(const cJSON *json, struct k8s_service *svc, struct k8s_err *e)
 			continue;
 		snprintf(p, sizeof(p), "status.loadBalancer.ingress[%zu].ip",
 		    i - 1);
-		if (k8s_ip(ip, p, &svc->lb_ips[svc->n_lb_ips], e) == -1)
+		if (k8s_ip(ip, p, &svc->lb_ips[svc->n_lb_ips], 0, e) == -1)
 			return -1;
 		svc->n_lb_ips++;
 	}
@@ -391,7 +411,7 @@ k8s_service(const cJSON *json, struct k8s_service *svc, struct k8s_err *e)
 	} else if (*cip != '\0') {
 		svc->cluster_ips = xcalloc(1, sizeof(*svc->cluster_ips));
 		if (k8s_ip(k8s_get(spec, "clusterIP"), "spec.clusterIP",
-		    svc->cluster_ips, e) == -1)
+		    svc->cluster_ips, 0, e) == -1)
 			return -1;
 		svc->n_cluster_ips = 1;
 	}
@@ -421,6 +441,10 @@ k8s_endpoint_ports(const cJSON *arr, const char *path, struct k8s_slice *sl,
 
 	if (arr == NULL || cJSON_GetArraySize(arr) == 0)
 		return 0;
+	if (cJSON_GetArraySize(arr) > BOUND_PORTS_PER_SERVICE)
+		return k8s_fail(e, "%s: %d ports, more than the bound of %d "
+		    "(BOUND_PORTS_PER_SERVICE)", path, cJSON_GetArraySize(arr),
+		    BOUND_PORTS_PER_SERVICE);
 	sl->ports = xcalloc(cJSON_GetArraySize(arr), sizeof(*sl->ports));
 	cJSON_ArrayForEach(v, arr) {
 		snprintf(p, sizeof(p), "%s[%zu]", path, i++);
@@ -481,7 +505,7 @@ k8s_endpointslice(const cJSON *json, struct k8s_object *obj,
 		/* kube-proxy uses only the first address of an endpoint. */
 		snprintf(p, sizeof(p), "endpoints[%zu].addresses[0]", i - 1);
 		if (k8s_ip(cJSON_GetArrayItem(addrs, 0), p,
-		    &sl->ready[sl->n_ready], e) == -1)
+		    &sl->ready[sl->n_ready], 1, e) == -1)
 			return -1;
 		if (family != NULL && ((strcmp(family, "IPv4") == 0 &&
 		    sl->ready[sl->n_ready].sa.sa_family != AF_INET) ||
@@ -535,7 +559,7 @@ k8s_endpoints(const cJSON *json, struct k8s_object *obj, struct k8s_err *e)
 			if (k8s_get(a, "ip") == NULL)
 				return k8s_fail(e, "%s: missing", ap);
 			if (k8s_ip(k8s_get(a, "ip"), ap,
-			    &sl->ready[sl->n_ready], e) == -1)
+			    &sl->ready[sl->n_ready], 1, e) == -1)
 				return -1;
 			sl->n_ready++;
 		}
@@ -577,8 +601,8 @@ k8s_fp_port(const char *name, enum k8s_proto proto, unsigned port)
  * resourceVersion, annotations or managedFields changes on every write
  * and must not make the store believe that anything changed.
  */
-static void
-k8s_fingerprint(struct k8s_object *obj)
+static int
+k8s_fingerprint(struct k8s_object *obj, struct k8s_err *e)
 {
 	const struct k8s_service *svc = &obj->svc;
 	cJSON *fp = cJSON_CreateObject(), *arr, *s, *p;
@@ -627,8 +651,10 @@ k8s_fingerprint(struct k8s_object *obj)
 	}
 	obj->fingerprint = cJSON_PrintUnformatted(fp);
 	cJSON_Delete(fp);
+	/* Its size follows the object's: not a reason to exit. */
 	if (obj->fingerprint == NULL)
-		fatalx("k8s: out of memory");
+		return k8s_fail(e, "out of memory for its fingerprint");
+	return 0;
 }
 
 /* The name for messages, before anything is validated. */
@@ -681,6 +707,30 @@ k8s_rfc3339(const char *s)
 	return (double)t + frac - sign * (hh * 3600 + mm * 60);
 }
 
+/*
+ * Names as the API server admits them: a namespace and a Service name are
+ * DNS-1123 labels, an EndpointSlice or Endpoints name a DNS-1123
+ * subdomain.  Also what keeps every name short enough for messages.
+ */
+static int
+k8s_names_valid(enum k8s_kind kind, const char *ns, const char *name,
+    struct k8s_err *e)
+{
+	const char *why;
+
+	if (*ns != '\0' && (why = validate_dns1123_label(ns)) != NULL)
+		return k8s_fail(e, "metadata.namespace: \"%.40s%s\" (%zu "
+		    "characters) %s", ns, strlen(ns) > 40 ? "..." : "",
+		    strlen(ns), why);
+	why = kind == K8S_SERVICE ? validate_dns1123_label(name) :
+	    validate_dns1123_subdomain(name);
+	if (why != NULL)
+		return k8s_fail(e, "metadata.name: \"%.40s%s\" (%zu "
+		    "characters) %s", name, strlen(name) > 40 ? "..." : "",
+		    strlen(name), why);
+	return 0;
+}
+
 static int
 k8s_metadata(const cJSON *json, struct k8s_object *obj, struct k8s_err *e)
 {
@@ -695,6 +745,8 @@ k8s_metadata(const cJSON *json, struct k8s_object *obj, struct k8s_err *e)
 		return -1;
 	if (*name == '\0')
 		return k8s_fail(e, "metadata.name: missing");
+	if (k8s_names_valid(obj->kind, ns, name, e) == -1)
+		return -1;
 	/* Manifests usually leave the namespace to kubectl's default. */
 	obj->ns = xstrdup(*ns != '\0' ? ns : "default");
 	obj->name = xstrdup(name);
@@ -715,7 +767,7 @@ static int
 k8s_slice_usable(const cJSON *json, const char **service, struct k8s_err *e)
 {
 	const cJSON *labels;
-	const char *type;
+	const char *type, *why;
 
 	if (k8s_get_obj(cJSON_GetObjectItemCaseSensitive(json, "metadata"),
 	    "metadata", "labels", &labels, e) == -1 ||
@@ -728,6 +780,10 @@ k8s_slice_usable(const cJSON *json, const char **service, struct k8s_err *e)
 		    "kubernetes.io/service-name label)");
 		return 0;
 	}
+	if ((why = validate_label_value(*service)) != NULL)
+		return k8s_fail(e, "metadata.labels.kubernetes.io/service-name: "
+		    "\"%.40s%s\" %s", *service, strlen(*service) > 40 ?
+		    "..." : "", why);
 	if (*type != '\0' && strcmp(type, "IPv4") != 0 &&
 	    strcmp(type, "IPv6") != 0) {
 		k8s_fail(e, "EndpointSlice addressType \"%.20s\" is not proxied",
@@ -799,9 +855,8 @@ k8s_decode(const cJSON *json, struct k8s_object **out, char *name_out,
 		rc = k8s_endpoints(json, obj, &e);
 		break;
 	}
-	if (rc == -1)
+	if (rc == -1 || k8s_fingerprint(obj, &e) == -1)
 		goto fail;
-	k8s_fingerprint(obj);
 	*out = obj;
 	return 1;
 fail:

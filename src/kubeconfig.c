@@ -23,6 +23,8 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include <arpa/inet.h>
+
 #include <cjson/cJSON.h>
 
 #include "kubeconfig.h"
@@ -31,6 +33,7 @@
 #include "yamljson.h"
 
 #define KUBECONFIG_FILE_MAX	(1024 * 1024)
+#define NAME_SHOWN_MAX		64	/* bytes of a name shown in a message */
 
 static int
 fail(char *err, size_t err_len, const char *fmt, ...)
@@ -54,6 +57,72 @@ free_secret(char *s, size_t len)
 		return;
 	explicit_bzero(s, len);
 	free(s);
+}
+
+/*
+ * A name from the file (context, cluster, user) as messages show it: at
+ * most NAME_SHOWN_MAX bytes, control bytes as '?', so that a hostile file
+ * cannot forge log lines or make one of megabytes.  Returns buf.
+ */
+static const char *
+shown(const char *name, char *buf, size_t len)
+{
+	size_t i;
+
+	for (i = 0; name[i] != '\0' && i < NAME_SHOWN_MAX && i + 4 < len; i++)
+		buf[i] = (unsigned char)name[i] < 0x20 || name[i] == 0x7f ?
+		    '?' : name[i];
+	if (name[i] != '\0' && i + 4 <= len)
+		memcpy(buf + i, "...", 3), i += 3;
+	buf[i] = '\0';
+	return buf;
+}
+
+/*
+ * A bearer token goes into an HTTP header: a control byte (CR, LF...)
+ * would end the header and inject others.  Go's net/http refuses such a
+ * value as well (httpguts.ValidHeaderFieldValue), so client-go cannot
+ * use it either.
+ */
+static int
+token_ok(const char *tok)
+{
+	for (; *tok != '\0'; tok++)
+		if (((unsigned char)*tok < 0x20 && *tok != '\t') || *tok == 0x7f)
+			return 0;
+	return 1;
+}
+
+/*
+ * tls-server-name ends up as a URL host and in curl's CONNECT_TO entry
+ * ("name:port:host:port"): only a DNS name (RFC 1123 labels) or an IP
+ * address is taken.
+ */
+static int
+server_name_ok(const char *name)
+{
+	struct in6_addr a6;
+	struct in_addr a4;
+	size_t label = 0, total = 0;
+	const char *p;
+
+	if (inet_pton(AF_INET, name, &a4) == 1 ||
+	    inet_pton(AF_INET6, name, &a6) == 1)
+		return 1;
+	for (p = name; ; p++, total++) {
+		if (*p == '.' || *p == '\0') {
+			if (label == 0 || label > 63 || p[-1] == '-')
+				return 0;
+			if (*p == '\0')
+				break;
+			label = 0;
+			continue;
+		}
+		if (!isalnum((unsigned char)*p) && (*p != '-' || label == 0))
+			return 0;
+		label++;
+	}
+	return total <= 253;
 }
 
 /* Read a whole small file; err gets "PATH: reason" (never the contents). */
@@ -91,6 +160,11 @@ read_token_file(const char *path, char *err, size_t err_len)
 		return NULL;
 	}
 	*end = '\0';
+	if (!token_ok(start)) {
+		fail(err, err_len, "%s: control characters in the token", path);
+		free_secret(buf, len + 1);
+		return NULL;
+	}
 	tok = xstrdup(start);
 	free_secret(buf, len + 1);
 	return tok;
@@ -333,6 +407,9 @@ load_cluster(const cJSON *cl, const char *dir, const char *where,
 	if (get_str(cl, "tls-server-name", &s) == -1)
 		return fail(err, err_len, "%s: tls-server-name: not a string",
 		    where);
+	if (s != NULL && !server_name_ok(s))
+		return fail(err, err_len, "%s: tls-server-name: not a DNS name "
+		    "or IP address", where);
 	if (s != NULL)
 		out->tls_server_name = xstrdup(s);
 	v = cJSON_GetObjectItemCaseSensitive(cl, "insecure-skip-tls-verify");
@@ -380,6 +457,9 @@ load_user(const cJSON *u, const char *dir, const char *name,
 	    (out->key_file || out->key_data))
 		return fail(err, err_len, "%s: client-certificate and "
 		    "client-key must be given together", where);
+	if (tok != NULL && !token_ok(tok))
+		return fail(err, err_len, "%s: token: control characters (not "
+		    "a valid HTTP header value)", where);
 	if (tok != NULL)
 		out->token = xstrdup(tok);
 	if (tokfile != NULL) {
@@ -438,6 +518,8 @@ load_kubeconfig(const char *path, const char *master,
 	const cJSON *ctx, *cl, *u;
 	const char *cur, *cluster, *user, *server = NULL;
 	char *text = NULL, *dir = NULL, why[512], where[256];
+	char cur_s[NAME_SHOWN_MAX + 4], cl_s[NAME_SHOWN_MAX + 4];
+	char user_s[NAME_SHOWN_MAX + 4];
 	cJSON *root = NULL;
 	size_t len;
 	int rv = -1;
@@ -457,24 +539,27 @@ load_kubeconfig(const char *path, const char *master,
 		    path);
 		goto done;
 	}
+	shown(cur, cur_s, sizeof(cur_s));
 	if ((ctx = find_named(root, "contexts", "context", cur)) == NULL) {
 		fail(err, err_len, "kubeconfig %s: context %s not found",
-		    path, cur);
+		    path, cur_s);
 		goto done;
 	}
 	if (get_str(ctx, "cluster", &cluster) == -1 || cluster == NULL) {
 		fail(err, err_len, "kubeconfig %s: context %s names no cluster",
-		    path, cur);
+		    path, cur_s);
 		goto done;
 	}
 	if (get_str(ctx, "user", &user) == -1) {
 		fail(err, err_len, "kubeconfig %s: context %s: user: not a "
-		    "string", path, cur);
+		    "string", path, cur_s);
 		goto done;
 	}
+	shown(cluster, cl_s, sizeof(cl_s));
+	shown(user != NULL ? user : "", user_s, sizeof(user_s));
 	if ((cl = find_named(root, "clusters", "cluster", cluster)) == NULL) {
 		fail(err, err_len, "kubeconfig %s: cluster %s (context %s) not "
-		    "found", path, cluster, cur);
+		    "found", path, cl_s, cur_s);
 		goto done;
 	}
 	/* A context without a user is anonymous, as in client-go. */
@@ -482,16 +567,16 @@ load_kubeconfig(const char *path, const char *master,
 	if (user != NULL &&
 	    (u = find_named(root, "users", "user", user)) == NULL) {
 		fail(err, err_len, "kubeconfig %s: user %s (context %s) not "
-		    "found", path, user, cur);
+		    "found", path, user_s, cur_s);
 		goto done;
 	}
 
 	dir = base_dir(path);
 	out->origin = master ?
 	    xasprintf("kubeconfig %s context %s, server from --master", path,
-	    cur) : xasprintf("kubeconfig %s context %s", path, cur);
+	    cur_s) : xasprintf("kubeconfig %s context %s", path, cur_s);
 	snprintf(where, sizeof(where), "kubeconfig %s: cluster %s", path,
-	    cluster);
+	    cl_s);
 	if (load_cluster(cl, dir, where, &server, out, err, err_len) == -1)
 		goto done;
 	if (master != NULL)
@@ -500,7 +585,7 @@ load_kubeconfig(const char *path, const char *master,
 		fail(err, err_len, "%s: no server", where);
 		goto done;
 	}
-	if (u != NULL && load_user(u, dir, user, out, why, sizeof(why)) == -1) {
+	if (u != NULL && load_user(u, dir, user_s, out, why, sizeof(why)) == -1) {
 		fail(err, err_len, "kubeconfig %s: %s", path, why);
 		goto done;
 	}

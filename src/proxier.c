@@ -65,6 +65,7 @@ struct proxied_port {
 	int			 pp_reserved;	/* pp_proxy_port came from the allocator */
 	int			 pp_nodeport_fd; /* holds nodePort, or -1 */
 	uint16_t		 pp_nodeport;	/* the port it holds */
+	uint16_t		 pp_nodeport_warned; /* could not hold it: warned */
 	int			 pp_dirty;	/* on the dirty list */
 	TAILQ_ENTRY(proxied_port) pp_dirty_entry;
 };
@@ -79,6 +80,7 @@ struct proxier {
 	struct proxied_ports	 tree;
 	size_t			 count;
 	size_t			 failed;	/* ports without a socket */
+	size_t			 unheld;	/* nodePorts not held (at most) */
 	struct event		*retry_ev;
 	struct event		*sweep_ev;
 	struct portals		*portals;	/* NULL with --iptables none */
@@ -144,6 +146,8 @@ pp_rules_changed(struct proxier *p, struct proxied_port *pp)
 	portals_request(p->portals);
 }
 
+static void	proxier_schedule_retry(struct proxier *);
+
 /*
  * Keep pp's nodePort bound (not listening: the nat rules send its traffic
  * to the proxy port) so no other program on the node can take it.
@@ -173,14 +177,47 @@ pp_hold_nodeport(struct proxier *p, struct proxied_port *pp)
 	 */
 	if (pp->pp_nodeport_fd == -1 ||
 	    bind(pp->pp_nodeport_fd, &any.sa, addr_len(&any)) == -1) {
-		log_warn("service %s: cannot hold nodePort %u/%s", sp->key,
-		    sp->node_port, k8s_proto_str(sp->protocol));
+		/*
+		 * Someone else has it: redirecting its traffic would take
+		 * that program's connections.  No NodePort rule until the
+		 * hold works (retried with the sockets); one warning.
+		 */
+		if (pp->pp_nodeport_warned != sp->node_port)
+			log_warn("service %s: cannot hold nodePort %u/%s, "
+			    "not redirecting it", sp->key, sp->node_port,
+			    k8s_proto_str(sp->protocol));
+		pp->pp_nodeport_warned = sp->node_port;
 		if (pp->pp_nodeport_fd != -1)
 			close(pp->pp_nodeport_fd);
 		pp->pp_nodeport_fd = -1;
+		p->unheld++;
+		proxier_schedule_retry(p);
 		return;
 	}
+	if (pp->pp_nodeport_warned == sp->node_port)
+		log_info("service %s: nodePort %u/%s held now, redirecting it",
+		    sp->key, sp->node_port, k8s_proto_str(sp->protocol));
+	pp->pp_nodeport_warned = 0;
 	pp->pp_nodeport = sp->node_port;
+}
+
+/* A nodePort wanted but not held: its rules are left out of the plan. */
+static int
+pp_nodeport_unheld(const struct proxier *p, const struct proxied_port *pp)
+{
+	return p->portals != NULL && pp->pp_sp->node_port != 0 &&
+	    pp->pp_nodeport_fd == -1;
+}
+
+static void
+pp_close_socket(struct proxied_port *pp)
+{
+	if (pp->pp_tcp != NULL)
+		tcp_proxy_close(pp->pp_tcp);
+	if (pp->pp_udp != NULL)
+		udp_proxy_close(pp->pp_udp);
+	pp->pp_tcp = NULL;
+	pp->pp_udp = NULL;
 }
 
 /* Try to bind `bind` + port; returns 0, or -1 with errno. */
@@ -215,28 +252,41 @@ static int
 pp_open(struct proxier *p, struct proxied_port *pp)
 {
 	int busy[BIND_TRIES];
-	int nbusy = 0, port, rc = -1, i;
+	int nbusy = 0, kernel_tries = 0, port, rc = -1, i;
 
 	for (;;) {
 		if ((port = portalloc_get(p->ports)) == -1) {
 			log_warnx("service %s: no free port left in "
-			    "--proxy-port-range %s", pp->pp_sp->key,
-			    p->cfg->port_range_str);
+			    "--proxy-port-range %s (%u wait for their old "
+			    "rules to leave the kernel)", pp->pp_sp->key,
+			    p->cfg->port_range_str,
+			    portalloc_quarantine_count(p->ports));
 			break;
 		}
 		if (pp_open_on(p, pp, (uint16_t)port) == 0) {
-			pp->pp_reserved = port != 0;
-			rc = 0;
-			break;
+			if (port != 0 || !portalloc_is_quarantined(p->ports,
+			    pp->pp_proxy_port)) {
+				pp->pp_reserved = port != 0;
+				rc = 0;
+				break;
+			}
+			/*
+			 * The kernel chose a port whose old rules may still
+			 * redirect another Service's clients: bind again.
+			 */
+			pp_close_socket(pp);
+			errno = EADDRINUSE;
 		}
-		if (errno != EADDRINUSE || port == 0 || nbusy == BIND_TRIES - 1) {
+		if (errno != EADDRINUSE || nbusy == BIND_TRIES - 1 ||
+		    (port == 0 && ++kernel_tries == BIND_TRIES)) {
 			log_warn("service %s: cannot open %s proxy port %d",
 			    pp->pp_sp->key, k8s_proto_str(pp->pp_sp->protocol),
 			    port);
 			portalloc_put(p->ports, (uint16_t)port);
 			break;
 		}
-		busy[nbusy++] = port;
+		if (port != 0)
+			busy[nbusy++] = port;
 	}
 	for (i = 0; i < nbusy; i++)
 		portalloc_put(p->ports, (uint16_t)busy[i]);
@@ -249,18 +299,23 @@ pp_open(struct proxier *p, struct proxied_port *pp)
 	return rc;
 }
 
+/*
+ * Close the proxy socket.  Its port was in rules (or about to be): with
+ * rules, it is quarantined until a commit has removed them, so no other
+ * service port gets it while the kernel may still redirect this one's
+ * clients there.
+ */
 static void
 pp_close(struct proxier *p, struct proxied_port *pp)
 {
-	if (pp->pp_tcp != NULL || pp->pp_udp != NULL)
+	int was_open = pp->pp_tcp != NULL || pp->pp_udp != NULL;
+
+	if (was_open)
 		pp_rules_changed(p, pp);
-	if (pp->pp_tcp != NULL)
-		tcp_proxy_close(pp->pp_tcp);
-	if (pp->pp_udp != NULL)
-		udp_proxy_close(pp->pp_udp);
-	pp->pp_tcp = NULL;
-	pp->pp_udp = NULL;
-	if (pp->pp_reserved)
+	pp_close_socket(pp);
+	if (was_open && p->portals != NULL)
+		portalloc_quarantine(p->ports, pp->pp_proxy_port);
+	else if (pp->pp_reserved)
 		portalloc_put(p->ports, pp->pp_proxy_port);
 	pp->pp_reserved = 0;
 	pp->pp_proxy_port = 0;
@@ -277,7 +332,8 @@ proxier_schedule_retry(struct proxier *p)
 {
 	struct timeval tv = { RETRY_MS / 1000, (RETRY_MS % 1000) * 1000 };
 
-	if (p->failed > 0 && !evtimer_pending(p->retry_ev, NULL))
+	if ((p->failed > 0 || p->unheld > 0) &&
+	    !evtimer_pending(p->retry_ev, NULL))
 		evtimer_add(p->retry_ev, &tv);
 }
 
@@ -448,6 +504,13 @@ proxier_synced(void *arg, int ok, double seconds)
 	metrics_observe(&p->sm.sync_duration, seconds);
 	if (!ok)
 		return;
+	/*
+	 * This commit's plan was made after every quarantine so far (plan
+	 * and commit are one call): the old rules are gone from the kernel.
+	 * Ports that waited for a free proxy port try again now.
+	 */
+	if (portalloc_release(p->ports) > 0 && p->failed > 0)
+		event_active(p->retry_ev, EV_TIMEOUT, 0);
 	p->sm.last_sync = clock_seconds(CLOCK_REALTIME);
 	p->sm.service_pending = 0;
 }
@@ -457,10 +520,18 @@ proxier_retry_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct proxier *p = arg;
 	struct proxied_port *pp;
+	int check_holds;
 
 	(void)fd;
 	(void)what;
+	check_holds = p->unheld > 0;
+	p->unheld = 0;		/* recounted by pp_hold_nodeport */
 	RB_FOREACH(pp, proxied_ports, &p->tree) {
+		if (check_holds && pp_nodeport_unheld(p, pp)) {
+			pp_hold_nodeport(p, pp);
+			if (pp->pp_nodeport_fd != -1)
+				pp_rules_changed(p, pp);
+		}
 		if (pp_is_open(pp))
 			continue;
 		if (pp_open(p, pp) == 0)
@@ -491,6 +562,8 @@ plan_port(struct proxier *p, struct rule_set *rs, struct proxied_port *pp)
 	if (!pp_is_open(pp))
 		return;
 	rules_plan_port(rs, pp->pp_sp, pp->pp_proxy_port, &p->cfg->bind_address);
+	if (pp_nodeport_unheld(p, pp))
+		rules_drop_nodeports(rs, i);
 	for (; i < rs->rs_n; i++)
 		rs->rs_rules[i].r_owner = pp;
 }

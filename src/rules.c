@@ -267,6 +267,24 @@ rules_set_equal(const struct rule_set *a, const struct rule_set *b)
 }
 
 size_t
+rules_drop_nodeports(struct rule_set *rs, size_t from)
+{
+	size_t i, keep = from;
+
+	for (i = from; i < rs->rs_n; i++) {
+		if (rs->rs_rules[i].r_chain == RULES_NODEPORT_CONTAINER ||
+		    rs->rs_rules[i].r_chain == RULES_NODEPORT_HOST) {
+			free(rs->rs_rules[i].r_comment);
+			continue;
+		}
+		rs->rs_rules[keep++] = rs->rs_rules[i];
+	}
+	i = rs->rs_n - keep;
+	rs->rs_n = keep;
+	return i;
+}
+
+size_t
 rules_count_family(const struct rule_set *rs, int family)
 {
 	size_t i, n = 0;

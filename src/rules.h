@@ -85,6 +85,13 @@ const char	*rules_chain_name(enum rules_chain);
 int		 rules_plan_port(struct rule_set *, const struct store_port *sp,
 		    uint16_t proxy_port, const union addr *bind);
 
+/*
+ * Drop the NodePort rules (KUBE-NODEPORT-* chains) among the rules from
+ * index `from` on, keeping the others in order: for a nodePort that
+ * cannot be held (another program on the node has it), whose traffic
+ * must not be taken.  Returns how many were dropped.
+ */
+size_t		 rules_drop_nodeports(struct rule_set *, size_t from);
 /* Free the rules and their comments; the set is empty (and reusable) after. */
 void		 rules_set_free(struct rule_set *);
 

@@ -7,9 +7,14 @@
  *	LIST (pages of 500) ──ok──► WATCH from the list's resourceVersion
  *	  ▲                          │ clean end: WATCH again from the last
  *	  │                          │   resourceVersion seen (bookmarks too)
- *	  ├──── 410 Expired ◄────────┤
- *	  └── WAIT (backoff) ◄───────┘ any other failure; a 429 or a refused
+ *	  └── WAIT (backoff) ◄───────┘ an ERROR event (410 Expired too), a
+ *	                               line that is not one JSON event, any
+ *	                               other failure; a 429 or a refused
  *	                               connection re-opens the watch instead
+ *
+ * Events are framed by newlines (jsonstream.c): a bad line ends that
+ * watch, whatever its bytes, and the next list starts from a clean state.
+ * The backoff (backoff.c) starts over only when a watch event decodes.
  *
  * A list is applied as a replacement (store_replace_*), so a relist is a
  * diff against what we had; watch events are applied one by one.  The
@@ -18,7 +23,9 @@
  */
 #include <sys/random.h>
 
+#include <stdarg.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -27,6 +34,8 @@
 #include <event2/event.h>
 
 #include "api_client.h"
+#include "backoff.h"
+#include "bounds.h"
 #include "jsonstream.h"
 #include "k8s.h"
 #include "log.h"
@@ -39,13 +48,8 @@
 #define SELECTOR	"labelSelector=%21service.kubernetes.io%2Fheadless" \
 			"%2C%21service.kubernetes.io%2Fservice-proxy-name"
 #define PAGE_SIZE	500
-#define PAGE_MAX	(64u << 20)	/* bytes of one list page */
-#define EVENT_MAX	(4u << 20)	/* bytes of one watch event */
 #define OBJECT_MAX	(1u << 20)	/* weight of one object (json_weight) */
 #define LIST_TIMEOUT_S	60L
-#define BACKOFF_MIN_MS	800
-#define BACKOFF_MAX_MS	30000
-#define BACKOFF_RESET_MS 120000		/* quiet time that resets the backoff */
 
 enum resource {
 	RES_SERVICES,
@@ -73,7 +77,7 @@ static const char *event_types[] = {
 enum { EV_ADDED, EV_MODIFIED, EV_DELETED, EV_BOOKMARK, EV_ERROR, EV_TYPES };
 
 struct resource_stats {
-	uint64_t	lists, relists, watches, errors, skipped;
+	uint64_t	lists, relists, watches, errors, skipped, broken;
 	uint64_t	events[EV_TYPES];
 };
 
@@ -93,8 +97,7 @@ struct watcher {
 	char			*w_rv;		/* last resourceVersion seen */
 	int			 w_synced;	/* a first list is applied */
 	int			 w_up;		/* last request went well */
-	unsigned		 w_failures;	/* the backoff step */
-	uint64_t		 w_last_failure; /* mono_ms */
+	struct backoff		 w_backoff;
 	int			 w_auth_retried; /* one quick retry after a 401 */
 	/* listing */
 	char			*w_continue;
@@ -105,12 +108,13 @@ struct watcher {
 	size_t			 w_nitems;
 	struct object_name	*w_broken;	/* listed broken: keep the old */
 	size_t			 w_nbroken;
+	int			 w_continue_expired; /* once per list */
+	int			 w_page_over;	/* page past its bound */
 	/* watching */
 	struct jsonstream	 w_stream;
 	uint64_t		 w_watch_start;	/* mono_ms */
-	uint64_t		 w_watch_events;
-	int			 w_relist;	/* stream said 410 */
-	int			 w_broken_stream; /* stream said another error */
+	uint64_t		 w_watch_bytes;	/* of this watch */
+	char			*w_end;		/* why we ended the watch, or NULL */
 };
 
 struct source_api {
@@ -295,36 +299,22 @@ decode(struct watcher *w, cJSON *json)
 /* --- failures and backoff ----------------------------------------------- */
 
 /*
- * Wait, then list (or re-open the watch).  The delay doubles from 0.8 s to
- * 30 s and is multiplied by a random factor in [1, 2) so that many nodes
- * do not come back in step; a Retry-After is a floor.  The delay shrinks
- * back only after real progress, an event on a watch, or after two quiet
- * minutes (client-go's reset interval): a successful list alone does not
- * count, so a server that lists fine but fails every watch is not
- * hammered with a list and a watch a second.
+ * Wait, then list (or re-open the watch): the backoff of backoff.c, with
+ * a Retry-After as a floor.  It only shrinks back after progress, an
+ * event that decodes on a watch, or after two quiet minutes: a list that
+ * succeeds, an ERROR event or a bad line do not count, so a server that
+ * lists fine but fails every watch is not hammered with a list a second.
  */
 static void
 retry_later(struct watcher *w, enum next_step next, const char *why,
     long retry_after_s)
 {
-	uint64_t base = BACKOFF_MIN_MS, delay;
-	uint32_t r;
 	struct timeval tv;
-	uint64_t now = mono_ms();
-	unsigned i;
+	uint64_t delay;
 
-	if (now - w->w_last_failure > BACKOFF_RESET_MS)
-		w->w_failures = 0;
-	w->w_last_failure = now;
-	for (i = 0; i < w->w_failures && base < BACKOFF_MAX_MS; i++)
-		base *= 2;
-	if (base > BACKOFF_MAX_MS)
-		base = BACKOFF_MAX_MS;
-	r = random_u32();
-	delay = base + base * (r >> 16) / 65536;
+	delay = backoff_fail(&w->w_backoff, mono_ms(), random_u32());
 	if (retry_after_s > 0 && delay < (uint64_t)retry_after_s * 1000)
 		delay = (uint64_t)retry_after_s * 1000;
-	w->w_failures++;
 	stats(w)->errors++;
 	log_warnx("api: %s: %s; %s, retrying in %.1f s", res_name(w), why,
 	    w->w_api->sa_synced ? "serving the last known state" :
@@ -353,7 +343,7 @@ timer_cb(evutil_socket_t fd, short what, void *arg)
 static void
 went_well(struct watcher *w)
 {
-	if (!w->w_up && w->w_failures > 0)
+	if (!w->w_up && backoff_failures(&w->w_backoff) > 0)
 		log_info("api: %s: connected to %s again", res_name(w),
 		    api_client_server(w->w_api->sa_client));
 	w->w_up = 1;
@@ -405,6 +395,7 @@ list_reset(struct watcher *w)
 	w->w_page = NULL;
 	w->w_continue = NULL;
 	w->w_nitems = w->w_nbroken = w->w_page_len = w->w_page_cap = 0;
+	w->w_page_over = 0;
 }
 
 static int
@@ -414,16 +405,18 @@ list_data_cb(void *arg, const char *data, size_t len)
 
 	if (len == 0)
 		return 0;		/* headers done */
-	if (w->w_page_len + len > PAGE_MAX) {
-		log_warnx("api: %s: list page larger than %u bytes", res_name(w),
-		    PAGE_MAX);
+	if (len > BOUND_LIST_PAGE_BYTES - w->w_page_len) {
+		/* Stop here: the page is never buffered past the bound. */
+		w->w_page_over = 1;
 		return -1;
 	}
 	if (w->w_page_len + len + 1 > w->w_page_cap) {
-		/* Double: a page arrives in many small writes. */
+		/* Double (a page arrives in many small writes), up to the bound. */
 		w->w_page_cap = w->w_page_cap ? w->w_page_cap * 2 : 65536;
 		while (w->w_page_cap < w->w_page_len + len + 1)
 			w->w_page_cap *= 2;
+		if (w->w_page_cap > (size_t)BOUND_LIST_PAGE_BYTES + 1)
+			w->w_page_cap = (size_t)BOUND_LIST_PAGE_BYTES + 1;
 		w->w_page = xreallocarray(w->w_page, w->w_page_cap, 1);
 	}
 	memcpy(w->w_page + w->w_page_len, data, len);
@@ -452,6 +445,7 @@ list_apply(struct watcher *w)
 	store_replace_end(sa->sa_store, 1u << resources[w->w_res].kind);
 
 	stats(w)->lists++;
+	w->w_continue_expired = 0;
 	if (w->w_synced)
 		stats(w)->relists++;
 	w->w_synced = 1;
@@ -517,6 +511,7 @@ list_done_cb(void *arg, const struct api_result *res)
 {
 	struct watcher *w = arg;
 	struct api_result bad;
+	char why[160];
 
 	w->w_req = NULL;
 	if (res->status == 404 && w->w_res == RES_ENDPOINTSLICES && !w->w_synced) {
@@ -528,11 +523,28 @@ list_done_cb(void *arg, const struct api_result *res)
 		start_list(w);
 		return;
 	}
-	if (res->status == 410 && w->w_continue != NULL) {
-		/* The continue token expired: list again from the start. */
-		log_info("api: %s: list continuation expired; listing again",
-		    res_name(w));
+	if (w->w_page_over) {
+		snprintf(why, sizeof(why), "a list page larger than %d bytes "
+		    "(BOUND_LIST_PAGE_BYTES)", BOUND_LIST_PAGE_BYTES);
 		list_reset(w);
+		retry_later(w, STEP_LIST, why, 0);
+		return;
+	}
+	if (res->status == 410 && w->w_continue != NULL) {
+		/*
+		 * The continue token expired (the pages were written from a
+		 * snapshot the server no longer has): like client-go, list again
+		 * from the start without it, at once the first time.
+		 */
+		list_reset(w);
+		if (w->w_continue_expired) {
+			retry_later(w, STEP_LIST, "list continuation expired again",
+			    0);
+			return;
+		}
+		w->w_continue_expired = 1;
+		log_info("api: %s: list continuation expired; listing again "
+		    "from the start", res_name(w));
 		start_list(w);
 		return;
 	}
@@ -586,60 +598,106 @@ event_type(const char *s)
 	return -1;
 }
 
-/* One watch event.  Returns -1 to end the watch. */
+/*
+ * End the watch we are reading, for a reason that goes in the log (the
+ * first reason wins; control bytes from the server are shown as '?').
+ */
 static int
-event_cb(void *arg, const char *value, size_t len)
+end_watch(struct watcher *w, const char *fmt, ...)
 {
-	struct watcher *w = arg;
-	struct source_api *sa = w->w_api;
-	cJSON *json, *obj, *code;
-	struct k8s_object *k;
-	const char *ns, *name;
-	int type, rc = 0;
+	va_list ap;
+	char *p;
 
-	json = cJSON_ParseWithLength(value, len);
-	obj = cJSON_GetObjectItemCaseSensitive(json, "object");
-	type = event_type(json_str(json, "type"));
-	if (json == NULL || !cJSON_IsObject(obj) || type == -1) {
-		log_warnx("api: %s: malformed watch event; relisting", res_name(w));
-		cJSON_Delete(json);
-		w->w_relist = 1;
-		return -1;
+	if (w->w_end == NULL) {
+		va_start(ap, fmt);
+		if (vasprintf(&w->w_end, fmt, ap) == -1)
+			w->w_end = NULL;
+		va_end(ap);
+		if (w->w_end == NULL)
+			w->w_end = xstrdup("watch ended");
+		for (p = w->w_end; *p != '\0'; p++)
+			if ((unsigned char)*p < 0x20 || *p == 0x7f)
+				*p = '?';
 	}
-	stats(w)->events[type]++;
-	if (w->w_watch_events++ == 0)
-		w->w_failures = 0;	/* the watch works: progress */
+	return -1;
+}
+
+/*
+ * Apply one good event; returns 1 when it was progress (the object, or
+ * the bookmark's resourceVersion, decoded), 0 when it was skipped.
+ */
+static int
+apply_event(struct watcher *w, int type, cJSON *obj)
+{
+	struct store *st = w->w_api->sa_store;
+	struct k8s_object *k;
+	const char *ns, *name, *rv;
+
+	rv = json_str(cJSON_GetObjectItemCaseSensitive(obj, "metadata"),
+	    "resourceVersion");
 	switch (type) {
 	case EV_ADDED:
 	case EV_MODIFIED:
 		/* A broken new version leaves the last good one in place. */
-		if ((k = decode(w, obj)) != NULL)
-			store_upsert(sa->sa_store, k);
+		if ((k = decode(w, obj)) == NULL)
+			return 0;
+		store_upsert(st, k);
 		break;
 	case EV_DELETED:
-		if (object_key(obj, &ns, &name) == 0)
-			store_delete(sa->sa_store, resources[w->w_res].kind, ns, name);
+		if (object_key(obj, &ns, &name) == -1)
+			return 0;
+		store_delete(st, resources[w->w_res].kind, ns, name);
 		break;
 	case EV_BOOKMARK:
-		break;
-	case EV_ERROR:
-		code = cJSON_GetObjectItemCaseSensitive(obj, "code");
-		if (cJSON_IsNumber(code) && code->valueint == 410) {
-			log_info("api: %s: resourceVersion %s expired; relisting",
-			    res_name(w), w->w_rv != NULL ? w->w_rv : "?");
-			w->w_relist = 1;
-		} else {
-			log_warnx("api: %s: watch error %d: %.200s", res_name(w),
-			    cJSON_IsNumber(code) ? code->valueint : 0,
-			    json_str(obj, "message") ? json_str(obj, "message") : "");
-			w->w_broken_stream = 1;
-		}
-		rc = -1;
+		if (rv == NULL || *rv == '\0')
+			return 0;
 		break;
 	}
-	if (type != EV_ERROR)
-		set_rv(w, json_str(cJSON_GetObjectItemCaseSensitive(obj,
-		    "metadata"), "resourceVersion"));
+	set_rv(w, rv);
+	return 1;
+}
+
+/* One line of the watch: one event.  Returns -1 to end the watch. */
+static int
+event_cb(void *arg, const char *value, size_t len)
+{
+	struct watcher *w = arg;
+	cJSON *json, *obj, *code;
+	const char *end = NULL, *msg;
+	int type, rc = 0;
+
+	json = cJSON_ParseWithLengthOpts(value, len, &end, 0);
+	/* jsonstream checked the framing; blanks may follow the object. */
+	while (json != NULL && end < value + len &&
+	    (*end == ' ' || *end == '\t' || *end == '\r'))
+		end++;
+	obj = cJSON_GetObjectItemCaseSensitive(json, "object");
+	type = event_type(json_str(json, "type"));
+	if (json == NULL || end != value + len || !cJSON_IsObject(obj) ||
+	    type == -1) {
+		cJSON_Delete(json);
+		stats(w)->broken++;
+		return end_watch(w, "a watch line of %zu bytes that is not one "
+		    "watch event", len);
+	}
+	stats(w)->events[type]++;
+	if (type == EV_ERROR) {
+		/*
+		 * The server ends the stream after an ERROR (K8S-API.md §1.5).
+		 * Not progress: a server that errors every watch is backed off.
+		 */
+		code = cJSON_GetObjectItemCaseSensitive(obj, "code");
+		msg = json_str(obj, "message");
+		if (cJSON_IsNumber(code) && code->valuedouble == 410)
+			rc = end_watch(w, "resourceVersion %s expired, relisting",
+			    w->w_rv != NULL ? w->w_rv : "?");
+		else
+			rc = end_watch(w, "watch error %d: %.200s",
+			    cJSON_IsNumber(code) && code->valuedouble >= 0 &&
+			    code->valuedouble < 1000 ? code->valueint : 0,
+			    msg != NULL ? msg : "");
+	} else if (apply_event(w, type, obj))
+		backoff_progress(&w->w_backoff);
 	cJSON_Delete(json);
 	return rc;
 }
@@ -648,18 +706,24 @@ static int
 watch_data_cb(void *arg, const char *data, size_t len)
 {
 	struct watcher *w = arg;
+	const char *err;
 	int rc;
 
 	if (len == 0) {
 		went_well(w);	/* the watch is open */
 		return 0;
 	}
+	w->w_watch_bytes += len;
 	rc = jsonstream_feed(&w->w_stream, data, len, event_cb, w);
 	request_flush(w->w_api);
-	if (rc == -1 && !w->w_relist && !w->w_broken_stream) {
-		log_warnx("api: %s: watch stream is not JSON or has an event "
-		    "larger than %u bytes; relisting", res_name(w), EVENT_MAX);
-		w->w_broken_stream = 1;
+	if (rc == -1 && (err = jsonstream_error(&w->w_stream)) != NULL) {
+		stats(w)->broken++;
+		if (jsonstream_overflowed(&w->w_stream))
+			end_watch(w, "a watch event line larger than %d bytes "
+			    "(BOUND_WATCH_EVENT_BYTES)", BOUND_WATCH_EVENT_BYTES);
+		else
+			end_watch(w, "a watch line that is not one JSON object "
+			    "(%s)", err);
 	}
 	return rc;
 }
@@ -674,12 +738,11 @@ watch_done_cb(void *arg, const struct api_result *res)
 
 	w->w_req = NULL;
 	jsonstream_reset(&w->w_stream);
-	if (w->w_relist) {
-		w->w_relist = 0;
-		start_list(w);
-	} else if (w->w_broken_stream) {
-		w->w_broken_stream = 0;
-		retry_later(w, STEP_LIST, "watch ended with an error", 0);
+	if (w->w_end != NULL) {
+		/* We ended it (bad line, ERROR event): relist after a backoff. */
+		retry_later(w, STEP_LIST, w->w_end, 0);
+		free(w->w_end);
+		w->w_end = NULL;
 	} else if (res->error != NULL || res->status != 200) {
 		/* Opening failed: a 429 or a refused connection keeps the watch. */
 		request_failed(w, res->status == 429 || res->refused ? STEP_WATCH :
@@ -688,7 +751,7 @@ watch_done_cb(void *arg, const struct api_result *res)
 		snprintf(why, sizeof(why), "watch ended inside an event (%zu bytes)",
 		    partial);
 		retry_later(w, STEP_LIST, why, 0);
-	} else if (ran < 1000 && w->w_watch_events == 0) {
+	} else if (ran < 1000 && w->w_watch_bytes == 0) {
 		/* client-go's "very short watch": the server is not well. */
 		retry_later(w, STEP_LIST, "watch closed at once without events", 0);
 	} else {
@@ -711,7 +774,7 @@ start_watch(struct watcher *w)
 	    "&resourceVersion=%s&timeoutSeconds=%ld", resources[w->w_res].path,
 	    SELECTOR, w->w_rv != NULL ? w->w_rv : "0", timeout);
 	w->w_watch_start = mono_ms();
-	w->w_watch_events = 0;
+	w->w_watch_bytes = 0;
 	stats(w)->watches++;
 	w->w_req = api_get(w->w_api->sa_client, path, timeout + 60, 0,
 	    watch_data_cb, watch_done_cb, w);
@@ -725,7 +788,7 @@ watcher_init(struct source_api *sa, struct watcher *w, enum resource res)
 {
 	w->w_api = sa;
 	w->w_res = res;
-	jsonstream_init(&w->w_stream, EVENT_MAX);
+	jsonstream_init(&w->w_stream, BOUND_WATCH_EVENT_BYTES);
 	if ((w->w_timer = evtimer_new(sa->sa_base, timer_cb, w)) == NULL)
 		fatalx("evtimer_new");
 }
@@ -738,6 +801,7 @@ watcher_free(struct watcher *w)
 		event_free(w->w_timer);
 	list_reset(w);
 	jsonstream_reset(&w->w_stream);
+	free(w->w_end);
 	free(w->w_rv);
 }
 
@@ -815,6 +879,10 @@ source_api_metrics(void *arg, struct evbuffer *out)
 	per_resource(sa, out, "kube_uproxy_api_errors_total",
 	    "Failed list or watch requests.",
 	    offsetof(struct resource_stats, errors));
+	per_resource(sa, out, "kube_uproxy_api_watch_broken_total",
+	    "Watches ended by a line that is not one JSON event, or is "
+	    "larger than its bound.",
+	    offsetof(struct resource_stats, broken));
 	per_resource(sa, out, "kube_uproxy_api_objects_skipped_total",
 	    "Objects skipped as broken or oversized.",
 	    offsetof(struct resource_stats, skipped));

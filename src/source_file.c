@@ -8,7 +8,16 @@
  *   - a file that does not parse at all keeps all of its last good content;
  *   - a broken object keeps its last good version (same kind and name) if
  *     the file had one, and is skipped otherwise;
- *   - objects that disappeared from a file are deleted from the store.
+ *   - objects that disappeared from a file are deleted from the store;
+ *   - an object (kind, namespace, name) defined in two files is served
+ *     from the file that had it first; the other copy waits, with one
+ *     warning, and takes over when the first goes.
+ *
+ * Past a bound of bounds.h (bytes of a file, objects in a file, YAML
+ * expansion), the file keeps its last good content, with one line naming
+ * the file and the bound.  Values are checked by the decoder as the API
+ * server would, plus the node-port range here (--service-node-port-range,
+ * a flag of the API server that only manifests need).
  *
  * Only files whose inode, size or mtime changed are parsed again, so a
  * change costs work in proportion to the changed file.  The directory is
@@ -34,15 +43,16 @@
 
 #include <bsd/sys/queue.h>
 
+#include "bounds.h"
 #include "k8s.h"
 #include "log.h"
+#include "manifest.h"
 #include "source_file.h"
 #include "store.h"
 #include "tree.h"
 #include "util.h"
-#include "yamljson.h"
+#include "validate.h"
 
-#define MANIFEST_MAX	(16 << 20)	/* bytes per file */
 #define COALESCE_MS	30	/* a file created or touched, maybe half written */
 #define COALESCE_DONE_MS 1	/* a file complete: rescan almost at once */
 
@@ -50,11 +60,22 @@
 RB_HEAD(mobjects, mobject);
 
 struct mobject {
-	RB_ENTRY(mobject) node;		/* in mfile.objs, by kind and name */
+	RB_ENTRY(mobject) node;		/* in mfile.objs, by kind, ns, name */
 	enum k8s_kind	 kind;
-	char		*name;		/* "ns/name" */
+	char		*ns;
+	char		*name;
 	char		*json;		/* last good raw object, compact JSON */
+	int		 active;	/* in the store (else another file's
+					   copy is) */
 };
+
+/* Which file serves an object defined in several: the first to have it. */
+struct owner {
+	RB_ENTRY(owner)	 node;		/* in source_file.owners */
+	struct mobject	*m;		/* the served copy: key of the tree */
+	struct mfile	*file;		/* that copy's file */
+};
+RB_HEAD(owners, owner);
 
 struct mfile {
 	TAILQ_ENTRY(mfile) entry;
@@ -69,12 +90,23 @@ TAILQ_HEAD(mfiles, mfile);
 static int
 mobject_cmp(const struct mobject *a, const struct mobject *b)
 {
+	int r;
+
 	if (a->kind != b->kind)
 		return a->kind < b->kind ? -1 : 1;
+	if ((r = strcmp(a->ns, b->ns)) != 0)
+		return r;
 	return strcmp(a->name, b->name);
 }
 
+static int
+owner_cmp(const struct owner *a, const struct owner *b)
+{
+	return mobject_cmp(a->m, b->m);
+}
+
 RB_GENERATE_LOCAL(mobjects, mobject, node, mobject_cmp)
+RB_GENERATE_LOCAL(owners, owner, node, owner_cmp)
 
 struct source_file {
 	struct event_base *base;
@@ -83,6 +115,8 @@ struct source_file {
 	char		*dir;		/* the directory watched */
 	char		*only;		/* basename when path is a file, else NULL */
 	struct mfiles	 files;
+	struct owners	 owners;
+	uint16_t	 node_port_lo, node_port_hi;
 	int		 inotify_fd;
 	struct event	*inotify_ev;
 	struct event	*coalesce_ev;
@@ -90,63 +124,30 @@ struct source_file {
 };
 
 static int
-manifest_name_ok(const char *name)
+manifest_dirent_ok(const struct dirent *de)
 {
-	const char *dot = strrchr(name, '.');
-
-	if (name[0] == '.' || dot == NULL)	/* hidden, editor swap files */
-		return 0;
-	return strcmp(dot, ".yaml") == 0 || strcmp(dot, ".yml") == 0 ||
-	    strcmp(dot, ".json") == 0;
-}
-
-/* Line number of a position in text, for JSON syntax errors. */
-static int
-line_of(const char *text, const char *pos)
-{
-	int line = 1;
-
-	for (; text < pos && *text; text++)
-		if (*text == '\n')
-			line++;
-	return line;
-}
-
-/*
- * Parse a file into a cJSON array of documents.  JSON when the name ends in
- * .json or the text starts with '{' or '[', YAML otherwise.
- */
-static cJSON *
-parse_documents(const char *path, const char *text, size_t len, char *err,
-    size_t err_len)
-{
-	const char *dot = strrchr(path, '.'), *t = text, *end = NULL;
-	cJSON *doc, *docs;
-
-	while (*t == ' ' || *t == '\t' || *t == '\n' || *t == '\r')
-		t++;
-	if ((dot == NULL || strcmp(dot, ".json") != 0) && *t != '{' && *t != '[')
-		return yaml_parse_stream(text, len, err, err_len);
-	/* text is NUL-terminated: let cJSON see the NUL, so trailing junk fails. */
-	doc = cJSON_ParseWithLengthOpts(text, len + 1, &end, 1);
-	if (doc == NULL) {
-		snprintf(err, err_len, "line %d: invalid JSON",
-		    line_of(text, end != NULL ? end : text + len));
-		return NULL;
-	}
-	docs = cJSON_CreateArray();
-	cJSON_AddItemToArray(docs, doc);
-	return docs;
+	return manifest_name_ok(de->d_name);
 }
 
 static struct mobject *
-mobject_find(struct mobjects *objs, enum k8s_kind kind, const char *name)
+mobject_find(struct mobjects *objs, enum k8s_kind kind, const char *ns,
+    const char *name)
 {
 	struct mobject key;
 
 	key.kind = kind;
-	key.name = (char *)(uintptr_t)name;	/* only compared */
+	key.ns = (char *)(uintptr_t)ns;		/* only compared */
+	key.name = (char *)(uintptr_t)name;
 	return RB_FIND(mobjects, objs, &key);
+}
+
+static struct owner *
+owner_find(struct source_file *sf, const struct mobject *m)
+{
+	struct owner key;
+
+	key.m = (struct mobject *)(uintptr_t)m;	/* only compared */
+	return RB_FIND(owners, &sf->owners, &key);
 }
 
 static void
@@ -156,117 +157,185 @@ mobjects_free(struct mobjects *objs)
 
 	while ((o = RB_ROOT(objs)) != NULL) {
 		RB_REMOVE(mobjects, objs, o);
+		free(o->ns);
 		free(o->name);
 		free(o->json);
 		free(o);
 	}
 }
 
-/* The kind a broken object claims to be, to find its last good version. */
+/*
+ * Decode a raw object and apply the checks of this source.  Returns what
+ * k8s_decode returns; the node-port range makes a decoded Service broken.
+ */
 static int
-claimed_kind(const cJSON *raw, enum k8s_kind *kind)
+decode(struct source_file *sf, const cJSON *raw, struct k8s_object **obj,
+    char *hint, size_t hint_len, char *err, size_t err_len)
 {
-	const char *k = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(raw, "kind"));
+	int rc;
 
-	if (k == NULL)
-		return -1;
-	if (strcmp(k, "Service") == 0)
-		*kind = K8S_SERVICE;
-	else if (strcmp(k, "EndpointSlice") == 0)
-		*kind = K8S_ENDPOINTSLICE;
-	else if (strcmp(k, "Endpoints") == 0)
-		*kind = K8S_ENDPOINTS;
-	else
-		return -1;
-	return 0;
+	rc = k8s_decode(raw, obj, hint, hint_len, err, err_len);
+	if (rc == 1 && validate_node_ports(*obj, sf->node_port_lo,
+	    sf->node_port_hi, err, err_len) == -1) {
+		k8s_object_free(*obj);
+		*obj = NULL;
+		rc = -1;
+	}
+	return rc;
+}
+
+/* Decode a copy that decoded before (a last good version, a waiting copy). */
+static struct k8s_object *
+decode_json(struct source_file *sf, const char *json)
+{
+	struct k8s_object *obj = NULL;
+	char hint[128], err[256];
+	cJSON *raw;
+
+	if ((raw = cJSON_Parse(json)) == NULL)
+		return NULL;		/* out of memory */
+	if (decode(sf, raw, &obj, hint, sizeof(hint), err, sizeof(err)) != 1)
+		obj = NULL;		/* the node-port range moved */
+	cJSON_Delete(raw);
+	return obj;
 }
 
 /*
- * Decode one raw object of file f into the new object list (and the store).
- * `where` names it in messages: "document 2" or "document 1 item 3".
+ * Decode one raw object of file f into the new object list (and the store,
+ * unless another file serves the same object).  `where` names it in
+ * messages: "document 2" or "document 1 item 3".
  */
 static void
 take_object(struct source_file *sf, struct mfile *f, const cJSON *raw,
     const char *where, struct mobjects *objs)
 {
 	struct k8s_object *obj = NULL;
-	struct mobject *old, *o;
+	struct mobject *old = NULL, *prev, *o;
+	struct owner *owner;
 	enum k8s_kind kind;
-	char name[512] = "", err[256] = "", *json = NULL;
-	cJSON *last_good;
+	const char *ns, *nm;
+	char hint[160] = "", err[256] = "", *json = NULL;
 	int rc;
 
-	rc = k8s_decode(raw, &obj, name, sizeof(name), err, sizeof(err));
+	rc = decode(sf, raw, &obj, hint, sizeof(hint), err, sizeof(err));
 	if (rc == 0) {
 		log_debug(1, "manifests %s: %s: %s: ignored", f->path, where, err);
 		return;
 	}
 	if (rc == -1) {
-		old = NULL;
-		if (name[0] != '\0' && claimed_kind(raw, &kind) == 0)
-			old = mobject_find(&f->objs, kind, name);
-		log_warnx("manifests %s: %s%s%s: %s; %s", f->path, where,
-		    name[0] ? " " : "", name, err,
-		    old ? "keeping its last good version" : "skipped");
-		if (old == NULL)
-			return;
-		/* It decoded before, so it decodes again. */
-		last_good = cJSON_Parse(old->json);
-		rc = k8s_decode(last_good, &obj, name, sizeof(name), err,
-		    sizeof(err));
-		cJSON_Delete(last_good);
-		if (rc != 1)
+		if (manifest_claimed_key(raw, &kind, &ns, &nm) == 0)
+			old = mobject_find(&f->objs, kind, ns, nm);
+		/* Names too long to be valid are cut (and marked) here. */
+		if (nm != NULL && *nm != '\0')
+			snprintf(hint, sizeof(hint), " %.63s%s/%.63s%s", ns,
+			    strlen(ns) > 63 ? "..." : "", nm,
+			    strlen(nm) > 63 ? "..." : "");
+		else
+			hint[0] = '\0';
+		log_warnx("manifests %s: %s%s: %s; %s", f->path, where, hint,
+		    err, old ? "keeping its last good version" : "skipped");
+		if (old == NULL || (obj = decode_json(sf, old->json)) == NULL)
 			return;
 		json = xstrdup(old->json);
 	}
-	if (mobject_find(objs, obj->kind, name) != NULL) {
-		log_warnx("manifests %s: %s: %s %s defined twice; keeping the first",
-		    f->path, where, k8s_kind_str(obj->kind), name);
-		k8s_object_free(obj);
-		free(json);
-		return;
+	if (mobject_find(objs, obj->kind, obj->ns, obj->name) != NULL) {
+		log_warnx("manifests %s: %s: %s %s/%s defined twice; keeping "
+		    "the first", f->path, where, k8s_kind_str(obj->kind),
+		    obj->ns, obj->name);
+		goto skip;
 	}
 	/* Kept as text: a parsed tree would cost several times the memory. */
-	if (json == NULL && (json = cJSON_PrintUnformatted(raw)) == NULL)
-		fatalx("cJSON_PrintUnformatted: out of memory");
+	if (json == NULL && (json = cJSON_PrintUnformatted(raw)) == NULL) {
+		log_warnx("manifests %s: %s %s/%s: out of memory; skipped",
+		    f->path, where, obj->ns, obj->name);
+		goto skip;
+	}
 	o = xcalloc(1, sizeof(*o));
 	o->kind = obj->kind;
-	o->name = xstrdup(name);
+	o->ns = xstrdup(obj->ns);
+	o->name = xstrdup(obj->name);
 	o->json = json;
 	RB_INSERT(mobjects, objs, o);
+	owner = owner_find(sf, o);
+	if (owner != NULL && owner->file != f) {
+		/* Warned once, not on every re-read of this file. */
+		prev = mobject_find(&f->objs, o->kind, o->ns, o->name);
+		if (prev == NULL)
+			log_warnx("manifests %s: %s: %s %s/%s is also defined "
+			    "in %s; this copy is ignored while that one is "
+			    "there", f->path, where, k8s_kind_str(o->kind),
+			    o->ns, o->name, owner->file->path);
+		k8s_object_free(obj);
+		return;
+	}
+	if (owner == NULL) {
+		owner = xcalloc(1, sizeof(*owner));
+		owner->file = f;
+		owner->m = o;
+		RB_INSERT(owners, &sf->owners, owner);
+	}
+	owner->m = o;		/* same key: the tree order holds */
+	o->active = 1;
 	store_upsert(sf->store, obj);
+	return;
+skip:
+	k8s_object_free(obj);
+	free(json);
 }
 
-/* Objects f used to have and no longer has (objs NULL: none) leave the store. */
+/*
+ * The object of owner left its file (o is the copy that was served): the
+ * first other file with a copy serves it now, else it leaves the store.
+ * The owner entry is freed.
+ */
+static void
+hand_over(struct source_file *sf, struct mfile *from, struct owner *owner)
+{
+	const struct mobject *o = owner->m;
+	struct k8s_object *obj;
+	struct mobject *m;
+	struct mfile *g;
+
+	RB_REMOVE(owners, &sf->owners, owner);
+	TAILQ_FOREACH(g, &sf->files, entry) {
+		if (g == from ||
+		    (m = mobject_find(&g->objs, o->kind, o->ns, o->name)) == NULL)
+			continue;
+		if ((obj = decode_json(sf, m->json)) == NULL)
+			continue;
+		log_info("manifests %s: %s %s/%s: served from this file now "
+		    "that %s no longer has it", g->path, k8s_kind_str(o->kind),
+		    o->ns, o->name, from->path);
+		m->active = 1;
+		owner->m = m;
+		owner->file = g;
+		RB_INSERT(owners, &sf->owners, owner);
+		store_upsert(sf->store, obj);	/* replaces: no delete first */
+		return;
+	}
+	store_delete(sf->store, o->kind, o->ns, o->name);
+	free(owner);
+}
+
+/*
+ * Objects f used to serve and no longer has (objs NULL: none) leave the
+ * store, or are served from another file that has them too.
+ */
 static void
 drop_missing(struct source_file *sf, struct mfile *f, struct mobjects *objs)
 {
+	struct owner *owner;
 	struct mobject *o;
-	char *slash;
 
 	RB_FOREACH(o, mobjects, &f->objs) {
-		if (objs != NULL && mobject_find(objs, o->kind, o->name))
+		if (!o->active || (objs != NULL &&
+		    mobject_find(objs, o->kind, o->ns, o->name) != NULL))
 			continue;
-		slash = strchr(o->name, '/');
-		*slash = '\0';
-		store_delete(sf->store, o->kind, o->name, slash + 1);
-		*slash = '/';
+		if ((owner = owner_find(sf, o)) != NULL && owner->m == o)
+			hand_over(sf, f, owner);
+		else		/* cannot happen: an active copy has its owner */
+			store_delete(sf->store, o->kind, o->ns, o->name);
 	}
-}
-
-/* The items of a `kind: List` (or ServiceList, ...), else NULL. */
-static cJSON *
-list_items(const cJSON *doc)
-{
-	const char *kind = cJSON_GetStringValue(
-	    cJSON_GetObjectItemCaseSensitive(doc, "kind"));
-	cJSON *items = cJSON_GetObjectItemCaseSensitive(doc, "items");
-	size_t len;
-
-	if (kind == NULL || !cJSON_IsArray(items))
-		return NULL;
-	len = strlen(kind);
-	return len >= 4 && strcmp(kind + len - 4, "List") == 0 ? items : NULL;
 }
 
 static void
@@ -275,21 +344,39 @@ mfile_read(struct source_file *sf, struct mfile *f)
 	struct mobjects objs = RB_INITIALIZER(&objs);
 	cJSON *docs, *doc, *item, *items;
 	char err[256], where[64];
-	size_t len;
+	size_t len, n_objects = 0;
 	int d = 0, i;
 	char *text;
 
-	if ((text = file_read(f->path, MANIFEST_MAX, &len, err,
+	/* f->st is from the scan; file_read checks again what it opens. */
+	if (f->st.st_size > BOUND_MANIFEST_BYTES) {
+		log_warnx("manifests %s: %lld bytes, more than the bound of %d "
+		    "(BOUND_MANIFEST_BYTES); keeping its last good content",
+		    f->path, (long long)f->st.st_size, BOUND_MANIFEST_BYTES);
+		return;
+	}
+	if ((text = file_read(f->path, BOUND_MANIFEST_BYTES, &len, err,
 	    sizeof(err))) == NULL) {
 		log_warnx("manifests %s: %s; keeping its last good content",
 		    f->path, err);
 		return;
 	}
-	docs = parse_documents(f->path, text, len, err, sizeof(err));
+	docs = manifest_parse(f->path, text, len, err, sizeof(err));
 	free(text);
 	if (docs == NULL) {
 		log_warnx("manifests %s: %s; keeping its last good content",
 		    f->path, err);
+		return;
+	}
+	/* Counted before any is taken: the file is one unit, kept or not. */
+	cJSON_ArrayForEach(doc, docs)
+		n_objects += (items = manifest_list_items(doc)) != NULL ?
+		    (size_t)cJSON_GetArraySize(items) : 1;
+	if (n_objects > BOUND_OBJECTS_PER_FILE) {
+		log_warnx("manifests %s: %zu objects, more than the bound of "
+		    "%d (BOUND_OBJECTS_PER_FILE); keeping its last good "
+		    "content", f->path, n_objects, BOUND_OBJECTS_PER_FILE);
+		cJSON_Delete(docs);
 		return;
 	}
 	cJSON_ArrayForEach(doc, docs) {
@@ -300,7 +387,7 @@ mfile_read(struct source_file *sf, struct mfile *f)
 				    "object; skipped", f->path, d);
 			continue;
 		}
-		if ((items = list_items(doc)) != NULL) {
+		if ((items = manifest_list_items(doc)) != NULL) {
 			i = 0;
 			cJSON_ArrayForEach(item, items) {
 				snprintf(where, sizeof(where),
@@ -375,21 +462,27 @@ static void
 source_file_scan(struct source_file *sf, int force)
 {
 	struct mfile *f, *next;
-	struct dirent *de;
-	DIR *d;
+	struct dirent **names;
+	int i, n;
 
 	TAILQ_FOREACH(f, &sf->files, entry)
 		f->seen = 0;
 	if (sf->only != NULL)
 		scan_one(sf, sf->only, force);
-	else if ((d = opendir(sf->dir)) == NULL)
+	/*
+	 * In name order, so that of two files defining the same object the
+	 * same one wins at every start.
+	 */
+	else if ((n = scandir(sf->dir, &names, manifest_dirent_ok,
+	    alphasort)) == -1)
 		log_warn("manifests %s: cannot read the directory; keeping the "
 		    "last good content", sf->dir);
 	else {
-		while ((de = readdir(d)) != NULL)
-			if (manifest_name_ok(de->d_name))
-				scan_one(sf, de->d_name, force);
-		closedir(d);
+		for (i = 0; i < n; i++) {
+			scan_one(sf, names[i]->d_name, force);
+			free(names[i]);
+		}
+		free(names);
 		TAILQ_FOREACH_SAFE(f, &sf->files, entry, next) {
 			if (f->seen)
 				continue;
@@ -464,6 +557,10 @@ source_file_new(struct event_base *base, const char *path, struct store *store)
 	sf->path = xstrdup(path);
 	sf->inotify_fd = -1;
 	TAILQ_INIT(&sf->files);
+	RB_INIT(&sf->owners);
+	/* kube-apiserver's default --service-node-port-range. */
+	sf->node_port_lo = 30000;
+	sf->node_port_hi = 32767;
 	if (S_ISDIR(st.st_mode))
 		sf->dir = xstrdup(path);
 	else {
@@ -504,12 +601,28 @@ source_file_reload(struct source_file *sf)
 }
 
 void
+source_file_set_node_ports(struct source_file *sf, uint16_t lo, uint16_t hi)
+{
+	if (sf->node_port_lo == lo && sf->node_port_hi == hi)
+		return;
+	sf->node_port_lo = lo;
+	sf->node_port_hi = hi;
+	log_info("manifests %s: node-port range %u-%u", sf->path, lo, hi);
+	source_file_scan(sf, 1);
+}
+
+void
 source_file_free(struct source_file *sf)
 {
+	struct owner *owner;
 	struct mfile *f;
 
 	if (sf == NULL)
 		return;
+	while ((owner = RB_ROOT(&sf->owners)) != NULL) {
+		RB_REMOVE(owners, &sf->owners, owner);
+		free(owner);
+	}
 	while ((f = TAILQ_FIRST(&sf->files)) != NULL) {
 		TAILQ_REMOVE(&sf->files, f, entry);
 		mfile_free(sf, f, 0);

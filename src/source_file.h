@@ -6,10 +6,14 @@
  * `kind: List` with items, or several YAML documents.  Files are re-read
  * when they change (inotify on the directory) and on SIGHUP.  A file that
  * fails to parse keeps its last good content; a broken object is skipped;
- * either gives one warning naming file, document and reason.
+ * either gives one warning naming file, document and reason.  An object
+ * defined in two files is served from the first (in name order at start)
+ * until that file drops it; the other copy then takes over.
  */
 #ifndef SOURCE_FILE_H
 #define SOURCE_FILE_H
+
+#include <stdint.h>
 
 #include <event2/event.h>
 
@@ -23,6 +27,13 @@ struct source_file;
  */
 struct source_file *source_file_new(struct event_base *, const char *path,
 		    struct store *);
+/*
+ * nodePorts accepted (--service-node-port-range; 30000-32767 until this
+ * is called).  A Service with a nodePort outside is refused as the API
+ * server refuses it.  Re-reads every file when the range changes.
+ */
+void		 source_file_set_node_ports(struct source_file *, uint16_t lo,
+		    uint16_t hi);
 /* Re-read every file now (SIGHUP). */
 void		 source_file_reload(struct source_file *);
 void		 source_file_free(struct source_file *);

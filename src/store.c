@@ -13,6 +13,10 @@
  * re-joins only those and diffs the result against what was reported, so
  * the work is proportional to the changes, not to the cluster.
  *
+ * Services are bounded (BOUND_SERVICES): one past the bound is kept aside
+ * ("parked": stored, not joined, one warning) and joined, oldest first,
+ * when another Service goes.
+ *
  * A service port is one allocation (struct port_node): the public struct
  * followed by its address arrays and its strings, so it is immutable by
  * construction and freed with one free().
@@ -22,6 +26,7 @@
 
 #include <bsd/sys/queue.h>
 
+#include "bounds.h"
 #include "log.h"
 #include "store.h"
 #include "tree.h"
@@ -42,6 +47,8 @@ struct obj_entry {
 	struct k8s_object	*obj;
 	struct group		*group;		/* NULL: slice without label */
 	uint64_t		 gen;
+	int			 parked;	/* a Service past BOUND_SERVICES */
+	TAILQ_ENTRY(obj_entry)	 park_entry;	/* store.parked */
 };
 
 struct port_node {
@@ -77,6 +84,8 @@ struct store {
 	struct group_tree	 groups;
 	struct port_tree	 ports;
 	TAILQ_HEAD(, group)	 dirty;
+	TAILQ_HEAD(, obj_entry)	 parked;	/* oldest first */
+	size_t			 n_services;	/* joined, not parked */
 	size_t			 n_ports;
 	uint64_t		 gen;
 };
@@ -124,6 +133,7 @@ store_new(store_cb *cb, void *arg)
 	RB_INIT(&st->groups);
 	RB_INIT(&st->ports);
 	TAILQ_INIT(&st->dirty);
+	TAILQ_INIT(&st->parked);
 	return st;
 }
 
@@ -272,6 +282,14 @@ store_upsert(struct store *st, struct k8s_object *obj)
 		e = xcalloc(1, sizeof(*e));
 		e->kind = obj->kind;
 		e->gen = st->gen;
+		if (e->kind == K8S_SERVICE && st->n_services >= BOUND_SERVICES) {
+			log_warnx("service %s/%s: more than %d services "
+			    "(BOUND_SERVICES); skipped until others go",
+			    obj->ns, obj->name, BOUND_SERVICES);
+			e->parked = 1;
+			TAILQ_INSERT_TAIL(&st->parked, e, park_entry);
+		} else if (e->kind == K8S_SERVICE)
+			st->n_services++;
 	}
 	/* Same key values, so the tree order holds while pointers move. */
 	e->obj = obj;
@@ -280,14 +298,31 @@ store_upsert(struct store *st, struct k8s_object *obj)
 	if (old == NULL)
 		RB_INSERT(obj_tree, &st->objects, e);
 	k8s_object_free(old);
-	obj_link(st, e);
+	if (!e->parked)
+		obj_link(st, e);
 }
 
 static void
 obj_remove(struct store *st, struct obj_entry *e)
 {
+	struct obj_entry *next;
+
 	obj_unlink(st, e);
 	RB_REMOVE(obj_tree, &st->objects, e);
+	if (e->parked)
+		TAILQ_REMOVE(&st->parked, e, park_entry);
+	else if (e->kind == K8S_SERVICE) {
+		st->n_services--;
+		/* Room for the Service that waited longest. */
+		if ((next = TAILQ_FIRST(&st->parked)) != NULL) {
+			TAILQ_REMOVE(&st->parked, next, park_entry);
+			next->parked = 0;
+			st->n_services++;
+			log_info("service %s/%s: served now that another has "
+			    "gone (BOUND_SERVICES)", next->ns, next->name);
+			obj_link(st, next);
+		}
+	}
 	k8s_object_free(e->obj);
 	free(e);
 }

@@ -11,9 +11,15 @@
  * JSON values; quoted, block and !!str-tagged scalars stay strings.
  *
  * A manifest directory may be writable by less trusted parties, so the
- * builder guards against hostile input: nesting deeper than YAML_MAX_DEPTH
- * and streams expanding to more than YAML_MAX_NODES values (alias bombs,
- * "billion laughs") are refused instead of exhausting the stack or memory.
+ * builder guards against hostile input: nesting deeper than YAML_MAX_DEPTH,
+ * streams expanding to more than YAML_MAX_NODES values or to more than
+ * BOUND_YAML_EXPANDED_BYTES of JSON (alias bombs, "billion laughs", one
+ * huge anchored string aliased many times), and more than
+ * BOUND_YAML_ANCHORS anchors are refused instead of exhausting the stack
+ * or memory.  Sizes are counted as the tree is built, before an alias is
+ * copied, so a refused stream never costs more than its bound.  Anchors
+ * are found through a hash table: a stream of many anchors and aliases
+ * parses in linear time.
  */
 #include <ctype.h>
 #include <stdarg.h>
@@ -23,25 +29,33 @@
 
 #include <yaml.h>
 
+#include "bounds.h"
 #include "util.h"
 #include "yamljson.h"
 
 #define YAML_MAX_DEPTH	64
 #define YAML_MAX_NODES	1000000
+#define YAML_BUCKETS_MIN 64
 
 /* A node with an &anchor, kept until the end of its document. */
 struct yaml_anchor {
+	struct yaml_anchor *next;	/* in its hash bucket */
+	uint32_t	 hash;
 	char		*name;
 	const cJSON	*node;		/* inside the document being built */
 	size_t		 n_nodes;	/* values in its subtree */
+	size_t		 bytes;		/* JSON bytes of its subtree, about */
 	int		 height;	/* nesting levels in its subtree */
 };
 
 struct yaml_builder {
 	yaml_parser_t		 parser;
-	struct yaml_anchor	*anchors;
-	size_t			 n_anchors;
+	struct yaml_anchor	**buckets;	/* n_buckets, a power of 2 */
+	size_t			 n_buckets;
+	size_t			 n_anchors;	/* in the table (document) */
+	size_t			 n_defined;	/* anchors defined in the stream */
 	size_t			 n_nodes;	/* whole stream so far */
+	size_t			 n_bytes;	/* JSON bytes, whole stream */
 	char			*err;
 	size_t			 err_len;
 };
@@ -90,40 +104,97 @@ yaml_next(struct yaml_builder *b, yaml_event_t *ev)
 static void
 yaml_anchors_clear(struct yaml_builder *b)
 {
+	struct yaml_anchor *a, *next;
 	size_t i;
 
-	for (i = 0; i < b->n_anchors; i++)
-		free(b->anchors[i].name);
-	free(b->anchors);
-	b->anchors = NULL;
+	for (i = 0; i < b->n_buckets; i++)
+		for (a = b->buckets[i]; a != NULL; a = next) {
+			next = a->next;
+			free(a->name);
+			free(a);
+		}
+	free(b->buckets);
+	b->buckets = NULL;
+	b->n_buckets = 0;
 	b->n_anchors = 0;
 }
 
-static void
-yaml_anchor_add(struct yaml_builder *b, const yaml_char_t *name,
-    const cJSON *node, size_t n_nodes, int height)
+/* FNV-1a */
+static uint32_t
+yaml_hash(const char *s)
 {
-	struct yaml_anchor *a;
+	uint32_t h = 2166136261u;
 
-	b->anchors = xreallocarray(b->anchors, b->n_anchors + 1,
-	    sizeof(*b->anchors));
-	a = &b->anchors[b->n_anchors++];
-	a->name = xstrdup((const char *)name);
-	a->node = node;
-	a->n_nodes = n_nodes;
-	a->height = height;
+	for (; *s != '\0'; s++) {
+		h ^= (unsigned char)*s;
+		h *= 16777619u;
+	}
+	return h;
 }
 
-static const struct yaml_anchor *
+static struct yaml_anchor *
 yaml_anchor_find(const struct yaml_builder *b, const yaml_char_t *name)
 {
+	struct yaml_anchor *a;
+	uint32_t h;
+
+	if (b->n_buckets == 0)
+		return NULL;
+	h = yaml_hash((const char *)name);
+	for (a = b->buckets[h & (b->n_buckets - 1)]; a != NULL; a = a->next)
+		if (a->hash == h && strcmp(a->name, (const char *)name) == 0)
+			return a;
+	return NULL;
+}
+
+/* Double the table (or make the first one): load factor stays below 1. */
+static void
+yaml_anchors_grow(struct yaml_builder *b)
+{
+	struct yaml_anchor **buckets, *a, *next;
+	size_t n = b->n_buckets ? b->n_buckets * 2 : YAML_BUCKETS_MIN, i;
+
+	buckets = xcalloc(n, sizeof(*buckets));
+	for (i = 0; i < b->n_buckets; i++)
+		for (a = b->buckets[i]; a != NULL; a = next) {
+			next = a->next;
+			a->next = buckets[a->hash & (n - 1)];
+			buckets[a->hash & (n - 1)] = a;
+		}
+	free(b->buckets);
+	b->buckets = buckets;
+	b->n_buckets = n;
+}
+
+static int
+yaml_anchor_add(struct yaml_builder *b, const yaml_mark_t *mark,
+    const yaml_char_t *name, const cJSON *node, size_t n_nodes, size_t bytes,
+    int height)
+{
+	struct yaml_anchor *a;
 	size_t i;
 
+	if (b->n_defined >= BOUND_YAML_ANCHORS)
+		return yaml_fail(b, mark, "more than %d anchors "
+		    "(BOUND_YAML_ANCHORS)", BOUND_YAML_ANCHORS);
+	b->n_defined++;
 	/* YAML allows redefining an anchor: the latest definition wins. */
-	for (i = b->n_anchors; i > 0; i--)
-		if (strcmp(b->anchors[i - 1].name, (const char *)name) == 0)
-			return &b->anchors[i - 1];
-	return NULL;
+	if ((a = yaml_anchor_find(b, name)) == NULL) {
+		if (b->n_anchors >= b->n_buckets)
+			yaml_anchors_grow(b);
+		a = xcalloc(1, sizeof(*a));
+		a->name = xstrdup((const char *)name);
+		a->hash = yaml_hash(a->name);
+		i = a->hash & (b->n_buckets - 1);
+		a->next = b->buckets[i];
+		b->buckets[i] = a;
+		b->n_anchors++;
+	}
+	a->node = node;
+	a->n_nodes = n_nodes;
+	a->bytes = bytes;
+	a->height = height;
+	return 0;
 }
 
 /* Count one more value; refuse streams that grow without bound. */
@@ -134,6 +205,20 @@ yaml_count(struct yaml_builder *b, const yaml_mark_t *mark, size_t n)
 		return yaml_fail(b, mark, "more than %d values (alias bomb?)",
 		    YAML_MAX_NODES);
 	b->n_nodes += n;
+	return 0;
+}
+
+/*
+ * Count JSON bytes (about: a value's text, its key, quotes and separators)
+ * before the value is made; refuse a stream that would pass the bound.
+ */
+static int
+yaml_count_bytes(struct yaml_builder *b, const yaml_mark_t *mark, size_t n)
+{
+	if (n > BOUND_YAML_EXPANDED_BYTES - b->n_bytes)
+		return yaml_fail(b, mark, "expands to more than %d bytes "
+		    "(BOUND_YAML_EXPANDED_BYTES)", BOUND_YAML_EXPANDED_BYTES);
+	b->n_bytes += n;
 	return 0;
 }
 
@@ -304,11 +389,17 @@ yaml_key(struct yaml_builder *b, yaml_event_t *ev, char **key)
 		    strcmp((const char *)ev->data.scalar.value, "<<") == 0)
 			return yaml_fail(b, &ev->start_mark,
 			    "merge keys (<<) are not supported");
+		if (yaml_count_bytes(b, &ev->start_mark,
+		    ev->data.scalar.length + 3) == -1)
+			return -1;
 		*key = xstrdup((const char *)ev->data.scalar.value);
 		return 0;
 	case YAML_ALIAS_EVENT:
 		a = yaml_anchor_find(b, ev->data.alias.anchor);
 		if (a != NULL && cJSON_IsString(a->node)) {
+			if (yaml_count_bytes(b, &ev->start_mark,
+			    a->bytes + 1) == -1)
+				return -1;
 			*key = xstrdup(a->node->valuestring);
 			return 0;
 		}
@@ -328,6 +419,7 @@ yaml_children(struct yaml_builder *b, cJSON *parent, int is_map, int depth,
     size_t *n_nodes, int *height)
 {
 	yaml_event_t ev;
+	yaml_mark_t vmark;
 	yaml_event_type_t end = is_map ? YAML_MAPPING_END_EVENT :
 	    YAML_SEQUENCE_END_EVENT;
 	struct yaml_key_seen *keys = NULL;
@@ -356,10 +448,16 @@ yaml_children(struct yaml_builder *b, cJSON *parent, int is_map, int depth,
 		}
 		cn = 0;
 		ch = 0;
+		vmark = ev.start_mark;
 		if (yaml_node(b, &ev, depth + 1, &child, &cn, &ch) == -1)
 			goto fail;
 		if (is_map) {
-			cJSON_AddItemToObject(parent, key, child);
+			/* cJSON copies the key: that may fail for a long one. */
+			if (!cJSON_AddItemToObject(parent, key, child)) {
+				cJSON_Delete(child);
+				yaml_fail(b, &vmark, "out of memory");
+				goto fail;
+			}
 			free(key);
 			key = NULL;
 			if (n_keys == cap_keys) {
@@ -392,6 +490,7 @@ yaml_node(struct yaml_builder *b, yaml_event_t *ev, int depth, cJSON **out,
 	const struct yaml_anchor *a;
 	const yaml_char_t *anchor = NULL;
 	yaml_mark_t mark = ev->start_mark;
+	size_t bytes0 = b->n_bytes;
 	cJSON *node = NULL;
 	int rc = -1, is_map;
 
@@ -418,7 +517,8 @@ yaml_node(struct yaml_builder *b, yaml_event_t *ev, int depth, cJSON **out,
 			    YAML_MAX_DEPTH);
 			goto done;
 		}
-		if (yaml_count(b, &mark, a->n_nodes) == -1)
+		if (yaml_count(b, &mark, a->n_nodes) == -1 ||
+		    yaml_count_bytes(b, &mark, a->bytes) == -1)
 			goto done;
 		node = cJSON_Duplicate(a->node, 1);
 		*n_nodes = a->n_nodes;
@@ -426,7 +526,8 @@ yaml_node(struct yaml_builder *b, yaml_event_t *ev, int depth, cJSON **out,
 		rc = 0;
 		break;
 	case YAML_SCALAR_EVENT:
-		if (yaml_count(b, &mark, 1) == -1)
+		if (yaml_count(b, &mark, 1) == -1 || yaml_count_bytes(b, &mark,
+		    ev->data.scalar.length + 3) == -1)
 			goto done;
 		anchor = ev->data.scalar.anchor;
 		node = yaml_scalar(ev);
@@ -434,7 +535,8 @@ yaml_node(struct yaml_builder *b, yaml_event_t *ev, int depth, cJSON **out,
 		break;
 	case YAML_SEQUENCE_START_EVENT:
 	case YAML_MAPPING_START_EVENT:
-		if (yaml_count(b, &mark, 1) == -1)
+		if (yaml_count(b, &mark, 1) == -1 ||
+		    yaml_count_bytes(b, &mark, 2) == -1)
 			goto done;
 		is_map = ev->type == YAML_MAPPING_START_EVENT;
 		anchor = is_map ? ev->data.mapping_start.anchor :
@@ -454,8 +556,9 @@ yaml_node(struct yaml_builder *b, yaml_event_t *ev, int depth, cJSON **out,
 	if (node == NULL) {
 		yaml_fail(b, &mark, "out of memory");
 		rc = -1;
-	} else if (anchor != NULL)
-		yaml_anchor_add(b, anchor, node, *n_nodes, *height);
+	} else if (anchor != NULL && yaml_anchor_add(b, &mark, anchor, node,
+	    *n_nodes, b->n_bytes - bytes0, *height) == -1)
+		rc = -1;
 done:
 	/* anchor points into ev: it is copied above before this. */
 	yaml_event_delete(ev);
@@ -520,7 +623,11 @@ yaml_parse_stream(const char *text, size_t len, char *err, size_t err_len)
 	}
 	yaml_parser_set_input_string(&b.parser, (const unsigned char *)text,
 	    len);
-	docs = cJSON_CreateArray();
+	if ((docs = cJSON_CreateArray()) == NULL) {
+		snprintf(err, err_len, "line 1: out of memory");
+		yaml_parser_delete(&b.parser);
+		return NULL;
+	}
 
 	while (!done) {
 		if (yaml_next(&b, &ev) == -1)

@@ -242,6 +242,12 @@ class State:
         self.raw_seq = 0
         self.raw = []
         self.stall_faults = []
+        # POST /faults/watch-error: new watches answer with one ERROR event
+        self.watch_error_faults = []
+        # POST /faults/expire-continue: continue tokens answered with 410
+        self.expire_continue = 0
+        # POST /faults/huge-list: lists answered with a body of N bytes
+        self.huge_list_faults = []
         self.counters = self.new_counters()
 
     @staticmethod
@@ -829,6 +835,11 @@ class ApiHandler(http.server.BaseHTTPRequestHandler):
             st.counters["lists"] += 1
             lr = st.counters["lists_by_resource"]
             lr[resource] = lr.get(resource, 0) + 1
+            huge = st.take_fault(st.huge_list_faults, "/%s?" % resource,
+                                 False)
+        if huge is not None:
+            self.send_huge_list(resource, int(huge["bytes"]), hdr)
+            return
         if rvn is not None and rvn > st.rv and not cont:
             # A list for an RV the server has not seen yet waits briefly,
             # then gives up with 504 "Too large resource version".
@@ -853,6 +864,11 @@ class ApiHandler(http.server.BaseHTTPRequestHandler):
                                      "allowed when using continue")
                 at, start = decode_continue(cont)
                 objs = st.snapshot(resource, at)
+                if st.expire_continue > 0:
+                    # as if the snapshot had been compacted away
+                    st.expire_continue -= 1
+                    st.counters["faults_injected"] += 1
+                    objs = None
                 if objs is None:
                     self.send_status(410, "Expired", EXPIRED_CONTINUE_MSG,
                                      meta={"continue": encode_continue(
@@ -898,6 +914,34 @@ class ApiHandler(http.server.BaseHTTPRequestHandler):
         self.send_json(200, {"kind": info["kind"] + "List",
                              "apiVersion": info["apiVersion"],
                              "metadata": meta, "items": out}, hdr)
+
+    def send_huge_list(self, resource, size, hdr):
+        """A 200 list whose body is size bytes of valid items, streamed
+        (never held in memory here)."""
+        info = RESOURCES[resource]
+        head = dumps({"kind": info["kind"] + "List",
+                      "apiVersion": info["apiVersion"],
+                      "metadata": {"resourceVersion": str(
+                          self.app.state.rv)}})[:-2] + b',"items":['
+        item = b'{"metadata":{"name":"filler","namespace":"huge"}},'
+        block = item * (65536 // len(item))
+        with self.app.state.lock:
+            self.app.state.counters["faults_injected"] += 1
+        self.send_response(200)
+        self.common_headers()
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Transfer-Encoding", "chunked")
+        for k, v in hdr.items():
+            self.send_header(k, v)
+        self.end_headers()
+        self.status_sent = 200
+        self.write_chunk(head)
+        sent = len(head)
+        while sent + len(block) < size:
+            self.write_chunk(block)
+            sent += len(block)
+        self.write_chunk(item[:-1] + b"]}")
+        self.write_chunk(b"")
 
     def send_invalid(self, field, msg):
         self.send_status(422, "Invalid", 'ListOptions.meta.k8s.io "" is '
@@ -969,7 +1013,19 @@ class ApiHandler(http.server.BaseHTTPRequestHandler):
             raw_seq = st.raw_seq
             initial = (sie is True) or (sie is None and rvq in ("", "0"))
             expired = False
-            if initial:
+            werr = st.take_fault(st.watch_error_faults,
+                                 "/%s?" % resource, True)
+            if werr is not None:
+                # accepted, then one ERROR event and the end (as for 410)
+                st.counters["faults_injected"] += 1
+                expired = True
+                code = int(werr["code"])
+                first.append(wrap("ERROR", status_obj(
+                    code, {410: "Expired"}.get(code, "InternalError"),
+                    "too old resource version: %d (%d)" % (rvn, st.floor)
+                    if code == 410 else "injected watch error")))
+                cursor = rvn
+            elif initial:
                 for key in sorted(st.objects[resource]):
                     o = st.objects[resource][key]
                     if visible(o):
@@ -1374,11 +1430,41 @@ class App:
             with st.lock:
                 lst.append(f)
             return 200, {"ok": True}
+        if p == "faults/watch-error":
+            res = body.get("resource")
+            if res is not None and res not in RESOURCES:
+                raise BadRequest("unknown resource %r" % res)
+            f = {"code": int(body.get("code", 500)),
+                 "path": "/%s?" % res if res else None,
+                 "count": body.get("count"), "until": None}
+            if body.get("duration") is not None:
+                f["until"] = time.monotonic() + float(body["duration"])
+            elif f["count"] is None:
+                f["count"] = 1
+            with st.lock:
+                st.watch_error_faults.append(f)
+            return 200, {"ok": True}
+        if p == "faults/huge-list":
+            res = body.get("resource")
+            if res is not None and res not in RESOURCES:
+                raise BadRequest("unknown resource %r" % res)
+            f = {"bytes": int(body["bytes"]), "count": body.get("count", 1),
+                 "path": "/%s?" % res if res else None, "until": None}
+            with st.lock:
+                st.huge_list_faults.append(f)
+            return 200, {"ok": True}
+        if p == "faults/expire-continue":
+            with st.lock:
+                st.expire_continue = int(body.get("count", 1))
+            return 200, {"ok": True}
         if p == "faults/raw-watch":
             res = body.get("resource")
             if res is not None and res not in RESOURCES:
                 raise BadRequest("unknown resource %r" % res)
-            data = body["data"].encode()
+            if "data_b64" in body:
+                data = base64.b64decode(body["data_b64"])
+            else:
+                data = body["data"].encode()
             with st.lock:
                 st.raw_seq += 1
                 st.raw.append((st.raw_seq, res, data))
@@ -1390,6 +1476,9 @@ class App:
             with st.lock:
                 st.status_faults.clear()
                 st.stall_faults.clear()
+                st.watch_error_faults.clear()
+                st.huge_list_faults.clear()
+                st.expire_continue = 0
             return 200, {"ok": True}
         if p == "counters/reset":
             with st.lock:

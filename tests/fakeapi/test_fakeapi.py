@@ -8,6 +8,7 @@ C watcher depends on, with CA verification switched on.
 Run: python3 tests/fakeapi/test_fakeapi.py [-v]
 """
 
+import base64
 import http.client
 import json
 import os
@@ -595,6 +596,71 @@ class Faults(unittest.TestCase):
         c.close()
         self.assertIn(b'{"type":garbage\n', body)
         self.assertNotIn(b"not-for-services", body)
+
+    def test_raw_watch_bytes(self):
+        rv = S.ctl("GET", "/state")["resourceVersion"]
+        c, r = S.watch("/api/v1/services" + q(watch="true",
+                                              resourceVersion=rv))
+        time.sleep(0.3)
+        raw = b'{"a":"\x00\xff"}\n'
+        S.ctl("POST", "/faults/raw-watch",
+              {"data_b64": base64.b64encode(raw).decode()})
+        time.sleep(0.3)
+        S.ctl("POST", "/faults/close-watches", {"mode": "clean"})
+        body = r.read()
+        c.close()
+        self.assertIn(raw, body)
+
+    def test_watch_error_fault(self):
+        S.ctl("POST", "/faults/watch-error", {"code": 500, "count": 2,
+                                              "resource": "services"})
+        rv = S.ctl("GET", "/state")["resourceVersion"]
+        # not for another resource
+        c, r = S.watch("/apis/discovery.k8s.io/v1/endpointslices" +
+                       q(watch="true", resourceVersion=rv), timeout=2)
+        self.assertEqual(r.status, 200)
+        c.close()
+        for _ in range(2):
+            c, r = S.watch("/api/v1/services" + q(watch="true",
+                                                  resourceVersion=rv))
+            self.assertEqual(r.status, 200)
+            evs = [json.loads(line) for line in r.read().splitlines()]
+            c.close()
+            self.assertEqual(len(evs), 1)
+            self.assertEqual(evs[0]["type"], "ERROR")
+            self.assertEqual(evs[0]["object"]["code"], 500)
+        # the third is a normal watch again
+        c, r = S.watch("/api/v1/services" + q(watch="true",
+                                              resourceVersion=rv,
+                                              timeoutSeconds=1))
+        self.assertEqual([e["type"] for e in
+                          (json.loads(x) for x in r.read().splitlines())
+                          if e["type"] == "ERROR"], [])
+        c.close()
+
+    def test_expire_continue_fault(self):
+        for i in range(3):
+            S.ctl("POST", "/objects", svc("exp", "e%d" % i))
+        base = "/api/v1/namespaces/exp/services"
+        st, p1 = S.get_json(base + q(limit=1))
+        S.ctl("POST", "/faults/expire-continue", {"count": 1})
+        st, body = S.get_json(base + q(
+            limit=1, **{"continue": p1["metadata"]["continue"]}))
+        self.assertEqual(st, 410)
+        self.assertIn("continue parameter is too old", body["message"])
+        st, p2 = S.get_json(base + q(
+            limit=1, **{"continue": p1["metadata"]["continue"]}))
+        self.assertEqual(st, 200)
+
+    def test_huge_list_fault(self):
+        S.ctl("POST", "/faults/huge-list", {"resource": "endpoints",
+                                            "bytes": 300000})
+        st, body = S.get_json("/api/v1/endpoints")
+        self.assertEqual(st, 200)
+        self.assertGreater(len(json.dumps(body)), 250000)
+        self.assertEqual(body["kind"], "EndpointsList")
+        st, body = S.get_json("/api/v1/endpoints")
+        self.assertLess(len(json.dumps(body)), 250000)
 
     def test_recent_requests(self):
         t0 = time.time()

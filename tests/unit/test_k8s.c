@@ -567,6 +567,43 @@ static const struct bad_case bad_cases[] = {
 	{ EPS("\"subsets\":[{\"ports\":[{\"port\":99999}]}]"), -1,
 	    "subsets[0].ports[0].port: 99999 is not a valid port" },
 	{ EPS("\"subsets\":5"), -1, "subsets: 5 is not an array" },
+	/* Issue 11: values kube-apiserver refuses. */
+	{ SVC("{\"clusterIP\":\"127.0.0.1\",\"ports\":[{\"port\":80}]}"), -1,
+	    "spec.clusterIP: \"127.0.0.1\" is a loopback address" },
+	{ SVC("{\"clusterIPs\":[\"198.19.0.1\",\"::\"]}"), -1,
+	    "spec.clusterIPs[1]: \"::\" is an unspecified address" },
+	{ SVC("{\"externalIPs\":[\"127.0.0.1\"]}"), -1,
+	    "spec.externalIPs[0]: \"127.0.0.1\" is a loopback address" },
+	{ SVC("{\"externalIPs\":[\"169.254.169.254\"]}"), -1,
+	    "is a link-local address" },
+	{ SVC("{\"externalIPs\":[\"224.0.0.251\"]}"), -1,
+	    "is a multicast address" },
+	{ "{\"kind\":\"Service\",\"apiVersion\":\"v1\",\"metadata\":"
+	    "{\"name\":\"s\"},\"spec\":{},\"status\":{\"loadBalancer\":"
+	    "{\"ingress\":[{\"ip\":\"0.0.0.0\"}]}}}", -1,
+	    "status.loadBalancer.ingress[0].ip: \"0.0.0.0\" is an unspecified" },
+	{ SLICE("\"endpoints\":[{\"addresses\":[\"169.254.169.254\"]}]"), -1,
+	    "endpoints[0].addresses[0]: \"169.254.169.254\" is a link-local" },
+	{ EPS("\"subsets\":[{\"addresses\":[{\"ip\":\"ff02::1\"}]}]"), -1,
+	    "subsets[0].addresses[0].ip: \"ff02::1\" is a multicast address" },
+	{ SVC("{\"ports\":[{\"name\":\"HTTP\",\"port\":80}]}"), -1,
+	    "spec.ports[0].name: \"HTTP\" must start and end with a lower" },
+	{ SLICE("\"ports\":[{\"name\":\"a_b\",\"port\":80}]"), -1,
+	    "ports[0].name: \"a_b\" must consist of" },
+	{ "{\"kind\":\"Service\",\"apiVersion\":\"v1\",\"metadata\":"
+	    "{\"name\":\"web.x\"}}", -1,
+	    "metadata.name: \"web.x\" (5 characters) must consist of" },
+	{ "{\"kind\":\"Service\",\"apiVersion\":\"v1\",\"metadata\":"
+	    "{\"name\":\"s\",\"namespace\":\"Kube_System\"}}", -1,
+	    "metadata.namespace: \"Kube_System\"" },
+	{ "{\"kind\":\"EndpointSlice\",\"apiVersion\":\"discovery.k8s.io/v1\","
+	    "\"metadata\":{\"name\":\"x..y\",\"labels\":"
+	    "{\"kubernetes.io/service-name\":\"s\"}}}", -1,
+	    "metadata.name: \"x..y\"" },
+	{ "{\"kind\":\"EndpointSlice\",\"apiVersion\":\"discovery.k8s.io/v1\","
+	    "\"metadata\":{\"name\":\"x\",\"labels\":"
+	    "{\"kubernetes.io/service-name\":\"a b\"}}}", -1,
+	    "kubernetes.io/service-name: \"a b\" must consist of" },
 	{ "{\"kind\":\"Endpoints\",\"apiVersion\":\"v1beta1\",\"metadata\":"
 	    "{\"name\":\"s\"}}", 0, "apiVersion" },
 };
@@ -594,6 +631,60 @@ test_broken(void **state)
 			    err, bad_cases[i].msg);
 		cJSON_Delete(j);
 	}
+}
+
+/*
+ * Issue 11: a 520-character namespace was accepted, and its name cut to
+ * fit a buffer later crashed the daemon.  Now refused, with the length.
+ */
+static void
+test_long_names(void **state)
+{
+	char ns[521], *json;
+	struct k8s_object *o;
+	cJSON *j, *ports;
+	int i;
+
+	(void)state;
+	memset(ns, 'a', 520);
+	ns[520] = '\0';
+	json = xasprintf("{\"kind\":\"Service\",\"apiVersion\":\"v1\","
+	    "\"metadata\":{\"name\":\"s\",\"namespace\":\"%s\"},"
+	    "\"spec\":{\"clusterIP\":\"198.19.0.1\"}}", ns);
+	j = cJSON_Parse(json);
+	decode(j, -1);
+	assert_non_null(strstr(err, "metadata.namespace"));
+	assert_non_null(strstr(err, "(520 characters) must be no more than 63"));
+	cJSON_Delete(j);
+	free(json);
+
+	/* 63 is the longest label; 253 the longest slice name. */
+	ns[63] = '\0';
+	json = xasprintf("{\"kind\":\"Service\",\"apiVersion\":\"v1\","
+	    "\"metadata\":{\"name\":\"%s\",\"namespace\":\"%s\"}}", ns, ns);
+	j = cJSON_Parse(json);
+	o = decode(j, 1);
+	assert_int_equal(strlen(o->ns), 63);
+	k8s_object_free(o);
+	cJSON_Delete(j);
+	free(json);
+
+	/* Ports per Service: BOUND_PORTS_PER_SERVICE (1024). */
+	j = cJSON_Parse(SVC("{\"ports\":[]}"));
+	ports = cJSON_GetObjectItem(cJSON_GetObjectItem(j, "spec"), "ports");
+	for (i = 0; i < 1025; i++) {
+		cJSON *p = cJSON_CreateObject();
+
+		cJSON_AddNumberToObject(p, "port", 1 + i);
+		cJSON_AddItemToArray(ports, p);
+	}
+	decode(j, -1);
+	assert_non_null(strstr(err, "BOUND_PORTS_PER_SERVICE"));
+	cJSON_DeleteItemFromArray(ports, 0);
+	o = decode(j, 1);
+	assert_int_equal(o->svc.n_ports, 1024);
+	k8s_object_free(o);
+	cJSON_Delete(j);
 }
 
 /* Valid corner cases that must not be refused. */
@@ -974,6 +1065,7 @@ main(void)
 		cmocka_unit_test(test_yaml_manifest),
 		cmocka_unit_test(test_trigger_time),
 		cmocka_unit_test(test_broken),
+		cmocka_unit_test(test_long_names),
 		cmocka_unit_test(test_valid_corners),
 		cmocka_unit_test(test_fingerprint),
 		cmocka_unit_test(test_mutations),

@@ -635,6 +635,124 @@ test_base64(void **state)
 	}
 }
 
+/* No byte below 0x20 (but tab) or 0x7f anywhere in s. */
+static void
+assert_no_controls(const char *what, const char *s)
+{
+	for (; *s != '\0'; s++)
+		if (((unsigned char)*s < 0x20 && *s != '\t') || *s == 0x7f)
+			fail_msg("%s holds control byte 0x%02x", what,
+			    (unsigned char)*s);
+}
+
+/*
+ * A token goes into an HTTP header: CR, LF or another control byte would
+ * inject headers (Go's net/http refuses such a value too).  Refused from
+ * the kubeconfig, from a token file at start-up and when re-read (the
+ * last good token is kept), never echoed.
+ */
+static void
+test_hostile_token(void **state)
+{
+	struct kube_client_config c;
+	const char *kc;
+	char *tok, path[300];
+
+	(void)state;
+	expect_error(write_kc("k1", "    server: https://127.0.0.1\n",
+	    "    token: \"" SECRET "\\r\\nX-Injected: 1\"\n"), NULL,
+	    "user u: token: control characters");
+	expect_error(write_kc("k2", "    server: https://127.0.0.1\n",
+	    "    token: \"" SECRET "\\u007f\"\n"), NULL,
+	    "user u: token: control characters");
+	write_tmp("bad-token", SECRET "\nX-Injected: 1\n");
+	expect_error(write_kc("k3", "    server: https://127.0.0.1\n",
+	    "    tokenFile: bad-token\n"), NULL, "control characters");
+
+	/* Rotated to a bad token: the previous one stays in use. */
+	write_tmp("token", SECRET "\n");
+	kc = write_kc("k4", "    server: https://127.0.0.1\n",
+	    "    tokenFile: token\n");
+	snprintf(path, sizeof(path), "%s", kc);
+	assert_int_equal(resolve(path, NULL, &c), 0);
+	write_tmp("token", "new\r\nX-Injected: 1\n");
+	assert_int_equal(read_token_captured(&c, &tok), 0);
+	assert_string_equal(tok, SECRET);
+	assert_null(strstr(logbuf, "X-Injected"));
+	free(tok);
+	kubeconfig_free(&c);
+}
+
+/*
+ * tls-server-name becomes a URL host and a curl CONNECT_TO entry
+ * ("name:port:host:port"): only a DNS name or an IP address is taken.
+ */
+static void
+test_hostile_tls_server_name(void **state)
+{
+	static const char *const bad[] = {
+		"evil:1:198.18.0.1", "a b", "x/y", "a@b", "[::1]", "-", "",
+	};
+	struct kube_client_config c;
+	char body[512];
+	size_t i;
+
+	(void)state;
+	for (i = 0; bad[i][0] != '\0'; i++) {
+		snprintf(body, sizeof(body), "    server: https://127.0.0.1\n"
+		    "    tls-server-name: \"%s\"\n", bad[i]);
+		expect_error(write_kc("k", body, "    token: t\n"), NULL,
+		    "tls-server-name: not a DNS name or IP address");
+	}
+	snprintf(body, sizeof(body), "    server: https://127.0.0.1\n"
+	    "    tls-server-name: \"%0300d\"\n", 7);
+	expect_error(write_kc("k", body, "    token: t\n"), NULL,
+	    "tls-server-name: not a DNS name or IP address");
+	assert_int_equal(resolve(write_kc("k", "    server: https://127.0.0.1\n"
+	    "    tls-server-name: kubernetes.default.svc\n",
+	    "    token: t\n"), NULL, &c), 0);
+	assert_string_equal(c.tls_server_name, "kubernetes.default.svc");
+	kubeconfig_free(&c);
+	assert_int_equal(resolve(write_kc("k", "    server: https://127.0.0.1\n"
+	    "    tls-server-name: \"::1\"\n", "    token: t\n"), NULL, &c), 0);
+	kubeconfig_free(&c);
+}
+
+/*
+ * Names from the file end up in messages and in the origin that later
+ * log lines carry: control bytes are shown as '?' and long names cut, so
+ * a file cannot forge log lines or make one line of megabytes.
+ */
+static void
+test_hostile_names(void **state)
+{
+	struct kube_client_config c;
+	char *text, *p;
+	size_t n = 100000;
+
+	(void)state;
+	expect_error(write_tmp("k", "current-context: \"x\\ny\\u001b[31m\"\n"
+	    "contexts: []\n"), NULL, "context x?y?[31m not found");
+	assert_no_controls("error", err);
+
+	text = malloc(2 * n + 400);
+	assert_non_null(text);
+	p = text + sprintf(text, "clusters:\n- name: c\n  cluster:\n"
+	    "    server: https://127.0.0.1\ncontexts:\n- name: \"");
+	memset(p, 'n', n);
+	p += n;
+	p += sprintf(p, "\\n\"\n  context:\n    cluster: c\n"
+	    "current-context: \"");
+	memset(p, 'n', n);
+	p += n;
+	sprintf(p, "\\n\"\n");
+	assert_int_equal(resolve(write_tmp("k", text), NULL, &c), 0);
+	assert_no_controls("origin", c.origin);
+	assert_true(strlen(c.origin) < 1024);
+	kubeconfig_free(&c);
+	free(text);
+}
+
 int
 main(void)
 {
@@ -664,6 +782,12 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_missing_pieces, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_base64, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_hostile_token, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_hostile_tls_server_name,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_hostile_names, setup,
+		    teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,6 +1,7 @@
 /*
  * test_portalloc.c - proxy port allocation: kernel-chosen mode, range
- * exhaustion, put/get, ignored puts, and the random search start.
+ * exhaustion, put/get, ignored puts, the random search start, and the
+ * quarantine of ports whose rules may still be in the kernel.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -144,6 +145,76 @@ test_random_start(void **state)
 	assert_true(distinct >= 5);
 }
 
+/*
+ * Issue 11 point 5: a port freed by one service port is not handed to
+ * another until the rules that pointed at it are gone (the release after
+ * a successful commit), and a put cannot cut the quarantine short.
+ */
+static void
+test_quarantine(void **state)
+{
+	struct portalloc *pa = portalloc_new(40000, 40001);
+	int a, b;
+
+	(void)state;
+	a = portalloc_get(pa);
+	b = portalloc_get(pa);
+	assert_int_equal(portalloc_get(pa), -1);
+	assert_int_equal(portalloc_quarantine_count(pa), 0);
+	assert_false(portalloc_is_quarantined(pa, (uint16_t)a));
+
+	/* A's socket closes; its rule may still be in the kernel. */
+	portalloc_quarantine(pa, (uint16_t)a);
+	assert_true(portalloc_is_quarantined(pa, (uint16_t)a));
+	assert_false(portalloc_is_quarantined(pa, (uint16_t)b));
+	assert_int_equal(portalloc_quarantine_count(pa), 1);
+	assert_int_equal(portalloc_free_count(pa), 0);
+	assert_int_equal(portalloc_get(pa), -1);	/* B must wait */
+	/* Twice is once; a put does not free it early. */
+	portalloc_quarantine(pa, (uint16_t)a);
+	assert_int_equal(portalloc_quarantine_count(pa), 1);
+	portalloc_put(pa, (uint16_t)a);
+	assert_int_equal(portalloc_get(pa), -1);
+
+	/* The commit went through: the port is free again, once. */
+	assert_int_equal(portalloc_release(pa), 1);
+	assert_false(portalloc_is_quarantined(pa, (uint16_t)a));
+	assert_int_equal(portalloc_quarantine_count(pa), 0);
+	assert_int_equal(portalloc_free_count(pa), 1);
+	assert_int_equal(portalloc_get(pa), a);
+	assert_int_equal(portalloc_get(pa), -1);
+	assert_int_equal(portalloc_release(pa), 0);
+
+	/* Both out, both quarantined, one release frees both. */
+	portalloc_quarantine(pa, (uint16_t)a);
+	portalloc_quarantine(pa, (uint16_t)b);
+	assert_int_equal(portalloc_get(pa), -1);
+	assert_int_equal(portalloc_release(pa), 2);
+	assert_int_equal(portalloc_free_count(pa), 2);
+	portalloc_free(pa);
+}
+
+/* Kernel-chosen ports: only remembered, so the caller can bind again. */
+static void
+test_quarantine_kernel_chosen(void **state)
+{
+	struct portalloc *pa = portalloc_new(0, 0);
+
+	(void)state;
+	assert_false(portalloc_is_quarantined(pa, 41234));
+	portalloc_quarantine(pa, 41234);
+	portalloc_quarantine(pa, 65535);
+	portalloc_quarantine(pa, 0);			/* ignored */
+	assert_true(portalloc_is_quarantined(pa, 41234));
+	assert_true(portalloc_is_quarantined(pa, 65535));
+	assert_false(portalloc_is_quarantined(pa, 41235));
+	assert_int_equal(portalloc_get(pa), 0);
+	assert_int_equal(portalloc_release(pa), 2);
+	assert_false(portalloc_is_quarantined(pa, 41234));
+	assert_false(portalloc_is_quarantined(pa, 65535));
+	portalloc_free(pa);
+}
+
 int main(void);
 
 int
@@ -156,6 +227,8 @@ main(void)
 		cmocka_unit_test(test_out_of_range_put),
 		cmocka_unit_test(test_single_port_and_edges),
 		cmocka_unit_test(test_random_start),
+		cmocka_unit_test(test_quarantine),
+		cmocka_unit_test(test_quarantine_kernel_chosen),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

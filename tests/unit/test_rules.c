@@ -139,6 +139,53 @@ test_nodeport_udp(void **state)
 	rules_set_free(&rs);
 }
 
+/*
+ * A nodePort that cannot be held: its NodePort rules are dropped from
+ * the port's rules (and only from those), the portal rules kept.
+ */
+static void
+test_drop_nodeports(void **state)
+{
+	static const char *const expect[] = {
+		"-A KUBE-NODEPORT-CONTAINER -p tcp -m tcp --dport 30001 "
+		"-m comment --comment \"default/a:http\" "
+		"-j REDIRECT --to-ports 41001",
+		"-A KUBE-NODEPORT-HOST -p tcp -m tcp --dport 30001 "
+		"-m comment --comment \"default/a:http\" "
+		"-j REDIRECT --to-ports 41001",
+		"-A KUBE-PORTALS-CONTAINER -d 198.19.0.1/32 -p tcp -m tcp "
+		"--dport 80 -m comment --comment \"default/a:http\" "
+		"-j REDIRECT --to-ports 41001",
+		"-A KUBE-PORTALS-CONTAINER -d 198.19.0.2/32 -p tcp -m tcp "
+		"--dport 80 -m comment --comment \"default/b:http\" "
+		"-j REDIRECT --to-ports 41002",
+		"-A KUBE-PORTALS-HOST -d 198.19.0.1/32 -p tcp -m tcp --dport 80 "
+		"-m comment --comment \"default/a:http\" "
+		"-j REDIRECT --to-ports 41001",
+		"-A KUBE-PORTALS-HOST -d 198.19.0.2/32 -p tcp -m tcp --dport 80 "
+		"-m comment --comment \"default/b:http\" "
+		"-j REDIRECT --to-ports 41002",
+		NULL
+	};
+	struct rule_set rs = { 0 };
+	struct tport a, b;
+	size_t from;
+
+	(void)state;
+	tport_init(&a, "default/a:http", K8S_PROTO_TCP, 80, 30001,
+	    "198.19.0.1", NULL, NULL);
+	tport_init(&b, "default/b:http", K8S_PROTO_TCP, 80, 30002,
+	    "198.19.0.2", NULL, NULL);
+	assert_int_equal(rules_plan_port(&rs, &a.sp, 41001, NULL), 4);
+	from = rs.rs_n;
+	assert_int_equal(rules_plan_port(&rs, &b.sp, 41002, NULL), 4);
+	assert_int_equal(rules_drop_nodeports(&rs, from), 2);
+	assert_int_equal(rules_drop_nodeports(&rs, from), 0);
+	assert_int_equal(rules_drop_nodeports(&rs, rs.rs_n), 0);
+	assert_rendered(&rs, expect);
+	rules_set_free(&rs);
+}
+
 static void
 test_loadbalancer(void **state)
 {
@@ -534,6 +581,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_clusterip_only),
 		cmocka_unit_test(test_nodeport_udp),
+		cmocka_unit_test(test_drop_nodeports),
 		cmocka_unit_test(test_loadbalancer),
 		cmocka_unit_test(test_external_ips),
 		cmocka_unit_test(test_ipv6),

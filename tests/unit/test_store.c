@@ -18,6 +18,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "bounds.h"
 #include "k8s.h"
 #include "store.h"
 #include "util.h"
@@ -1067,6 +1068,58 @@ test_free_unflushed(void **state)
 
 int main(void);
 
+/*
+ * Issue 11: Services in total are bounded.  One past BOUND_SERVICES is
+ * skipped (kept aside, not served) and served when another goes.
+ */
+static void
+test_services_bound(void **state)
+{
+	struct k8s_object *o;
+	struct store *st;
+	char name[32];
+	size_t i;
+
+	(void)state;
+	st = store_new(NULL, NULL);
+	for (i = 0; i < BOUND_SERVICES + 2; i++) {
+		snprintf(name, sizeof(name), "s%zu", i);
+		o = svc_new(name, name, "198.19.0.10");
+		svc_port(o, "p", K8S_PROTO_TCP, 80, 0);
+		store_upsert(st, o);
+	}
+	store_flush(st);
+	assert_int_equal(store_count(st), BOUND_SERVICES);
+	snprintf(name, sizeof(name), "default/s%d:p", BOUND_SERVICES);
+	assert_null(port_by_key(st, name));
+	/* An update of a waiting Service keeps it waiting. */
+	name[strlen(name) - 2] = '\0';
+	o = svc_new(name + 8, "changed", "198.19.0.11");
+	svc_port(o, "p", K8S_PROTO_TCP, 80, 0);
+	store_upsert(st, o);
+	store_flush(st);
+	assert_int_equal(store_count(st), BOUND_SERVICES);
+
+	/* One goes: the first that waited comes in, with its update. */
+	store_delete(st, K8S_SERVICE, "default", "s7");
+	store_flush(st);
+	assert_int_equal(store_count(st), BOUND_SERVICES);
+	assert_null(port_by_key(st, "default/s7:p"));
+	snprintf(name, sizeof(name), "default/s%d:p", BOUND_SERVICES);
+	assert_non_null(port_by_key(st, name));
+	assert_string_equal(addr_str(&port_by_key(st, name)->cluster_ips[0], 0,
+	    name, sizeof(name)), "198.19.0.11");
+	snprintf(name, sizeof(name), "default/s%d:p", BOUND_SERVICES + 1);
+	assert_null(port_by_key(st, name));
+	/* A waiting one that goes leaves nothing behind. */
+	snprintf(name, sizeof(name), "s%d", BOUND_SERVICES + 1);
+	store_delete(st, K8S_SERVICE, "default", name);
+	store_delete(st, K8S_SERVICE, "default", "s8");
+	store_flush(st);
+	assert_int_equal(store_count(st), BOUND_SERVICES - 1);
+	store_free(st);
+}
+
 int
 main(void)
 {
@@ -1092,6 +1145,7 @@ main(void)
 		cmocka_unit_test(test_ipv6),
 		cmocka_unit_test(test_iteration_and_duplicates),
 		cmocka_unit_test(test_free_unflushed),
+		cmocka_unit_test(test_services_bound),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -12,7 +12,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
+#include "bounds.h"
 #include "util.h"
 #include "yamljson.h"
 
@@ -360,6 +362,108 @@ test_alias_bomb(void **state)
 	cJSON_Delete(docs);
 }
 
+static double
+now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/*
+ * Issue 11: one 1 MiB anchored string and 1,500 aliases (a file of about
+ * 1 MB) expanded to 1.5 GB, and the daemon exited on the allocation
+ * failure.  The expanded size is counted while the tree is built, so the
+ * stream is refused before the copies are made.
+ */
+static void
+test_alias_bytes_bound(void **state)
+{
+	size_t big = 1 << 20, n_alias = 1500, i, len;
+	char *text, *p;
+	cJSON *docs;
+	double t0;
+
+	(void)state;
+	text = xcalloc(1, big + n_alias * 8 + 64);
+	p = text;
+	p += sprintf(p, "s: &big ");
+	memset(p, 'x', big);
+	p += big;
+	p += sprintf(p, "\nl:\n");
+	for (i = 0; i < n_alias; i++)
+		p += sprintf(p, "- *big\n");
+	len = (size_t)(p - text);
+	t0 = now_s();
+	docs = yaml_parse_stream(text, len, err, sizeof(err));
+	print_message("# 1 MiB anchor x %zu aliases: refused in %.3f s: %s\n",
+	    n_alias, now_s() - t0, err);
+	assert_null(docs);
+	assert_non_null(strstr(err, "BOUND_YAML_EXPANDED_BYTES"));
+	assert_true(strncmp(err, "line ", 5) == 0);
+
+	/* 60 copies (60 MiB) stay within the 64 MiB bound. */
+	p = text + 8 + big;
+	p += sprintf(p, "\nl:\n");
+	for (i = 0; i < 60; i++)
+		p += sprintf(p, "- *big\n");
+	docs = yaml_parse_stream(text, (size_t)(p - text), err, sizeof(err));
+	if (docs == NULL)
+		fail_msg("60 copies refused: %s", err);
+	assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(
+	    cJSON_GetArrayItem(docs, 0), "l")), 60);
+	cJSON_Delete(docs);
+	free(text);
+}
+
+/*
+ * Many anchors: looked up by hash, so 50,000 anchors each used once parse
+ * in linear time (a linear search took seconds); past BOUND_YAML_ANCHORS
+ * the stream is refused.
+ */
+static void
+test_many_anchors(void **state)
+{
+	size_t n = 50000, i;
+	char *text, *p;
+	cJSON *docs, *d;
+	double t0, dt;
+
+	(void)state;
+	text = xcalloc(1, (BOUND_YAML_ANCHORS + 2) * 40);
+	p = text;
+	p += sprintf(p, "a:\n");
+	for (i = 0; i < n; i++)
+		p += sprintf(p, "- &a%zu %zu\n", i, i);
+	p += sprintf(p, "b:\n");
+	for (i = 0; i < n; i++)
+		p += sprintf(p, "- *a%zu\n", i);
+	t0 = now_s();
+	docs = yaml_parse_stream(text, (size_t)(p - text), err, sizeof(err));
+	dt = now_s() - t0;
+	print_message("# %zu anchors and %zu aliases: parsed in %.3f s\n", n,
+	    n, dt);
+	if (docs == NULL)
+		fail_msg("refused: %s", err);
+	d = cJSON_GetArrayItem(docs, 0);
+	assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(d, "b")), n);
+	assert_true(cJSON_GetArrayItem(cJSON_GetObjectItem(d, "b"),
+	    12345)->valuedouble == 12345);
+	cJSON_Delete(docs);
+	/* Generous: the linear search took several seconds here. */
+	assert_true(dt < 2.0);
+
+	p = text;
+	p += sprintf(p, "a:\n");
+	for (i = 0; i < BOUND_YAML_ANCHORS + 1; i++)
+		p += sprintf(p, "- &a%zu 1\n", i);
+	assert_null(yaml_parse_stream(text, (size_t)(p - text), err,
+	    sizeof(err)));
+	assert_non_null(strstr(err, "BOUND_YAML_ANCHORS"));
+	free(text);
+}
+
 static void
 test_kubernetes_manifest(void **state)
 {
@@ -446,6 +550,8 @@ main(void)
 		cmocka_unit_test(test_syntax_errors),
 		cmocka_unit_test(test_depth_limit),
 		cmocka_unit_test(test_alias_bomb),
+		cmocka_unit_test(test_alias_bytes_bound),
+		cmocka_unit_test(test_many_anchors),
 		cmocka_unit_test(test_kubernetes_manifest),
 		cmocka_unit_test(test_sample_kubeconfig),
 	};
