@@ -53,14 +53,20 @@ expect_match "Content-Type of /debug/history" \
 # chrome OUT ARGS...: headless Chromium on the status page, with enough
 # virtual time for the script's first fetches and redraws.  Its profile
 # goes under HOME: keep it in the temp dir.
+# On a loaded machine Chromium now and then hangs at start (its zygote
+# never answers): one more try before calling it an error.
 chrome() {
-	local out=$1
+	local out=$1 try
 	shift
-	HOME=$T_DIR timeout 60 "$CHROMIUM" --headless --no-sandbox --disable-gpu \
-	    --disable-dev-shm-usage --no-first-run --hide-scrollbars \
-	    --user-data-dir="$T_DIR/chromium" --virtual-time-budget=3000 \
-	    "$@" "$METRICS_URL/" >"$out" 2>"$T_DIR/chromium.err" ||
-	    hard_error "chromium failed: $(tail -3 "$T_DIR/chromium.err")"
+	for try in 1 2; do
+		HOME=$T_DIR timeout 45 "$CHROMIUM" --headless --no-sandbox \
+		    --disable-gpu --disable-dev-shm-usage --no-first-run \
+		    --hide-scrollbars --user-data-dir="$T_DIR/chromium" \
+		    --virtual-time-budget=3000 "$@" "$METRICS_URL/" \
+		    >"$out" 2>"$T_DIR/chromium.err" && return 0
+		log "chromium attempt $try failed: $(tail -1 "$T_DIR/chromium.err")"
+	done
+	hard_error "chromium failed: $(tail -3 "$T_DIR/chromium.err")"
 }
 
 chrome "$T_DIR/dom.html" --dump-dom
