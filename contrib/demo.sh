@@ -5,7 +5,8 @@
 #   e.g. contrib/demo.sh -- --v 2
 #
 # What it does, step by step:
-#   1. installs the Debian packages it needs (contrib/lib-deps.sh) and
+#   1. installs the Debian packages it needs, and only those (the build
+#      and demo lists of contrib/lib-deps.sh: no browser, no valgrind), and
 #      builds kube-uproxy in ./build unless already built;
 #   2. builds a throwaway cluster node out of network namespaces
 #      (contrib/lib-topology.sh): a "node", two "pods" on a bridge behind it,
@@ -119,7 +120,7 @@ nat() { ip netns exec "$TOPO_NODE" iptables-legacy -w 5 -t nat -S; }
 step "Packages and build"
 # shellcheck source=lib-deps.sh source-path=SCRIPTDIR
 . "$top/contrib/lib-deps.sh"
-deps_install || die "cannot install the packages this demo needs"
+deps_install_demo || die "cannot install the packages this demo needs"
 bin=${KUBE_UPROXY:-$top/build/src/kube-uproxy}
 if [[ -z ${KUBE_UPROXY:-} ]]; then
 	if [[ ! -f $top/build/Makefile ]]; then

@@ -7,18 +7,30 @@
 # with the real error.
 # shellcheck shell=bash
 
-# Build: compiler, autotools and the -dev packages configure.ac checks.
-# Test: cmocka, python3 (fake API server), iproute2 (ip netns), procps,
-# nginx-light and curl (e2e and demo), iptables, nftables (`nft`, only to
-# read our tables in tests), valgrind, chromium
-# (the status page test), python3-yaml (contrib manifests checked).
-KUP_DEB_PACKAGES=(
+# Three lists, so that each script installs only what it uses:
+# build: compiler, autotools and the -dev packages configure.ac checks
+#   (cmocka too: configure requires it);
+# demo: what contrib/demo.sh runs besides kube-uproxy: iproute2 (ip netns),
+#   procps (sysctl), nginx-light (the pods), curl, iptables, python3;
+# test: what only the test suite needs: openssl (the fake API server's
+#   CA), nftables (`nft`, only to read our tables in tests; the daemon
+#   never runs it), valgrind (check.sh --valgrind), chromium (the status
+#   page test), python3-yaml (contrib manifests checked).
+# contrib/demo.sh installs build + demo; contrib/check.sh all three.
+KUP_BUILD_DEB_PACKAGES=(
 	build-essential autoconf automake libtool pkg-config
 	libevent-dev libcurl4-openssl-dev libcjson-dev
 	libip4tc-dev libip6tc-dev libyaml-dev libbsd-dev libcmocka-dev
 	libnftnl-dev libmnl-dev
-	python3 openssl iproute2 procps nginx-light curl iptables nftables valgrind
-	chromium python3-yaml
+)
+KUP_DEMO_DEB_PACKAGES=(python3 iproute2 procps nginx-light curl iptables)
+KUP_TEST_DEB_PACKAGES=(openssl nftables valgrind chromium python3-yaml)
+
+# What deps_install installs: everything (check.sh), unless a script
+# narrows it (deps_install_demo).
+KUP_DEB_PACKAGES=(
+	"${KUP_BUILD_DEB_PACKAGES[@]}" "${KUP_DEMO_DEB_PACKAGES[@]}"
+	"${KUP_TEST_DEB_PACKAGES[@]}"
 )
 
 # Bench only (tests/bench/run.sh, `make bench`), never installed by
@@ -71,6 +83,16 @@ deps_install() {
 deps_install_bench() {
 	local saved=("${KUP_DEB_PACKAGES[@]}") rc=0
 	KUP_DEB_PACKAGES=("${KUP_BENCH_DEB_PACKAGES[@]}")
+	deps_install || rc=1
+	KUP_DEB_PACKAGES=("${saved[@]}")
+	return "$rc"
+}
+
+# deps_install_demo: deps_install for the build and demo lists only (no
+# Chromium, no valgrind: the demo does not use them).
+deps_install_demo() {
+	local saved=("${KUP_DEB_PACKAGES[@]}") rc=0
+	KUP_DEB_PACKAGES=("${KUP_BUILD_DEB_PACKAGES[@]}" "${KUP_DEMO_DEB_PACKAGES[@]}")
 	deps_install || rc=1
 	KUP_DEB_PACKAGES=("${saved[@]}")
 	return "$rc"

@@ -28,6 +28,7 @@
 #include "admin.h"
 #include "bounds.h"
 #include "config.h"
+#include "history.h"
 #include "log.h"
 #include "metrics.h"
 #include "proxier.h"
@@ -73,6 +74,7 @@ struct admin {
 	uint64_t		 livez_200;
 	struct metrics_writer	*writers;	/* admin_add_metrics */
 	size_t			 n_writers;
+	struct history		*history;	/* the status page's sparklines */
 };
 
 static void	conn_touch(struct admin *, struct evhttp_request *);
@@ -507,6 +509,9 @@ admin_new(struct event_base *base, const struct config *cfg,
 		evhttp_set_cb(a->metrics.as_http, "/", status_page_cb, a);
 		evhttp_set_cb(a->metrics.as_http, "/metrics", metrics_cb, a);
 		evhttp_set_cb(a->metrics.as_http, "/debug/services", debug_services_cb, a);
+		a->history = history_new(base, proxier);
+		evhttp_set_cb(a->metrics.as_http, "/debug/history",
+		    history_http_cb, a->history);
 		evhttp_set_cb(a->metrics.as_http, "/proxyMode", proxy_mode_cb, a);
 		evhttp_set_cb(a->metrics.as_http, "/configz", configz_cb, a);
 		/* kube-proxy serves these on the metrics port too. */
@@ -527,6 +532,7 @@ admin_free(struct admin *a)
 	admin_server_free(&a->healthz);
 	admin_server_free(&a->metrics);
 	free(a->writers);
+	history_free(a->history);
 	free(a);
 }
 

@@ -132,6 +132,7 @@ struct endpoint_stats *
 metrics_endpoint_hold(struct endpoint_stats *es)
 {
 	es->es_active++;
+	es->es_connections++;
 	return es;
 }
 
@@ -358,6 +359,10 @@ metrics_write_ports(struct evbuffer *b, const struct metrics_port *ports,
 		{ "kube_uproxy_endpoint_dial_retries_total", "counter",
 		    "Connect attempts to the endpoint made after a failed one.",
 		    offsetof(struct endpoint_stats, es_dial_retries) },
+		{ "kube_uproxy_endpoint_connections_total", "counter",
+		    "Connections (TCP) or flows (UDP) sent to the endpoint, "
+		    "retries included.",
+		    offsetof(struct endpoint_stats, es_connections) },
 	};
 	const char *labels[] = { "service_port", NULL, "protocol", NULL, NULL };
 	const char *ep_labels[] = { "service_port", NULL, "endpoint", NULL,

@@ -66,6 +66,7 @@ struct endpoint_stats {
 	uint64_t	es_active;		/* gauge and reference count */
 	uint64_t	es_dial_failures;	/* attempts to it that failed */
 	uint64_t	es_dial_retries;	/* attempts to it after a failure */
+	uint64_t	es_connections;		/* connections or flows sent to it */
 	int		es_listed;		/* still in its lb's list */
 };
 
@@ -73,7 +74,11 @@ struct endpoint_stats {
 struct endpoint_stats *metrics_endpoint_new(const union addr *ep);
 /* The lb drops the endpoint: frees the record unless a holder remains. */
 void	metrics_endpoint_unlist(struct endpoint_stats *);
-/* A connection or flow starts using es: es_active++.  Returns es. */
+/*
+ * A connection or flow starts using es: es_active++ and es_connections++
+ * (each connect attempt counts, a retry on another endpoint too: the
+ * share of connections each endpoint was sent).  Returns es.
+ */
 struct endpoint_stats *metrics_endpoint_hold(struct endpoint_stats *);
 /* ... and stops: es_active--, freed if unlisted and unused.  NULL is ok. */
 void	metrics_endpoint_release(struct endpoint_stats *);

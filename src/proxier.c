@@ -865,3 +865,22 @@ proxier_debug_json(struct proxier *p)
 	}
 	return arr;
 }
+
+struct metrics_port *
+proxier_ports(struct proxier *p, size_t *n)
+{
+	struct metrics_port *ports;
+	struct proxied_port *pp;
+
+	ports = xreallocarray(NULL, p->count + 1, sizeof(*ports));
+	*n = 0;
+	RB_FOREACH(pp, proxied_ports, &p->tree) {
+		ports[*n].name = pp->pp_sp->key;
+		ports[*n].protocol = k8s_proto_str(pp->pp_sp->protocol);
+		ports[*n].stats = &pp->pp_stats;
+		ports[*n].endpoints = lb_endpoint_stats_all(pp->pp_lb);
+		ports[*n].n_endpoints = lb_count(pp->pp_lb);
+		(*n)++;
+	}
+	return ports;
+}

@@ -1,9 +1,12 @@
 /*
  * status_page.h - the status page served at / on the metrics address.
  *
- * One self-contained HTML document (inline CSS, no script, no external
- * asset) that shows what `kube-uproxy show` shows, plus the way a packet
- * takes to each service port, and reloads itself every 2 seconds.
+ * One self-contained HTML document (inline CSS, inline SVG and a little
+ * inline script, no external asset): for each service port, sparklines
+ * of the last five minutes (new connections/s, active connections, bytes/s
+ * each way, redrawn every second from /debug/history) and its endpoints
+ * with their share of connections and their failures; then what
+ * `kube-uproxy show` shows, and the way a packet takes to each port.
  */
 #ifndef STATUS_PAGE_H
 #define STATUS_PAGE_H
