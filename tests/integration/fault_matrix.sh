@@ -54,7 +54,6 @@ CELLS=(
 	"socket-EMFILE|socket errno=EMFILE|"
 	"accept4-EMFILE|accept4 errno=EMFILE|noadmin"
 	"accept4-EMFILE-admin|accept4 errno=EMFILE|noadmin adminwait"
-	"accept4-ECONNABORTED-1in2|accept4 errno=ECONNABORTED rate=2 seed=3|"
 	"connect-ECONNREFUSED|connect errno=ECONNREFUSED|"
 	"connect-EADDRNOTAVAIL-1in2|connect errno=EADDRNOTAVAIL rate=2 seed=4|"
 	"sendmmsg-ENOBUFS|sendmmsg errno=ENOBUFS|"
@@ -125,7 +124,7 @@ settle() {
 	for i in $(seq 30); do
 		sleep 0.2
 		n=$(fd_count)
-		[ "$n" = "$prev" ] && [ "$i" -ge 4 ] && break
+		[ "$n" = "$prev" ] && [ "$i" -ge 3 ] && break
 		prev=$n
 	done
 }
@@ -210,7 +209,7 @@ for cell in "${CELLS[@]}"; do
 	[[ " $opts " == *" noadmin "* ]] || live=$(livez)
 	rec=$("$PYTHON3" "$TRAFFIC" recover --ctl "$CTL" \
 	    --tcp "127.0.0.1:$TCP_PP" --udp "127.0.0.1:$UDP_PP" --limit 5)
-	sleep 1
+	sleep 0.5
 	load_stop
 	if ! t_running "$T_DAEMON_PID"; then
 		wait "$T_DAEMON_PID" 2>/dev/null
