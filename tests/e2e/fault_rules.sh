@@ -9,6 +9,9 @@
 # (XTABLES_LOCKFILE), so holding it never touches the host's lock.  Cells:
 #   iptc_commit-ENOMEM, iptc_commit-EAGAIN   every commit fails
 #   xtables-lock-held                        someone holds the lock
+#   portreuse-failed-commit                  a port freed while commits
+#                                            fail is not given to another
+#                                            Service (point 5)
 # each for FAULT_SECONDS (LOCK_SECONDS for the lock; the issue's 60 s by
 # hand: LOCK_SECONDS=60).  During the fault a Service is added and one
 # removed; existing Services must answer the client.  After the clear: the
@@ -71,6 +74,15 @@ for line in open(sys.argv[2]):
     g = lambda pat: (re.search(pat, r) or [None, None])[1]
     have.add((m.group(1), g(r'-d (\S+)'), g(r'-p (\S+)'), g(r'--dport (\d+)'),
               (g(r'--comment "?([^" ]+)"?') or ""), g(r'--to-ports (\d+)')))
+if sys.argv[3:] == ["misroute"]:
+    # Rules that send a Service's clients to a proxy port which
+    # /debug/services now gives to another service port.
+    owner = {str(o["proxyPort"]): "%s:%s" % (o["service"], o.get("portName", ""))
+             for o in debug}
+    bad = sorted(x for x in have if x[5] in owner and owner[x[5]] != x[4])
+    for x in bad:
+        print("misroute: %s %s -> port %s, which is %s's" % (x[4], x[1], x[5], owner[x[5]]))
+    sys.exit(1 if bad else 0)
 missing, extra = want - have, have - want
 for x in sorted(missing):
     print("missing:", " ".join(map(str, x)))
@@ -176,6 +188,40 @@ RULE_LIMIT_MS=${RULE_LIMIT_MS:-2000}
 RULES="iptc_commit errno=ENOMEM" LIMIT_MS=$RULE_LIMIT_MS cell iptc_commit-ENOMEM 1
 RULES="iptc_commit errno=EAGAIN" LIMIT_MS=$RULE_LIMIT_MS cell iptc_commit-EAGAIN 2
 HOLD=1 LIMIT_MS=$RULE_LIMIT_MS cell xtables-lock-held 3
+
+# A proxy port freed while commits fail must not be handed to another
+# Service while the kernel still redirects the first one's clients to it
+# (issue 11, point 5).  Two ports in the range, both taken: "victim" is
+# removed and "intruder" added during the fault, so the only port the
+# intruder can get is the victim's.
+portreuse() {
+	local name=portreuse-failed-commit why="" details
+	stop_proxy
+	rm -f "$T_DIR"/manifests/*.yaml
+	svc keep 198.19.0.10
+	svc victim 198.19.0.21
+	start_proxy --v 1 --iptables-sync-period 5s --proxy-port-range 40000-40001
+	wait_for 5 "rules consistent before the port reuse cell" consistent
+	printf 'armed\niptc_commit errno=ENOMEM\n' >"$CTL.tmp" && mv -f "$CTL.tmp" "$CTL"
+	sleep 0.3
+	remove_manifest victim.yaml
+	svc intruder 198.19.0.40
+	poll 3 port_gone default/victim http
+	sleep 1.5	# a failed commit or two, and the retries
+	client http "$METRICS_URL/debug/services" >"$T_DIR/debug.json" 2>/dev/null
+	nat_rules >"$T_DIR/nat.txt"
+	if ! "$PYTHON3" "$T_DIR/consistent.py" "$T_DIR/debug.json" "$T_DIR/nat.txt" \
+	    misroute >"$T_DIR/misroute.txt"; then
+		why="$(head -n 2 "$T_DIR/misroute.txt" | tr '\n' ' ')during the fault"
+	fi
+	: >"$CTL.tmp" && mv -f "$CTL.tmp" "$CTL"
+	poll 5 consistent || why="$why; rules inconsistent 5 s after the clear"
+	t_running "$T_DAEMON_PID" || why="$why; CRASH"
+	details="intruder's port $(proxy_port default/intruder http || echo none)"
+	if [ -z "$why" ]; then record "$name" 1 "$details"
+	else record "$name" 0 "${why#; }: $details"; fi
+}
+portreuse
 
 echo
 printf '%-28s %-6s %s\n' "fault" "result" "details"
