@@ -166,6 +166,10 @@ launch
 load_start
 sleep 2
 load_stop
+# Both kinds of traffic must work before any fault, or no cell means anything.
+read -r wtcp wudp < <(jget '"%d %d" % (d["tcp_ok"], d["udp_ok"])' <"$T_DIR/load.json")
+[ "${wtcp:-0}" -gt 0 ] && [ "${wudp:-0}" -gt 0 ] ||
+    hard_error "no fault armed, yet traffic fails: tcp ok ${wtcp:-?}, udp ok ${wudp:-?} ($(cat "$T_DIR/load.json"))"
 settle
 FD0=$(fd_count) RSS0=$(rss_kb)
 log "after warm-up: $FD0 fds, RSS $RSS0 kB"
