@@ -16,9 +16,33 @@
  * EOF is forwarded as shutdown(SHUT_WR) and the other direction keeps
  * running; a reset is forwarded as a reset (SO_LINGER 0); both sockets
  * close when both directions have seen and forwarded EOF.
+ *
+ * Connections end (issue 11), at no cost per read or write:
+ * - TCP keepalive (--tcp-keepalive) is set on the listener, whose accepted
+ *   sockets inherit it (Linux copies the listener's socket and its
+ *   keepalive fields into the child, tcp_create_openreq_child), and on
+ *   the backend socket when it is made: a dead peer shows up as a read
+ *   error (ETIMEDOUT) and the other side gets a reset.
+ * - A half-closed relay gets a timer (--tcp-fin-timeout) when its first
+ *   direction ends, not before.  Traffic in the other direction only
+ *   stores a timestamp; the timer, when it fires, re-arms for what is
+ *   left or resets both sides.
+ * - Buffers and pipes come from relay_pool, bounded by --relay-memory.
+ *   A read that finds the pool full moves bytes in place instead: peek
+ *   into the shared scratch buffer, send, then consume only what the
+ *   destination took (recv MSG_TRUNC discards without copying).  What
+ *   the destination cannot take stays in the source's kernel buffer, so
+ *   clients that stop reading pin at most the pool, never more, and the
+ *   other connections keep moving at the cost of one more system call
+ *   per chunk while the pool is full.
+ * - Connections in total are bounded below RLIMIT_NOFILE (two descriptors
+ *   each, pipes and BOUND_FD_RESERVE kept aside): past it, a client is
+ *   accepted and reset at once, and counted.
  */
 #include <sys/types.h>
+#include <sys/param.h>
 #include <sys/queue.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 
 #include <netinet/in.h>
@@ -34,9 +58,11 @@
 #include <event2/event_struct.h>
 
 #include "addr.h"
+#include "bounds.h"
 #include "lb.h"
 #include "log.h"
 #include "metrics.h"
+#include "proxy_socket.h"
 #include "relay_pool.h"
 #include "tcp_proxy.h"
 #include "util.h"
@@ -44,6 +70,7 @@
 #define ACCEPT_BATCH	64	/* accepts per wakeup */
 #define ACCEPT_PAUSE_MS	100	/* accepts off after EMFILE and friends */
 #define RELAY_BURST	4	/* reads per wakeup, so one stream cannot starve others */
+#define KEEPALIVE_PROBES 3	/* --tcp-keepalive: probes before a peer is dead */
 
 /* Timeout of each connect attempt; their count is the number of attempts. */
 static const unsigned dial_timeout_ms[] = { 250, 500, 1000, 2000 };
@@ -96,6 +123,8 @@ struct connection {
 	uint8_t			 mode;		/* enum relay_mode, fixed at connect */
 	union addr		 client;
 	struct endpoint_stats	*ep;		/* held: the endpoint it dials or relays to */
+	struct event		*fin_ev;	/* half-closed: --tcp-fin-timeout */
+	uint64_t		 fin_last_ms;	/* half-closed: last progress */
 	struct relay_half	 up;		/* client to backend */
 	struct relay_half	 down;		/* backend to client */
 };
@@ -103,6 +132,10 @@ struct connection {
 /* The process-wide state tcp_proxy.h names. */
 static enum relay_mode	 relay_mode = RELAY_COPY;
 static unsigned		 relays_active;
+static unsigned		 relays_max = ~0u;	/* tcp_proxy_configure */
+static int		 keepalive_s;		/* 0: off */
+static uint64_t		 fin_timeout_ms;	/* 0: off */
+static uint64_t		 over_limit_warn_ms;	/* last "bound reached" line */
 /* Relays whose proxy closed, for tcp_relays_close_all. */
 static struct conn_list	 orphans = TAILQ_HEAD_INITIALIZER(orphans);
 
@@ -110,6 +143,7 @@ static struct conn_list	 orphans = TAILQ_HEAD_INITIALIZER(orphans);
 #define RESET_BOTH	(-2)
 
 static void	conn_redial(struct connection *);
+static void	conn_fin_cb(evutil_socket_t, short, void *);
 static void	up_write_cb(evutil_socket_t, short, void *);
 static void	down_write_cb(evutil_socket_t, short, void *);
 
@@ -117,6 +151,58 @@ void
 tcp_relay_mode_set(enum relay_mode mode)
 {
 	relay_mode = mode;
+}
+
+void
+tcp_proxy_configure(uint64_t keepalive_ms, uint64_t fin_ms, size_t memory)
+{
+	struct rlimit rl;
+	uint64_t nofile = 1 << 20, reserve = BOUND_FD_RESERVE, budget;
+	size_t max_pipes = 0;
+
+	/* TCP_KEEPIDLE and TCP_KEEPINTVL are whole seconds, at most 32767. */
+	keepalive_s = keepalive_ms == 0 ? 0 : (int)MIN((keepalive_ms + 999) /
+	    1000, 32767);
+	fin_timeout_ms = fin_ms;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
+		nofile = rl.rlim_cur;
+	/* A tiny limit (tests) keeps half of it aside rather than all. */
+	if (nofile < 2 * reserve)
+		reserve = nofile / 2;
+	budget = nofile - reserve;
+	/* Splice pipes cost two descriptors each: at most a quarter of them. */
+	if (relay_mode == RELAY_SPLICE) {
+		max_pipes = MIN(memory / RELAY_PIPE_SIZE, budget / 8);
+		if (max_pipes == 0)
+			max_pipes = 1;
+		budget -= MIN(budget, 2 * max_pipes);
+	}
+	relays_max = (unsigned)MIN(MAX(budget / 2, 1), UINT32_MAX / 2);
+	metrics_datapath.tcp_conn_limit = relays_max;
+	relay_pool_set_limit(memory, max_pipes);
+	log_debug(1, "tcp: at most %u connections (RLIMIT_NOFILE %llu), "
+	    "relay memory %zu bytes, keepalive %ds, fin timeout %llums",
+	    relays_max, (unsigned long long)nofile, memory, keepalive_s,
+	    (unsigned long long)fin_timeout_ms);
+}
+
+/*
+ * Keepalive per --tcp-keepalive: idle and interval the same, 3 probes.
+ * On a listener this is inherited by every accepted socket.
+ */
+static void
+sock_keepalive(int fd)
+{
+	int one = 1, cnt = KEEPALIVE_PROBES;
+
+	if (keepalive_s == 0)
+		return;
+	(void)setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &keepalive_s,
+	    sizeof(keepalive_s));
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &keepalive_s,
+	    sizeof(keepalive_s));
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof(cnt));
 }
 
 unsigned
@@ -190,6 +276,8 @@ conn_free(struct connection *c, int reset_fd, const char *reason)
 			event_free(c->down.ev_write);
 		half_release(&c->up);
 		half_release(&c->down);
+		if (c->fin_ev != NULL)
+			event_free(c->fin_ev);
 	}
 	if (c->cfd == reset_fd || reset_fd == RESET_BOTH)
 		close_reset(c->cfd);
@@ -236,12 +324,115 @@ half_flush(struct connection *c, int is_up)
 	}
 	*counter += (uint64_t)n;
 	h->off += (uint32_t)n;
+	if (c->fin_ev != NULL)		/* half-closed: see conn_fin_cb */
+		c->fin_last_ms = mono_ms();
 	if (h->off == h->len) {
 		/* Drained: give the buffer or empty pipe back at once. */
 		h->len = 0;
 		half_release(h);
 	}
 	return 0;
+}
+
+/*
+ * The source said EOF (n == 0) or failed (n == -1, errno set, not EAGAIN):
+ * forward it.  Returns -1 when the connection was freed.
+ */
+static int
+half_end(struct connection *c, int is_up, ssize_t n)
+{
+	struct relay_half *h = is_up ? &c->up : &c->down;
+	struct relay_half *other = is_up ? &c->down : &c->up;
+	int dst = is_up ? c->bfd : c->cfd;
+	struct timeval tv;
+
+	if (n == -1) {
+		log_debug(4, "%s: read: %s", conn_name(c), strerror(errno));
+		/* A peer that stopped answering keepalive probes. */
+		if (errno == ETIMEDOUT)
+			metrics_datapath.tcp_peer_timeouts++;
+		conn_free(c, dst, is_up ? "client reset" : "backend reset");
+		return -1;
+	}
+	h->done = 1;
+	/* Both ways done: the close sends this FIN, no shutdown. */
+	if (other->done) {
+		conn_free(c, -1, "closed");
+		return -1;
+	}
+	event_del(&h->ev_read);
+	/* Fails only if dst is already gone; its read will say so. */
+	(void)shutdown(dst, SHUT_WR);
+	/* Half-closed: from now on the other direction must not stay silent. */
+	if (fin_timeout_ms != 0 && (c->fin_ev = evtimer_new(
+	    event_get_base(&h->ev_read), conn_fin_cb, c)) != NULL) {
+		c->fin_last_ms = mono_ms();
+		tv.tv_sec = (time_t)(fin_timeout_ms / 1000);
+		tv.tv_usec = (suseconds_t)(fin_timeout_ms % 1000) * 1000;
+		evtimer_add(c->fin_ev, &tv);
+	}
+	return -1;
+}
+
+/*
+ * The destination is full: stop reading this way until it is writable.
+ * Returns -1 when the connection was freed (no memory for the event).
+ */
+static int
+half_wait(struct connection *c, int is_up)
+{
+	struct relay_half *h = is_up ? &c->up : &c->down;
+	int dst = is_up ? c->bfd : c->cfd;
+
+	if (h->ev_write == NULL && (h->ev_write = event_new(
+	    event_get_base(&h->ev_read), dst, EV_WRITE | EV_PERSIST,
+	    is_up ? up_write_cb : down_write_cb, c)) == NULL) {
+		log_warnx("%s: out of memory for an event", conn_name(c));
+		conn_free(c, RESET_BOTH, "no memory, reset");
+		return -1;
+	}
+	event_del(&h->ev_read);
+	event_add(h->ev_write, NULL);
+	return -1;
+}
+
+/*
+ * The pool is full: move one chunk in place (see the file comment), so
+ * that nothing is held once this returns.  Returns 1 when a whole chunk
+ * went through (read on), else 0 or -1 as half_read's steps.
+ */
+static int
+half_move_in_place(struct connection *c, int is_up)
+{
+	int src = is_up ? c->cfd : c->bfd, dst = is_up ? c->bfd : c->cfd;
+	uint64_t *counter = is_up ? &c->stats->bytes_to_backend :
+	    &c->stats->bytes_to_client;
+	char *buf = relay_scratch();
+	ssize_t n, w;
+
+	metrics_datapath.relay_pool_full++;
+	n = recv(src, buf, RELAY_BUF_SIZE, MSG_PEEK);
+	if (n == -1 && (errno == EAGAIN || errno == EINTR))
+		return 0;
+	if (n <= 0)
+		return half_end(c, is_up, n);
+	w = send(dst, buf, (size_t)n, MSG_NOSIGNAL);
+	if (w == -1) {
+		if (errno == EAGAIN || errno == EINTR)
+			return half_wait(c, is_up);
+		log_debug(4, "%s: write: %s", conn_name(c), strerror(errno));
+		conn_free(c, src, is_up ? "write to backend failed, reset" :
+		    "write to client failed, reset");
+		return -1;
+	}
+	/* Consume what was sent; the rest stays in the source's buffer. */
+	(void)recv(src, buf, (size_t)w, MSG_TRUNC);
+	*counter += (uint64_t)w;
+	if (c->fin_ev != NULL)
+		c->fin_last_ms = mono_ms();
+	if (w < n)
+		return half_wait(c, is_up);
+	return n == RELAY_BUF_SIZE;
 }
 
 /*
@@ -253,8 +444,7 @@ static void
 half_read(struct connection *c, int is_up)
 {
 	struct relay_half *h = is_up ? &c->up : &c->down;
-	struct relay_half *other = is_up ? &c->down : &c->up;
-	int src = is_up ? c->cfd : c->bfd, dst = is_up ? c->bfd : c->cfd;
+	int src = is_up ? c->cfd : c->bfd;
 	size_t chunk;
 	ssize_t n;
 	int i;
@@ -266,31 +456,21 @@ half_read(struct connection *c, int is_up)
 		if (h->buf != NULL) {
 			chunk = RELAY_BUF_SIZE;
 			n = recv(src, h->buf, chunk, 0);
-		} else {
+		} else if (h->pipe[0] != -1) {
 			chunk = RELAY_PIPE_SIZE;
 			n = splice(src, NULL, h->pipe[1], NULL, chunk,
 			    SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+		} else {
+			/* The pool is full. */
+			if (half_move_in_place(c, is_up) <= 0)
+				return;
+			continue;
 		}
 		if (n <= 0) {
 			half_release(h);
 			if (n == -1 && (errno == EAGAIN || errno == EINTR))
 				return;
-			if (n == -1) {
-				log_debug(4, "%s: read: %s", conn_name(c),
-				    strerror(errno));
-				conn_free(c, dst, is_up ? "client reset" :
-				    "backend reset");
-				return;
-			}
-			h->done = 1;
-			/* Both ways done: the close sends this FIN, no shutdown. */
-			if (other->done) {
-				conn_free(c, -1, "closed");
-				return;
-			}
-			event_del(&h->ev_read);
-			/* Fails only if dst is already gone; its read will say so. */
-			(void)shutdown(dst, SHUT_WR);
+			(void)half_end(c, is_up, n);
 			return;
 		}
 		h->len = (uint32_t)n;
@@ -298,16 +478,7 @@ half_read(struct connection *c, int is_up)
 			return;
 		if (h->len != 0) {
 			/* Destination full: hold the data, stop reading this way. */
-			if (h->ev_write == NULL && (h->ev_write = event_new(
-			    event_get_base(&h->ev_read), dst, EV_WRITE | EV_PERSIST,
-			    is_up ? up_write_cb : down_write_cb, c)) == NULL) {
-				log_warnx("%s: out of memory for an event",
-				    conn_name(c));
-				conn_free(c, RESET_BOTH, "no memory, reset");
-				return;
-			}
-			event_del(&h->ev_read);
-			event_add(h->ev_write, NULL);
+			(void)half_wait(c, is_up);
 			return;
 		}
 		/* A short read means the socket is drained: skip the EAGAIN. */
@@ -316,13 +487,37 @@ half_read(struct connection *c, int is_up)
 	}
 }
 
+/* Half-closed and silent for --tcp-fin-timeout: reset both sides. */
+static void
+conn_fin_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct connection *c = arg;
+	uint64_t idle = mono_ms() - c->fin_last_ms;
+	struct timeval tv;
+
+	(void)fd;
+	(void)what;
+	if (idle < fin_timeout_ms) {
+		/* There was traffic meanwhile: wait for what is left. */
+		tv.tv_sec = (time_t)((fin_timeout_ms - idle) / 1000);
+		tv.tv_usec = (suseconds_t)((fin_timeout_ms - idle) % 1000) *
+		    1000;
+		evtimer_add(c->fin_ev, &tv);
+		return;
+	}
+	metrics_datapath.tcp_fin_timeouts++;
+	conn_free(c, RESET_BOTH, "half-closed and silent for "
+	    "--tcp-fin-timeout, reset");
+}
+
 /* Destination writable again: flush; once drained, read again. */
 static void
 half_write(struct connection *c, int is_up)
 {
 	struct relay_half *h = is_up ? &c->up : &c->down;
 
-	if (half_flush(c, is_up) == -1)
+	/* (Nothing is held after a move in place: just read again.) */
+	if (h->len != 0 && half_flush(c, is_up) == -1)
 		return;
 	if (h->len == 0) {
 		event_del(h->ev_write);
@@ -504,6 +699,7 @@ conn_connect(struct connection *c, const union addr *ep)
 	}
 	p->pause_logged = 0;	/* descriptors are back: a new episode logs */
 	(void)setsockopt(c->bfd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	sock_keepalive(c->bfd);
 	if (connect(c->bfd, &ep->sa, addr_len(ep)) == 0) {
 		conn_relay(c);
 		return;
@@ -548,6 +744,23 @@ proxy_client(struct tcp_proxy *p, int cfd, const union addr *client)
 	const union addr *ep;
 
 	p->stats->tcp_accepted++;
+	if (relays_active >= relays_max) {
+		/*
+		 * The connection bound: the descriptors left are the reserve
+		 * of listeners, the API and admin.  Reset, so the client
+		 * knows at once; one line a second at most.
+		 */
+		metrics_datapath.tcp_conn_refused++;
+		if (mono_ms() - over_limit_warn_ms >= 1000 ||
+		    over_limit_warn_ms == 0) {
+			over_limit_warn_ms = mono_ms();
+			log_warnx("%s: %u connections open, the bound derived "
+			    "from RLIMIT_NOFILE: new clients are reset",
+			    p->name, relays_active);
+		}
+		close_reset(cfd);
+		return;
+	}
 	ep = lb_pick(p->lb, client, 0, mono_ms());
 	if (ep == NULL) {
 		/* Refuse at once rather than accept-then-close (§9.6). */
@@ -630,14 +843,15 @@ tcp_proxy_open(struct event_base *base, const union addr *bind_addr,
     const char *name, struct lb *lb, struct port_stats *stats)
 {
 	struct tcp_proxy *p;
-	union addr local;
+	union addr local, as;
 	socklen_t len = sizeof(local);
 	int fd, one = 1, saved;
 
-	fd = socket(bind_addr->sa.sa_family,
-	    SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd == -1)
+	/* A wildcard bind takes both families (proxy_socket.h). */
+	if ((fd = proxy_socket(bind_addr, SOCK_STREAM, &as)) == -1)
 		return NULL;
+	/* Inherited by accepted sockets too, like TCP_NODELAY below. */
+	sock_keepalive(fd);
 	/*
 	 * SO_REUSEADDR lets a restarted proxy rebind a port of its range that
 	 * TIME_WAIT connections still hold.  With port 0 it is useless, and
@@ -651,7 +865,7 @@ tcp_proxy_open(struct event_base *base, const union addr *bind_addr,
 	if ((addr_port(bind_addr) != 0 && setsockopt(fd, SOL_SOCKET,
 	    SO_REUSEADDR, &one, sizeof(one)) == -1) ||
 	    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) == -1 ||
-	    bind(fd, &bind_addr->sa, addr_len(bind_addr)) == -1 ||
+	    bind(fd, &as.sa, addr_len(&as)) == -1 ||
 	    listen(fd, SOMAXCONN) == -1 ||
 	    getsockname(fd, &local.sa, &len) == -1) {
 		saved = errno;
