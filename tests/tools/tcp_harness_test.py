@@ -455,6 +455,24 @@ def reset_or_eof(c, timeout):
         return repr(e)
 
 
+def wait_stats(h, cond, timeout):
+    """Poll the harness's STATS until cond(stats) holds or timeout passes."""
+    deadline = time.time() + timeout
+    while True:
+        st = h.stats()
+        if cond(st) or time.time() > deadline:
+            return st
+        time.sleep(0.05)
+
+
+def exchange(c, msg):
+    try:
+        c.sendall(msg)
+        return c.recv(100) == msg
+    except OSError:
+        return False
+
+
 def t_conn_limit():
     """Connections bounded below RLIMIT_NOFILE (-n 300: half kept aside for
     a limit this small): past the bound a client is reset at once and
@@ -462,24 +480,28 @@ def t_conn_limit():
     ls = listener(backlog=1024); serve(ls, echo)
     h = Harness([ep(ls)], extra=["-n", "300"])
     limit = h.stats()["conn_limit"]
-    conns = []
-    for i in range(limit):
-        c = connect(h.port); c.sendall(b"m%d" % i); conns.append(c)
-    ok = sum(c.recv(10) == b"m%d" % i for i, c in enumerate(conns))
-    over = [connect(h.port) for _ in range(10)]
-    outs = [reset_or_eof(c, 5 * SLOW) for c in over]
+    conns = [connect(h.port) for _ in range(limit)]
+    ok = sum(exchange(c, b"m%d" % i) for i, c in enumerate(conns))
+    wait_stats(h, lambda st: st["relays"] == limit, 10 * SLOW)
+    outs = []
+    for _ in range(10):
+        try:
+            outs.append(reset_or_eof(connect(h.port), 5 * SLOW))
+        except OSError as e:
+            outs.append("reset" if isinstance(e, ConnectionResetError) else repr(e))
     st = h.stats()
     check("conn limit: %d relays up to the bound" % limit, 20 < limit < 150 and ok == limit, f"{ok}")
     check("conn limit: clients past it reset", outs == ["reset"] * 10, str(outs))
     check("conn limit: counted", st["over_limit"] == 10 and st["relays"] == limit, str(st))
-    for i, c in enumerate(conns[:5]):
-        c.sendall(b"again"); ok = c.recv(10) == b"again"
-    check("conn limit: open relays unaffected", ok)
-    for c in over + conns:
+    check("conn limit: open relays unaffected", all(exchange(c, b"again") for c in conns[:5]))
+    for c in conns:
         c.close()
-    time.sleep(0.5 * SLOW)
-    r = roundtrip(h.port)
-    check("conn limit: served again below the bound", r == b"ping", repr(r))
+    st = wait_stats(h, lambda st: st["relays"] == 0, 10 * SLOW)
+    try:
+        r = roundtrip(h.port)
+    except OSError as e:
+        r = repr(e)
+    check("conn limit: served again below the bound", r == b"ping", f"{r!r} {st}")
     h.stop(); ls.close()
 
 
@@ -680,7 +702,7 @@ def t_pool_bound():
     ok1, t = timed_download(h.port, big)
     st = h.stats()
     check("pool: new connection byte-exact while %d downloads stall" % N, ok0 and ok1)
-    check("pool: and fast (%.2fs vs %.2fs before)" % (t, base), t < 3 * base + 0.5 * SLOW)
+    check("pool: and fast (%.2fs vs %.2fs before)" % (t, base), t < 4 * base + 1.0 * SLOW)
     check("pool: the full pool was met and moved around", st["pool_full"] > 0, str(st))
     good = 0
     for c in stalled:
