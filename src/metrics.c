@@ -368,7 +368,7 @@ metrics_write_datapath(struct evbuffer *b)
 	gauge(b, "kube_uproxy_tcp_peer_timeouts_total", "counter",
 	    "Relays ended because a peer stopped answering keepalive probes.",
 	    (double)d->tcp_peer_timeouts);
-	gauge(b, "kube_uproxy_udp_flows_total_active", "gauge",
+	gauge(b, "kube_uproxy_udp_flows_open", "gauge",
 	    "UDP flows open over every service port.",
 	    (double)d->udp_flows_total);
 	gauge(b, "kube_uproxy_udp_flows_over_limit_total", "counter",
