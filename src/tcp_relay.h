@@ -44,6 +44,7 @@ struct relay_half {
 
 struct connection {
 	TAILQ_ENTRY(connection)	 entry;
+	TAILQ_ENTRY(connection)	 ka_entry;	/* backend keepalive not set yet */
 	struct tcp_proxy	*proxy;		/* NULL once the proxy closed */
 	struct port_stats	*stats;
 	int			 cfd;		/* client */
@@ -51,6 +52,7 @@ struct connection {
 	uint8_t			 state;
 	uint8_t			 attempt;	/* connect attempts started */
 	uint8_t			 mode;		/* enum relay_mode, fixed at connect */
+	uint8_t			 ka_pending;	/* on the keepalive list (tcp_proxy.c) */
 	union addr		 client;
 	struct endpoint_stats	*ep;		/* held: the endpoint it dials or relays to */
 	struct event		*fin_ev;	/* half-closed: --tcp-fin-timeout */
