@@ -12,6 +12,7 @@ SLOW = 4.0 if WRAP else 1.0          # valgrind is slow
 MB = 1 << 20
 socket.setdefaulttimeout(60)
 results = []
+started = []       # every harness, killed at the end if a scenario left it
 
 
 def check(name, cond, detail=""):
@@ -25,6 +26,7 @@ class Harness:
         for e in eps:
             args += ["-e", e]
         self.p = subprocess.Popen(args, stdout=subprocess.PIPE, text=True)
+        started.append(self.p)
         line = self.p.stdout.readline()
         assert line.startswith("PORT "), line
         self.port = int(line.split()[1])
@@ -736,5 +738,8 @@ for t in tests:
         t()
     except Exception as e:  # a crash in a scenario is a failure, keep going
         check(t.__name__ + " raised", False, repr(e))
+for p in started:
+    if p.poll() is None:
+        p.kill(); p.wait()
 print(f"# {MODE}: {sum(results)}/{len(results)} passed")
 sys.exit(0 if all(results) else 1)
