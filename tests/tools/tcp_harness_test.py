@@ -706,10 +706,10 @@ def t_pool_bound():
     time.sleep(2.0 * SLOW)
     st = h.stats()
     rss1 = rss_kb(h.p.pid)
-    check("pool: stalled downloads fill the pool, within its bound",
-          st["pool_bytes"] <= limit and st["pool_limit"] == limit, str(st))
     check("pool: memory not grown by the stalled bytes",
-          rss1 - rss0 < (limit + 8 * MB) // 1024, f"{rss0} -> {rss1} kB")
+          rss1 - rss0 < (limit + 2 * MB) // 1024, f"{rss0} -> {rss1} kB")
+    check("pool: stalled downloads fill the pool, within its bound",
+          st.get("pool_bytes", limit + 1) <= limit and st.get("pool_limit") == limit, str(st))
     ok1, t = timed_download(h.port, big)
     st = h.stats()
     check("pool: new connection byte-exact while %d downloads stall" % N, ok0 and ok1)
