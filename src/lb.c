@@ -18,7 +18,9 @@
 #include <bsd/stdlib.h>
 #include <bsd/sys/queue.h>
 
+#include "bounds.h"
 #include "lb.h"
+#include "log.h"
 #include "metrics.h"
 #include "tree.h"
 #include "util.h"
@@ -34,6 +36,13 @@ struct affinity {
 	size_t			 af_index;	/* af_endpoint in lb_eps */
 	uint64_t		 af_last_used;	/* ms */
 };
+
+/*
+ * Records over every lb (metrics_datapath.affinity_total counts them) and
+ * the last "total bound reached" line.
+ */
+static size_t	 affinity_total_max = BOUND_AFFINITY_TOTAL;
+static uint64_t	 affinity_warn_ms;
 
 RB_HEAD(affinity_tree, affinity);
 TAILQ_HEAD(affinity_lru, affinity);
@@ -81,6 +90,7 @@ affinity_drop(struct lb *lb, struct affinity *af)
 	RB_REMOVE(affinity_tree, &lb->lb_tree, af);
 	TAILQ_REMOVE(&lb->lb_lru, af, af_lru);
 	lb->lb_naffinity--;
+	metrics_datapath.affinity_total--;
 	free(af);
 }
 
@@ -211,6 +221,12 @@ lb_affinity_count(const struct lb *lb)
 	return lb->lb_naffinity;
 }
 
+void
+lb_set_affinity_total_bound(size_t max)
+{
+	affinity_total_max = max > 0 ? max : 1;
+}
+
 static int
 affinity_expired(const struct lb *lb, const struct affinity *af,
     uint64_t now_ms)
@@ -244,21 +260,48 @@ affinity_touch(struct lb *lb, struct affinity *af, uint64_t now_ms)
 	TAILQ_INSERT_TAIL(&lb->lb_lru, af, af_lru);
 }
 
+/*
+ * A record for client, or NULL when the records of every port are at
+ * their bound and this port has none to give (see lb_pick).
+ */
 static struct affinity *
 affinity_new(struct lb *lb, const union addr *client, uint64_t now_ms)
 {
 	struct affinity *af;
+	char cb[ADDR_STRLEN];
 
 	/* Make room: the expired first, else the least recently used. */
 	if (lb->lb_naffinity >= LB_AFFINITY_MAX &&
 	    lb_expire(lb, now_ms) == 0)
 		affinity_drop(lb, TAILQ_FIRST(&lb->lb_lru));
+	/*
+	 * The same over every port, but only at this port's expense: a
+	 * flood of clients on one port must not make another port's
+	 * clients lose their endpoint.
+	 */
+	if (metrics_datapath.affinity_total >= affinity_total_max &&
+	    lb_expire(lb, now_ms) == 0) {
+		if (lb->lb_naffinity == 0) {
+			metrics_datapath.affinity_refused++;
+			if (affinity_warn_ms == 0 ||
+			    now_ms - affinity_warn_ms >= 1000) {
+				affinity_warn_ms = now_ms;
+				log_warnx("affinity of client %s not recorded: "
+				    "%zu records over all ports, the bound "
+				    "(BOUND_AFFINITY_TOTAL)", addr_str(client,
+				    0, cb, sizeof(cb)), affinity_total_max);
+			}
+			return NULL;
+		}
+		affinity_drop(lb, TAILQ_FIRST(&lb->lb_lru));
+	}
 	af = xcalloc(1, sizeof(*af));
 	af->af_client = *client;
 	addr_set_port(&af->af_client, 0);
 	RB_INSERT(affinity_tree, &lb->lb_tree, af);
 	TAILQ_INSERT_TAIL(&lb->lb_lru, af, af_lru);
 	lb->lb_naffinity++;
+	metrics_datapath.affinity_total++;
 	return af;
 }
 
@@ -289,9 +332,12 @@ lb_pick(struct lb *lb, const union addr *client, int retry, uint64_t now_ms)
 		/* New, expired, or rebinding after a failed connect. */
 		if (af == NULL)
 			af = affinity_new(lb, client, now_ms);
-		af->af_endpoint = lb->lb_eps[i];
-		af->af_index = i;
-		affinity_touch(lb, af, now_ms);
+		/* (None at the total bound: served, not recorded.) */
+		if (af != NULL) {
+			af->af_endpoint = lb->lb_eps[i];
+			af->af_index = i;
+			affinity_touch(lb, af, now_ms);
+		}
 	}
 	return &lb->lb_eps[i];
 }

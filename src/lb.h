@@ -64,4 +64,13 @@ struct endpoint_stats *const *lb_endpoint_stats_all(const struct lb *);
 size_t		 lb_expire(struct lb *, uint64_t now_ms);
 size_t		 lb_affinity_count(const struct lb *);
 
+/*
+ * The bound of affinity records over every lb (default
+ * BOUND_AFFINITY_TOTAL; tests lower it).  Past it a new client's record
+ * replaces the expired ones, else the oldest, of its own port; a port with
+ * none to give serves the client by round robin without recording it
+ * (one line a second at most).
+ */
+void		 lb_set_affinity_total_bound(size_t);
+
 #endif

@@ -202,6 +202,9 @@ main(int argc, char **argv)
 	if ((d.base = event_base_new()) == NULL)
 		fatalx("event_base_new");
 	tcp_relay_mode_set(d.cfg.relay_splice ? RELAY_SPLICE : RELAY_COPY);
+	/* After raise_nofile: the connection bound derives from the limit. */
+	tcp_proxy_configure(d.cfg.tcp_keepalive_ms, d.cfg.tcp_fin_timeout_ms,
+	    (size_t)d.cfg.relay_memory);
 	if ((d.proxier = proxier_new(d.base, &d.cfg)) == NULL)
 		fatalx("cannot set up the iptables rules");
 	d.store = store_new(proxier_apply, d.proxier);

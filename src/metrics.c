@@ -25,6 +25,7 @@
 #include "util.h"
 
 struct port_stats metrics_retired;
+struct datapath_stats metrics_datapath;
 
 #define P_TCP	1
 #define P_UDP	2
@@ -340,6 +341,48 @@ port_protos(const struct metrics_port *p)
 	return P_TCP | P_UDP;
 }
 
+/* The process-wide families of struct datapath_stats. */
+static void
+metrics_write_datapath(struct evbuffer *b)
+{
+	const struct datapath_stats *d = &metrics_datapath;
+
+	gauge(b, "kube_uproxy_relay_memory_bytes", "gauge",
+	    "Relay buffers and pipes allocated (bounded by --relay-memory).",
+	    (double)d->relay_pool_bytes);
+	gauge(b, "kube_uproxy_relay_memory_limit_bytes", "gauge",
+	    "The bound of relay buffers and pipes (--relay-memory).",
+	    (double)d->relay_pool_limit);
+	gauge(b, "kube_uproxy_relay_memory_full_total", "counter",
+	    "Reads that found the relay pool full and moved only what the "
+	    "destination took, leaving the rest in the kernel.",
+	    (double)d->relay_pool_full);
+	gauge(b, "kube_uproxy_tcp_connections_limit", "gauge",
+	    "TCP connections allowed at once (from RLIMIT_NOFILE).",
+	    (double)d->tcp_conn_limit);
+	gauge(b, "kube_uproxy_tcp_connections_over_limit_total", "counter",
+	    "TCP clients reset because the connection bound was reached.",
+	    (double)d->tcp_conn_refused);
+	gauge(b, "kube_uproxy_tcp_fin_timeouts_total", "counter",
+	    "Half-closed relays closed after --tcp-fin-timeout of silence.",
+	    (double)d->tcp_fin_timeouts);
+	gauge(b, "kube_uproxy_tcp_peer_timeouts_total", "counter",
+	    "Relays ended because a peer stopped answering keepalive probes.",
+	    (double)d->tcp_peer_timeouts);
+	gauge(b, "kube_uproxy_udp_flows_open", "gauge",
+	    "UDP flows open over every service port.",
+	    (double)d->udp_flows_total);
+	gauge(b, "kube_uproxy_udp_flows_over_limit_total", "counter",
+	    "UDP datagrams dropped: the total flow bound was reached.",
+	    (double)d->udp_flows_refused);
+	gauge(b, "kube_uproxy_affinity_records", "gauge",
+	    "ClientIP affinity records over every service port.",
+	    (double)d->affinity_total);
+	gauge(b, "kube_uproxy_affinity_over_limit_total", "counter",
+	    "Clients not recorded for affinity: the total bound was reached.",
+	    (double)d->affinity_refused);
+}
+
 void
 metrics_write_ports(struct evbuffer *b, const struct metrics_port *ports,
     size_t n)
@@ -397,4 +440,5 @@ metrics_write_ports(struct evbuffer *b, const struct metrics_port *ports,
 			}
 		}
 	}
+	metrics_write_datapath(b);
 }

@@ -39,6 +39,28 @@ struct port_stats {
 	uint64_t	udp_dropped;		/* no endpoint or send error */
 };
 
+/*
+ * Process-wide data path bounds (not per port): the relay memory pool,
+ * the connection bound derived from RLIMIT_NOFILE, and the totals of UDP
+ * flows and ClientIP affinity records over every port.  Written by the
+ * modules that enforce them, exported by metrics_write_ports.
+ */
+struct datapath_stats {
+	uint64_t	relay_pool_bytes;	/* gauge: buffers and pipes allocated */
+	uint64_t	relay_pool_limit;	/* gauge: --relay-memory */
+	uint64_t	relay_pool_full;	/* reads done in place: pool full */
+	uint64_t	tcp_conn_limit;		/* gauge: connections allowed */
+	uint64_t	tcp_conn_refused;	/* reset: connection bound reached */
+	uint64_t	tcp_fin_timeouts;	/* half-closed relays closed idle */
+	uint64_t	tcp_peer_timeouts;	/* relays ended by keepalive (ETIMEDOUT) */
+	uint64_t	udp_flows_total;	/* gauge: flows of every port */
+	uint64_t	udp_flows_refused;	/* total bound: datagram dropped */
+	uint64_t	affinity_total;		/* gauge: records of every port */
+	uint64_t	affinity_refused;	/* total bound: client not recorded */
+};
+
+extern struct datapath_stats metrics_datapath;
+
 /* Counters of ports that no longer exist, folded in by metrics_retire. */
 extern struct port_stats metrics_retired;
 

@@ -2,13 +2,16 @@
  * relay_pool.c - pooled copy buffers and splice pipes (see relay_pool.h).
  *
  * Both pools are LIFO stacks of at most RELAY_POOL_KEEP free items: the
- * most recently used buffer is the one most likely still in cache.
+ * most recently used buffer is the one most likely still in cache.  The
+ * budget counts every item that exists, lent or kept free, so a get fails
+ * only when nothing is kept free and one more item would pass the bound.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <unistd.h>
 
+#include "metrics.h"
 #include "relay_pool.h"
 #include "util.h"
 
@@ -16,12 +19,40 @@ static char	*free_bufs[RELAY_POOL_KEEP];
 static size_t	 nfree_bufs;
 static int	 free_pipes[RELAY_POOL_KEEP][2];
 static size_t	 nfree_pipes;
+static size_t	 npipes;		/* pipes that exist, lent or free */
+static size_t	 max_pipes;		/* 0: bounded by bytes only */
+static char	*scratch;
+/* The bound; until set, large enough never to matter (unit tests). */
+static size_t	 limit = (size_t)1 << 40;
+/* metrics_datapath.relay_pool_bytes is the count of bytes allocated. */
+#define used	 metrics_datapath.relay_pool_bytes
+
+void
+relay_pool_set_limit(size_t bytes, size_t pipes)
+{
+	/* Room for the scratch buffer and one more item at least. */
+	limit = bytes < 2 * RELAY_BUF_SIZE ? 2 * RELAY_BUF_SIZE : bytes;
+	max_pipes = pipes;
+	metrics_datapath.relay_pool_limit = limit;
+}
+
+/* Count `size` more bytes, keeping room for the scratch buffer. */
+static int
+pool_take(size_t size)
+{
+	if (used + size + (scratch == NULL ? RELAY_BUF_SIZE : 0) > limit)
+		return -1;
+	used += size;
+	return 0;
+}
 
 char *
 relay_buf_get(void)
 {
 	if (nfree_bufs > 0)
 		return free_bufs[--nfree_bufs];
+	if (pool_take(RELAY_BUF_SIZE) == -1)
+		return NULL;
 	/* calloc of this size is served by fresh zero pages: no memset cost. */
 	return xcalloc(1, RELAY_BUF_SIZE);
 }
@@ -33,8 +64,21 @@ relay_buf_put(char *buf)
 		return;
 	if (nfree_bufs < RELAY_POOL_KEEP)
 		free_bufs[nfree_bufs++] = buf;
-	else
+	else {
 		free(buf);
+		used -= RELAY_BUF_SIZE;
+	}
+}
+
+char *
+relay_scratch(void)
+{
+	/* pool_take always left room for it. */
+	if (scratch == NULL) {
+		scratch = xcalloc(1, RELAY_BUF_SIZE);
+		used += RELAY_BUF_SIZE;
+	}
+	return scratch;
 }
 
 int
@@ -46,18 +90,36 @@ relay_pipe_get(int fds[2])
 		fds[1] = free_pipes[nfree_pipes][1];
 		return 0;
 	}
+	fds[0] = fds[1] = -1;
+	if ((max_pipes != 0 && npipes >= max_pipes) ||
+	    pool_take(RELAY_PIPE_SIZE) == -1) {
+		errno = ENOBUFS;
+		return -1;
+	}
 	if (pipe2(fds, O_NONBLOCK | O_CLOEXEC) == -1) {
 		/* fds are undefined after a failure (valgrind fills them). */
 		fds[0] = fds[1] = -1;
+		used -= RELAY_PIPE_SIZE;
 		return -1;
 	}
+	npipes++;
 	/*
 	 * A larger pipe moves more per splice(2) call; the default is 64 KiB.
 	 * Failure (an unprivileged process above fs.pipe-max-size or the
-	 * per-user pipe quota) only costs throughput, so it is ignored.
+	 * per-user pipe quota) only costs throughput, so it is ignored.  The
+	 * pipe is counted at RELAY_PIPE_SIZE either way.
 	 */
 	(void)fcntl(fds[1], F_SETPIPE_SZ, RELAY_PIPE_SIZE);
 	return 0;
+}
+
+static void
+pipe_close(int fds[2])
+{
+	close(fds[0]);
+	close(fds[1]);
+	npipes--;
+	used -= RELAY_PIPE_SIZE;
 }
 
 void
@@ -69,21 +131,25 @@ relay_pipe_put(int fds[2], int empty)
 		free_pipes[nfree_pipes][0] = fds[0];
 		free_pipes[nfree_pipes][1] = fds[1];
 		nfree_pipes++;
-	} else {
-		close(fds[0]);
-		close(fds[1]);
-	}
+	} else
+		pipe_close(fds);
 	fds[0] = fds[1] = -1;
 }
 
 void
 relay_pool_flush(void)
 {
-	while (nfree_bufs > 0)
+	while (nfree_bufs > 0) {
 		free(free_bufs[--nfree_bufs]);
+		used -= RELAY_BUF_SIZE;
+	}
 	while (nfree_pipes > 0) {
 		nfree_pipes--;
-		close(free_pipes[nfree_pipes][0]);
-		close(free_pipes[nfree_pipes][1]);
+		pipe_close(free_pipes[nfree_pipes]);
+	}
+	if (scratch != NULL) {
+		free(scratch);
+		scratch = NULL;
+		used -= RELAY_BUF_SIZE;
 	}
 }

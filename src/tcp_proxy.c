@@ -6,19 +6,28 @@
  * connect to an endpoint runs under a timer; a failure or timeout tries
  * the next endpoint.  Nothing reads the client then, so the client half's
  * read event is free: it carries the connect wait (see dial_event).
- * RELAYING: two independent directions ("halves"),
- * each with a read event on its source socket and a write event on its
- * destination.  A half borrows a buffer or pipe from relay_pool only while
- * bytes are in flight: read, write at once, and only if the destination
- * is full keep the data, stop reading and wait for writable.
+ * RELAYING: bytes move both ways, in tcp_relay.c.
  *
- * Close semantics (what the Go original got wrong, ORIGINAL-USERSPACE §9):
- * EOF is forwarded as shutdown(SHUT_WR) and the other direction keeps
- * running; a reset is forwarded as a reset (SO_LINGER 0); both sockets
- * close when both directions have seen and forwarded EOF.
+ * Connections end (issue 11), at no cost per read or write:
+ * - TCP keepalive (--tcp-keepalive) is set on the listener, whose accepted
+ *   sockets inherit it (Linux copies the listener's socket and its
+ *   keepalive fields into the child, tcp_create_openreq_child).  A
+ *   backend socket inherits nothing, and four setsockopt(2) calls per
+ *   connection would cost a short connection more than 3 % of its CPU,
+ *   so a sweep sets them every half keepalive interval on the backend
+ *   sockets made since: the connections that end before (most of them)
+ *   pay nothing, and a long one gets its first probe at most half an
+ *   interval later than the client leg.  A dead peer shows up as a read
+ *   error (ETIMEDOUT) and the other side gets a reset.
+ * - Connections in total are bounded below RLIMIT_NOFILE (two descriptors
+ *   each, pipes and BOUND_FD_RESERVE kept aside): past it, a client is
+ *   accepted and reset at once, and counted.
+ * - Half-closed relays and the relay memory bound: see tcp_relay.c.
  */
 #include <sys/types.h>
+#include <sys/param.h>
 #include <sys/queue.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 
 #include <netinet/in.h>
@@ -34,26 +43,22 @@
 #include <event2/event_struct.h>
 
 #include "addr.h"
+#include "bounds.h"
 #include "lb.h"
 #include "log.h"
 #include "metrics.h"
+#include "proxy_socket.h"
 #include "relay_pool.h"
 #include "tcp_proxy.h"
+#include "tcp_relay.h"
 #include "util.h"
 
 #define ACCEPT_BATCH	64	/* accepts per wakeup */
 #define ACCEPT_PAUSE_MS	100	/* accepts off after EMFILE and friends */
-#define RELAY_BURST	4	/* reads per wakeup, so one stream cannot starve others */
+#define KEEPALIVE_PROBES 3	/* --tcp-keepalive: probes before a peer is dead */
 
 /* Timeout of each connect attempt; their count is the number of attempts. */
 static const unsigned dial_timeout_ms[] = { 250, 500, 1000, 2000 };
-
-TAILQ_HEAD(conn_list, connection);
-
-enum conn_state {
-	CONN_CONNECTING,
-	CONN_RELAYING,
-};
 
 struct tcp_proxy {
 	struct event_base	*base;
@@ -69,54 +74,127 @@ struct tcp_proxy {
 	struct conn_list	 conns;
 };
 
-/*
- * One direction: from a source socket to a destination socket.  The write
- * event is made the first time the destination is full and kept until the
- * connection closes: an idle connection (or one whose peers keep up) holds
- * only the two read events, 2 x 128 bytes of its size.
- */
-struct relay_half {
-	struct event	 ev_read;	/* source readable; off while data waits */
-	struct event	*ev_write;	/* destination writable; on while data waits */
-	char		*buf;		/* copy: held while buf[off, len) waits */
-	int		 pipe[2];	/* splice: held while len bytes are in it */
-	uint32_t	 off;
-	uint32_t	 len;
-	uint8_t		 done;		/* EOF seen and forwarded */
-};
-
-struct connection {
-	TAILQ_ENTRY(connection)	 entry;
-	struct tcp_proxy	*proxy;		/* NULL once the proxy closed */
-	struct port_stats	*stats;
-	int			 cfd;		/* client */
-	int			 bfd;		/* backend, -1 between attempts */
-	uint8_t			 state;
-	uint8_t			 attempt;	/* connect attempts started */
-	uint8_t			 mode;		/* enum relay_mode, fixed at connect */
-	union addr		 client;
-	struct endpoint_stats	*ep;		/* held: the endpoint it dials or relays to */
-	struct relay_half	 up;		/* client to backend */
-	struct relay_half	 down;		/* backend to client */
-};
-
 /* The process-wide state tcp_proxy.h names. */
 static enum relay_mode	 relay_mode = RELAY_COPY;
 static unsigned		 relays_active;
+static unsigned		 relays_max = ~0u;	/* tcp_proxy_configure */
+static int		 keepalive_s;		/* 0: off */
+/* Connections whose backend socket waits for keepalive_sweep_cb. */
+static struct conn_list	 ka_pending = TAILQ_HEAD_INITIALIZER(ka_pending);
+static struct event	 ka_ev;			/* the sweep; static: no leak */
+static int		 ka_ev_assigned;
+static uint64_t		 over_limit_warn_ms;	/* last "bound reached" line */
 /* Relays whose proxy closed, for tcp_relays_close_all. */
 static struct conn_list	 orphans = TAILQ_HEAD_INITIALIZER(orphans);
 
-/* conn_free's reset_fd meaning both sockets. */
-#define RESET_BOTH	(-2)
 
 static void	conn_redial(struct connection *);
-static void	up_write_cb(evutil_socket_t, short, void *);
-static void	down_write_cb(evutil_socket_t, short, void *);
 
 void
 tcp_relay_mode_set(enum relay_mode mode)
 {
 	relay_mode = mode;
+}
+
+void
+tcp_proxy_configure(uint64_t keepalive_ms, uint64_t fin_ms, size_t memory)
+{
+	struct rlimit rl;
+	uint64_t nofile = 1 << 20, reserve = BOUND_FD_RESERVE, budget;
+	size_t max_pipes = 0;
+
+	/* TCP_KEEPIDLE and TCP_KEEPINTVL are whole seconds, at most 32767. */
+	keepalive_s = keepalive_ms == 0 ? 0 : (int)MIN((keepalive_ms + 999) /
+	    1000, 32767);
+	tcp_relay_set_fin_timeout(fin_ms);
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
+		nofile = rl.rlim_cur;
+	/* A tiny limit (tests) keeps half of it aside rather than all. */
+	if (nofile < 2 * reserve)
+		reserve = nofile / 2;
+	budget = nofile - reserve;
+	/* Splice pipes cost two descriptors each: at most a quarter of them. */
+	if (relay_mode == RELAY_SPLICE) {
+		max_pipes = MIN(memory / RELAY_PIPE_SIZE, budget / 8);
+		if (max_pipes == 0)
+			max_pipes = 1;
+		budget -= MIN(budget, 2 * max_pipes);
+	}
+	relays_max = (unsigned)MIN(MAX(budget / 2, 1), UINT32_MAX / 2);
+	metrics_datapath.tcp_conn_limit = relays_max;
+	relay_pool_set_limit(memory, max_pipes);
+	log_debug(1, "tcp: at most %u connections (RLIMIT_NOFILE %llu), "
+	    "relay memory %zu bytes, keepalive %ds, fin timeout %llums",
+	    relays_max, (unsigned long long)nofile, memory, keepalive_s,
+	    (unsigned long long)fin_ms);
+}
+
+/*
+ * Keepalive per --tcp-keepalive: idle and interval the same, 3 probes.
+ * On a listener this is inherited by every accepted socket.
+ */
+static void	sock_keepalive(int);
+
+/* Set keepalive on the backend sockets made since the last sweep. */
+static void
+keepalive_sweep_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct connection *c, *next;
+	struct timeval tv;
+
+	(void)fd;
+	(void)what;
+	(void)arg;
+	for (c = TAILQ_FIRST(&ka_pending); c != NULL; c = next) {
+		next = TAILQ_NEXT(c, ka_entry);
+		/* (Between two connect attempts: the next sweep.) */
+		if (c->bfd == -1)
+			continue;
+		sock_keepalive(c->bfd);
+		TAILQ_REMOVE(&ka_pending, c, ka_entry);
+		c->ka_pending = 0;
+	}
+	if (!TAILQ_EMPTY(&ka_pending)) {
+		tv.tv_sec = keepalive_s / 2;
+		tv.tv_usec = (keepalive_s % 2) * 500000;
+		evtimer_add(&ka_ev, &tv);
+	}
+}
+
+/* Queue c's backend socket for the keepalive sweep. */
+static void
+keepalive_later(struct connection *c, struct event_base *base)
+{
+	struct timeval tv;
+
+	if (keepalive_s == 0 || c->ka_pending)
+		return;
+	TAILQ_INSERT_TAIL(&ka_pending, c, ka_entry);
+	c->ka_pending = 1;
+	if (!ka_ev_assigned) {
+		evtimer_assign(&ka_ev, base, keepalive_sweep_cb, NULL);
+		ka_ev_assigned = 1;
+	}
+	if (!evtimer_pending(&ka_ev, NULL)) {
+		tv.tv_sec = keepalive_s / 2;
+		tv.tv_usec = (keepalive_s % 2) * 500000;
+		evtimer_add(&ka_ev, &tv);
+	}
+}
+
+static void
+sock_keepalive(int fd)
+{
+	int one = 1, cnt = KEEPALIVE_PROBES;
+
+	if (keepalive_s == 0)
+		return;
+	(void)setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &keepalive_s,
+	    sizeof(keepalive_s));
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &keepalive_s,
+	    sizeof(keepalive_s));
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof(cnt));
 }
 
 unsigned
@@ -154,43 +232,23 @@ close_reset(int fd)
 	close(fd);
 }
 
-static const char *
-conn_name(const struct connection *c)
+const char *
+tcp_conn_name(const struct connection *c)
 {
 	return c->proxy != NULL ? c->proxy->name : "(removed port)";
 }
 
-static void
-half_release(struct relay_half *h)
-{
-	relay_buf_put(h->buf);
-	h->buf = NULL;
-	relay_pipe_put(h->pipe, h->len == 0);
-	h->off = h->len = 0;
-}
-
-/*
- * Free a connection.  `reset_fd` (cfd, bfd, RESET_BOTH or -1) is closed
- * with an RST; the other sockets with a plain close.
- */
-static void
-conn_free(struct connection *c, int reset_fd, const char *reason)
+void
+tcp_conn_free(struct connection *c, int reset_fd, const char *reason)
 {
 	char cbuf[ADDR_STRLEN];
 
-	log_debug(4, "%s: client %s: %s", conn_name(c),
+	log_debug(4, "%s: client %s: %s", tcp_conn_name(c),
 	    addr_str(&c->client, 1, cbuf, sizeof(cbuf)), reason);
 	/* Relaying: the client's read; else the dial_event. */
 	event_del(&c->up.ev_read);
-	if (c->state == CONN_RELAYING) {
-		event_del(&c->down.ev_read);
-		if (c->up.ev_write != NULL)
-			event_free(c->up.ev_write);
-		if (c->down.ev_write != NULL)
-			event_free(c->down.ev_write);
-		half_release(&c->up);
-		half_release(&c->down);
-	}
+	if (c->state == CONN_RELAYING)
+		tcp_relay_stop(c);
 	if (c->cfd == reset_fd || reset_fd == RESET_BOTH)
 		close_reset(c->cfd);
 	else
@@ -201,165 +259,12 @@ conn_free(struct connection *c, int reset_fd, const char *reason)
 		close(c->bfd);
 	TAILQ_REMOVE(c->proxy != NULL ? &c->proxy->conns : &orphans, c,
 	    entry);
+	if (c->ka_pending)
+		TAILQ_REMOVE(&ka_pending, c, ka_entry);
 	c->stats->tcp_active--;
 	metrics_endpoint_release(c->ep);
 	relays_active--;
 	free(c);
-}
-
-/*
- * Write what a half holds to dst: once, nonblocking.  Returns 0 (all or
- * part written, or the socket full) or -1 when the connection was closed
- * because the destination failed; then the source gets the reset.
- */
-static int
-half_flush(struct connection *c, int is_up)
-{
-	struct relay_half *h = is_up ? &c->up : &c->down;
-	int src = is_up ? c->cfd : c->bfd, dst = is_up ? c->bfd : c->cfd;
-	uint64_t *counter = is_up ? &c->stats->bytes_to_backend :
-	    &c->stats->bytes_to_client;
-	ssize_t n;
-
-	if (h->buf != NULL)
-		n = send(dst, h->buf + h->off, h->len - h->off, MSG_NOSIGNAL);
-	else
-		n = splice(h->pipe[0], NULL, dst, NULL, h->len - h->off,
-		    SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
-	if (n == -1) {
-		if (errno == EAGAIN || errno == EINTR)
-			return 0;
-		log_debug(4, "%s: write: %s", conn_name(c), strerror(errno));
-		conn_free(c, src, is_up ? "write to backend failed, reset" :
-		    "write to client failed, reset");
-		return -1;
-	}
-	*counter += (uint64_t)n;
-	h->off += (uint32_t)n;
-	if (h->off == h->len) {
-		/* Drained: give the buffer or empty pipe back at once. */
-		h->len = 0;
-		half_release(h);
-	}
-	return 0;
-}
-
-/*
- * Readable source: read and forward up to RELAY_BURST chunks.  EOF is
- * forwarded as shutdown(SHUT_WR); a read error as a reset of the other
- * side.
- */
-static void
-half_read(struct connection *c, int is_up)
-{
-	struct relay_half *h = is_up ? &c->up : &c->down;
-	struct relay_half *other = is_up ? &c->down : &c->up;
-	int src = is_up ? c->cfd : c->bfd, dst = is_up ? c->bfd : c->cfd;
-	size_t chunk;
-	ssize_t n;
-	int i;
-
-	for (i = 0; i < RELAY_BURST; i++) {
-		/* Empty pipe, or a buffer when splice is off or no pipe is left. */
-		if (c->mode != RELAY_SPLICE || relay_pipe_get(h->pipe) == -1)
-			h->buf = relay_buf_get();
-		if (h->buf != NULL) {
-			chunk = RELAY_BUF_SIZE;
-			n = recv(src, h->buf, chunk, 0);
-		} else {
-			chunk = RELAY_PIPE_SIZE;
-			n = splice(src, NULL, h->pipe[1], NULL, chunk,
-			    SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
-		}
-		if (n <= 0) {
-			half_release(h);
-			if (n == -1 && (errno == EAGAIN || errno == EINTR))
-				return;
-			if (n == -1) {
-				log_debug(4, "%s: read: %s", conn_name(c),
-				    strerror(errno));
-				conn_free(c, dst, is_up ? "client reset" :
-				    "backend reset");
-				return;
-			}
-			h->done = 1;
-			/* Both ways done: the close sends this FIN, no shutdown. */
-			if (other->done) {
-				conn_free(c, -1, "closed");
-				return;
-			}
-			event_del(&h->ev_read);
-			/* Fails only if dst is already gone; its read will say so. */
-			(void)shutdown(dst, SHUT_WR);
-			return;
-		}
-		h->len = (uint32_t)n;
-		if (half_flush(c, is_up) == -1)
-			return;
-		if (h->len != 0) {
-			/* Destination full: hold the data, stop reading this way. */
-			if (h->ev_write == NULL && (h->ev_write = event_new(
-			    event_get_base(&h->ev_read), dst, EV_WRITE | EV_PERSIST,
-			    is_up ? up_write_cb : down_write_cb, c)) == NULL) {
-				log_warnx("%s: out of memory for an event",
-				    conn_name(c));
-				conn_free(c, RESET_BOTH, "no memory, reset");
-				return;
-			}
-			event_del(&h->ev_read);
-			event_add(h->ev_write, NULL);
-			return;
-		}
-		/* A short read means the socket is drained: skip the EAGAIN. */
-		if ((size_t)n < chunk)
-			return;
-	}
-}
-
-/* Destination writable again: flush; once drained, read again. */
-static void
-half_write(struct connection *c, int is_up)
-{
-	struct relay_half *h = is_up ? &c->up : &c->down;
-
-	if (half_flush(c, is_up) == -1)
-		return;
-	if (h->len == 0) {
-		event_del(h->ev_write);
-		event_add(&h->ev_read, NULL);
-	}
-}
-
-static void
-up_read_cb(evutil_socket_t fd, short what, void *arg)
-{
-	(void)fd;
-	(void)what;
-	half_read(arg, 1);
-}
-
-static void
-down_read_cb(evutil_socket_t fd, short what, void *arg)
-{
-	(void)fd;
-	(void)what;
-	half_read(arg, 0);
-}
-
-static void
-up_write_cb(evutil_socket_t fd, short what, void *arg)
-{
-	(void)fd;
-	(void)what;
-	half_write(arg, 1);
-}
-
-static void
-down_write_cb(evutil_socket_t fd, short what, void *arg)
-{
-	(void)fd;
-	(void)what;
-	half_write(arg, 0);
 }
 
 /*
@@ -369,29 +274,12 @@ down_write_cb(evutil_socket_t fd, short what, void *arg)
 static void
 conn_relay(struct connection *c)
 {
-	struct event_base *base = c->proxy->base;
 	char cbuf[ADDR_STRLEN];
 
-	log_debug(4, "%s: client %s: connected on attempt %u", conn_name(c),
-	    addr_str(&c->client, 1, cbuf, sizeof(cbuf)), c->attempt);
-	c->state = CONN_RELAYING;
-	c->mode = (uint8_t)relay_mode;
-	c->up.pipe[0] = c->up.pipe[1] = -1;
-	c->down.pipe[0] = c->down.pipe[1] = -1;
-	/* Backend read first, then the dial_event goes (see there). */
-	event_assign(&c->down.ev_read, base, c->bfd, EV_READ | EV_PERSIST,
-	    down_read_cb, c);
-	event_add(&c->down.ev_read, NULL);
-	event_del(dial_event(c));
-	event_assign(&c->up.ev_read, base, c->cfd, EV_READ | EV_PERSIST,
-	    up_read_cb, c);
-	event_add(&c->up.ev_read, NULL);
-	/*
-	 * Most clients speak first, and their first bytes came while we
-	 * connected: read them now rather than after one more turn of the
-	 * loop.  If nothing is there, that costs one recv.
-	 */
-	half_read(c, 1);
+	log_debug(4, "%s: client %s: connected on attempt %u",
+	    tcp_conn_name(c), addr_str(&c->client, 1, cbuf, sizeof(cbuf)),
+	    c->attempt);
+	tcp_relay_start(c, c->proxy->base, relay_mode);
 }
 
 /* The current attempt failed: count it and go on with the next one. */
@@ -400,7 +288,7 @@ conn_dial_failed(struct connection *c, const char *why)
 {
 	char cbuf[ADDR_STRLEN];
 
-	log_debug(4, "%s: client %s: connect attempt %u: %s", conn_name(c),
+	log_debug(4, "%s: client %s: connect attempt %u: %s", tcp_conn_name(c),
 	    addr_str(&c->client, 1, cbuf, sizeof(cbuf)), c->attempt, why);
 	c->stats->dial_failures++;
 	c->ep->es_dial_failures++;
@@ -504,6 +392,7 @@ conn_connect(struct connection *c, const union addr *ep)
 	}
 	p->pause_logged = 0;	/* descriptors are back: a new episode logs */
 	(void)setsockopt(c->bfd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	keepalive_later(c, p->base);
 	if (connect(c->bfd, &ep->sa, addr_len(ep)) == 0) {
 		conn_relay(c);
 		return;
@@ -529,12 +418,12 @@ conn_redial(struct connection *c)
 	const union addr *ep;
 
 	if (c->attempt == nitems(dial_timeout_ms)) {
-		conn_free(c, c->cfd, "no endpoint reachable, reset");
+		tcp_conn_free(c, c->cfd, "no endpoint reachable, reset");
 		return;
 	}
 	ep = lb_pick(c->proxy->lb, &c->client, 1, mono_ms());
 	if (ep == NULL) {
-		conn_free(c, c->cfd, "no endpoint left, reset");
+		tcp_conn_free(c, c->cfd, "no endpoint left, reset");
 		return;
 	}
 	c->stats->dial_retries++;
@@ -548,6 +437,23 @@ proxy_client(struct tcp_proxy *p, int cfd, const union addr *client)
 	const union addr *ep;
 
 	p->stats->tcp_accepted++;
+	if (relays_active >= relays_max) {
+		/*
+		 * The connection bound: the descriptors left are the reserve
+		 * of listeners, the API and admin.  Reset, so the client
+		 * knows at once; one line a second at most.
+		 */
+		metrics_datapath.tcp_conn_refused++;
+		if (mono_ms() - over_limit_warn_ms >= 1000 ||
+		    over_limit_warn_ms == 0) {
+			over_limit_warn_ms = mono_ms();
+			log_warnx("%s: %u connections open, the bound derived "
+			    "from RLIMIT_NOFILE: new clients are reset",
+			    p->name, relays_active);
+		}
+		close_reset(cfd);
+		return;
+	}
 	ep = lb_pick(p->lb, client, 0, mono_ms());
 	if (ep == NULL) {
 		/* Refuse at once rather than accept-then-close (§9.6). */
@@ -630,14 +536,15 @@ tcp_proxy_open(struct event_base *base, const union addr *bind_addr,
     const char *name, struct lb *lb, struct port_stats *stats)
 {
 	struct tcp_proxy *p;
-	union addr local;
+	union addr local, as;
 	socklen_t len = sizeof(local);
 	int fd, one = 1, saved;
 
-	fd = socket(bind_addr->sa.sa_family,
-	    SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd == -1)
+	/* A wildcard bind takes both families (proxy_socket.h). */
+	if ((fd = proxy_socket(bind_addr, SOCK_STREAM, &as)) == -1)
 		return NULL;
+	/* Inherited by accepted sockets too, like TCP_NODELAY below. */
+	sock_keepalive(fd);
 	/*
 	 * SO_REUSEADDR lets a restarted proxy rebind a port of its range that
 	 * TIME_WAIT connections still hold.  With port 0 it is useless, and
@@ -651,7 +558,7 @@ tcp_proxy_open(struct event_base *base, const union addr *bind_addr,
 	if ((addr_port(bind_addr) != 0 && setsockopt(fd, SOL_SOCKET,
 	    SO_REUSEADDR, &one, sizeof(one)) == -1) ||
 	    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) == -1 ||
-	    bind(fd, &bind_addr->sa, addr_len(bind_addr)) == -1 ||
+	    bind(fd, &as.sa, addr_len(&as)) == -1 ||
 	    listen(fd, SOMAXCONN) == -1 ||
 	    getsockname(fd, &local.sa, &len) == -1) {
 		saved = errno;
@@ -687,7 +594,7 @@ tcp_proxy_close(struct tcp_proxy *p)
 	while ((c = TAILQ_FIRST(&p->conns)) != NULL) {
 		if (c->state == CONN_CONNECTING) {
 			/* It would need the lb for its next attempt. */
-			conn_free(c, c->cfd, "port removed while connecting, reset");
+			tcp_conn_free(c, c->cfd, "port removed while connecting, reset");
 			continue;
 		}
 		TAILQ_REMOVE(&p->conns, c, entry);
@@ -712,5 +619,7 @@ tcp_relays_close_all(void)
 	 * which could pass for a complete response.
 	 */
 	while ((c = TAILQ_FIRST(&orphans)) != NULL)
-		conn_free(c, RESET_BOTH, "shutting down, reset");
+		tcp_conn_free(c, RESET_BOTH, "shutting down, reset");
+	if (ka_ev_assigned)
+		event_del(&ka_ev);
 }

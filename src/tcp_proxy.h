@@ -12,6 +12,9 @@
 #ifndef TCP_PROXY_H
 #define TCP_PROXY_H
 
+#include <stddef.h>
+#include <stdint.h>
+
 #include <event2/event.h>
 
 #include "addr.h"
@@ -27,6 +30,17 @@ enum relay_mode {
 
 /* Process-wide data path choice (the --relay flag); default RELAY_COPY. */
 void		 tcp_relay_mode_set(enum relay_mode);
+
+/*
+ * Process-wide bounds and timeouts, set once after tcp_relay_mode_set and
+ * after RLIMIT_NOFILE is final, before any proxy opens: --tcp-keepalive
+ * (ms, 0 off), --tcp-fin-timeout (ms, 0 off) and --relay-memory (bytes).
+ * Derives the connection bound from RLIMIT_NOFILE (BOUND_FD_RESERVE kept
+ * aside, and a quarter of the rest at most for splice pipes).  Without
+ * this call nothing is bounded and keepalive is off (unit tests).
+ */
+void		 tcp_proxy_configure(uint64_t keepalive_ms, uint64_t fin_timeout_ms,
+		    size_t relay_memory);
 
 /*
  * Open a listener on `bind` (port 0: kernel-chosen) for the service port

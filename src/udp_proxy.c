@@ -42,9 +42,11 @@
 
 #include <event2/event.h>
 
+#include "bounds.h"
 #include "lb.h"
 #include "log.h"
 #include "metrics.h"
+#include "proxy_socket.h"
 #include "udp_proxy.h"
 #include "util.h"
 
@@ -96,6 +98,9 @@ struct udp_scratch {
 
 /* Shared receive buffers, see the header comment. */
 static struct udp_scratch *scratch;
+/* Flows of every proxy (metrics_datapath.udp_flows_total counts them). */
+static unsigned flows_total_max = BOUND_UDP_FLOWS_TOTAL;
+static uint64_t flows_total_warn_ms;	/* last "total bound" line */
 /* Cleared for good when the kernel refuses UDP_SEGMENT. */
 static int gso_ok = 1;
 
@@ -274,6 +279,7 @@ flow_close(struct flow *f, const char *reason)
 	TAILQ_REMOVE(&up->up_lru, f, fl_lru);
 	up->up_nflows--;
 	up->up_stats->udp_flows_active--;
+	metrics_datapath.udp_flows_total--;
 	metrics_endpoint_release(f->fl_ep);
 	if (f->fl_ev != NULL)
 		event_free(f->fl_ev);
@@ -361,19 +367,51 @@ flow_set_local(struct flow *f, struct msghdr *m)
 			/* The interface matters only for link-local. */
 			if (IN6_IS_ADDR_LINKLOCAL(&pi6.ipi6_addr))
 				f->fl_ifindex = pi6.ipi6_ifindex;
-			f->fl_has_local = !IN6_IS_ADDR_MULTICAST(&pi6.ipi6_addr);
+			/*
+			 * An IPv4 client of a dual-stack socket: the kernel
+			 * gives IPV6_PKTINFO with the IPv4-mapped address it
+			 * was sent to, and takes the same back on send
+			 * (ip_cmsg_send), so the reply leaves from it.
+			 */
+			if (IN6_IS_ADDR_V4MAPPED(&pi6.ipi6_addr))
+				f->fl_has_local = !IN_MULTICAST(ntohl(
+				    pi6.ipi6_addr.s6_addr32[3]));
+			else
+				f->fl_has_local =
+				    !IN6_IS_ADDR_MULTICAST(&pi6.ipi6_addr);
 		}
 	}
 }
 
-/* A new flow for `client`, evicting the oldest when the table is full. */
+/*
+ * A new flow for `client`.  When this port's table is full, or the flows
+ * of every port have reached BOUND_UDP_FLOWS_TOTAL, this port's oldest
+ * flow goes (only once the new one can carry traffic).  A port with no
+ * flow to give refuses the client instead: a flood on one port may cost
+ * that port its old flows, never another port's.
+ */
 static struct flow *
 flow_new(struct udp_proxy *up, const union addr *client, struct msghdr *m,
     uint64_t now)
 {
 	struct flow *f;
 	unsigned b;
+	int full = up->up_nflows >= UDP_PROXY_FLOWS_MAX ||
+	    metrics_datapath.udp_flows_total >= flows_total_max;
+	char cb[ADDR_STRLEN];
 
+	if (full && up->up_nflows == 0) {
+		metrics_datapath.udp_flows_refused++;
+		if (flows_total_warn_ms == 0 || now - flows_total_warn_ms >= 1000) {
+			flows_total_warn_ms = now;
+			log_warnx("service %s: udp from %s: %u flows open over "
+			    "all ports, the bound (BOUND_UDP_FLOWS_TOTAL): "
+			    "datagram dropped", up->up_name,
+			    addr_str(client, 1, cb, sizeof(cb)),
+			    (unsigned)metrics_datapath.udp_flows_total);
+		}
+		return NULL;
+	}
 	f = xcalloc(1, sizeof(*f));
 	f->fl_proxy = up;
 	f->fl_client = *client;
@@ -389,13 +427,16 @@ flow_new(struct udp_proxy *up, const union addr *client, struct msghdr *m,
 		return NULL;
 	}
 	/* Only now that the new flow can carry traffic does the oldest go. */
-	if (up->up_nflows >= UDP_PROXY_FLOWS_MAX) {
+	if (full) {
 		up->up_stats->udp_flows_evicted++;
-		flow_close(TAILQ_FIRST(&up->up_lru), "table full, evicted");
+		flow_close(TAILQ_FIRST(&up->up_lru), up->up_nflows >=
+		    UDP_PROXY_FLOWS_MAX ? "table full, evicted" :
+		    "flows of all ports at their bound, evicted");
 	}
 	f->fl_last_ms = now;
 	up->up_nflows++;
 	up->up_stats->udp_flows_active++;
+	metrics_datapath.udp_flows_total++;
 	hash_grow(up);
 	b = flow_bucket(up, client);
 	f->fl_hnext = up->up_hash[b];
@@ -744,19 +785,24 @@ udp_proxy_open(struct event_base *base, const union addr *bind_addr,
     uint64_t idle_ms)
 {
 	struct udp_proxy *up;
-	union addr bound;
+	union addr bound, as;
 	socklen_t len = sizeof(bound);
-	int fd, saved, v6 = bind_addr->sa.sa_family == AF_INET6;
+	int fd, saved;
 
-	fd = socket(bind_addr->sa.sa_family,
-	    SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd == -1)
+	/*
+	 * A wildcard bind takes both families on one dual-stack socket
+	 * (proxy_socket.h).  Its IPv4 clients arrive as IPv4-mapped
+	 * addresses with an IPV6_PKTINFO of the mapped address they sent
+	 * to, and replies leave from that address through IPV6_PKTINFO too
+	 * (see flow_set_local): one socket and one code path for both
+	 * families, rather than a second socket per port that the port
+	 * allocator would have to find free in both families at once.
+	 */
+	if ((fd = proxy_socket(bind_addr, SOCK_DGRAM, &as)) == -1)
 		return NULL;
 	if (addr_port(bind_addr) != 0)	/* see tcp_proxy_open */
 		sock_setint(fd, SOL_SOCKET, SO_REUSEADDR, 1);
-	if (v6) {
-		/* One family per socket: a dual-stack service has two. */
-		sock_setint(fd, IPPROTO_IPV6, IPV6_V6ONLY, 1);
+	if (as.sa.sa_family == AF_INET6) {
 		if (setsockopt(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, &(int){1},
 		    sizeof(int)) == -1)
 			goto fail;
@@ -770,7 +816,7 @@ udp_proxy_open(struct event_base *base, const union addr *bind_addr,
 	if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &(int){UDP_SOCKBUF},
 	    sizeof(int)) == -1)
 		sock_setint(fd, SOL_SOCKET, SO_SNDBUF, UDP_SOCKBUF);
-	if (bind(fd, &bind_addr->sa, addr_len(bind_addr)) == -1 ||
+	if (bind(fd, &as.sa, addr_len(&as)) == -1 ||
 	    getsockname(fd, &bound.sa, &len) == -1)
 		goto fail;
 
@@ -811,6 +857,12 @@ unsigned
 udp_proxy_flows(const struct udp_proxy *up)
 {
 	return up->up_nflows;
+}
+
+void
+udp_proxy_set_flows_total_bound(unsigned max)
+{
+	flows_total_max = max > 0 ? max : 1;
 }
 
 void

@@ -3,7 +3,11 @@
 # in both relay modes: 50 MB each way and after a half-close, resets both
 # ways, connect retries and timeouts (250 ms ... 2 s), no endpoint, 500
 # concurrent relays with no CLOSE_WAIT/FIN_WAIT left, closing a proxy under
-# live relays, IPv6, and accept pausing (not spinning) on EMFILE.
+# live relays, IPv6, and accept pausing (not spinning) on EMFILE; and the
+# ends of issue 11: keepalive options on both legs (read back from the
+# harness's sockets), --tcp-fin-timeout on half-closed relays, and the
+# connection bound below RLIMIT_NOFILE.  tcp_conn_end.sh has the scenarios
+# that need a network namespace (dead peer, stalled downloads).
 set -u
 export HARNESS="$TESTS_BUILDDIR/tools/tcp_harness"
 rc=0

@@ -13,7 +13,9 @@
 #include <string.h>
 
 #include "addr.h"
+#include "bounds.h"
 #include "lb.h"
+#include "metrics.h"
 
 static union addr
 ep(const char *ip, uint16_t port)
@@ -483,6 +485,88 @@ test_same_list_reset_keeps_state(void **state)
 	lb_free(lb);
 }
 
+/*
+ * Records over every port are bounded too (BOUND_AFFINITY_TOTAL): with
+ * every port full, a port with records of its own replaces its oldest, a
+ * port with none serves the client by round robin without recording it;
+ * no other port loses a record.
+ */
+static void
+test_affinity_total_bound(void **state)
+{
+	enum { NLB = BOUND_AFFINITY_TOTAL / LB_AFFINITY_MAX };
+	struct lb *full[NLB], *other = lb_new();
+	union addr eps[2], c;
+	uint64_t refused = metrics_datapath.affinity_refused;
+	unsigned i, j;
+
+	(void)state;
+	make_eps(eps, 2);
+	for (i = 0; i < NLB; i++) {
+		full[i] = lb_new();
+		lb_set_endpoints(full[i], eps, 2);
+		lb_set_affinity(full[i], 1, 3600);
+		for (j = 0; j < LB_AFFINITY_MAX; j++) {
+			c = client(j, 1);
+			(void)lb_pick(full[i], &c, 0, 1);
+		}
+	}
+	assert_int_equal(metrics_datapath.affinity_total, BOUND_AFFINITY_TOTAL);
+	lb_set_endpoints(other, eps, 2);
+	lb_set_affinity(other, 1, 3600);
+	c = client(1, 1);
+	assert_non_null(lb_pick(other, &c, 0, 2));
+	assert_int_equal(lb_affinity_count(other), 0);
+	assert_int_equal(metrics_datapath.affinity_refused, refused + 1);
+	for (i = 0; i < NLB; i++)
+		assert_int_equal(lb_affinity_count(full[i]), LB_AFFINITY_MAX);
+	assert_int_equal(metrics_datapath.affinity_total, BOUND_AFFINITY_TOTAL);
+	lb_free(full[0]);
+	for (i = 1; i < NLB; i++)
+		lb_free(full[i]);
+	assert_int_equal(metrics_datapath.affinity_total, 0);
+	lb_free(other);
+}
+
+/* The same at a small bound: a port with records replaces its own oldest. */
+static void
+test_affinity_total_bound_small(void **state)
+{
+	struct lb *a = lb_new(), *b = lb_new();
+	union addr eps[2], c0 = client(0, 1), c;
+	const union addr *p0;
+	unsigned i;
+
+	(void)state;
+	lb_set_affinity_total_bound(8);
+	make_eps(eps, 2);
+	lb_set_endpoints(a, eps, 2);
+	lb_set_endpoints(b, eps, 2);
+	lb_set_affinity(a, 1, 60);
+	lb_set_affinity(b, 1, 60);
+	p0 = lb_pick(b, &c0, 0, 0);
+	for (i = 1; i < 8; i++) {
+		c = client(i, 1);
+		(void)lb_pick(a, &c, 0, 1);
+	}
+	assert_int_equal(metrics_datapath.affinity_total, 8);
+	/* a replaces its own oldest; b's only record stays. */
+	c = client(100, 1);
+	(void)lb_pick(a, &c, 0, 2);
+	assert_int_equal(lb_affinity_count(a), 7);
+	assert_int_equal(lb_affinity_count(b), 1);
+	assert_ptr_equal(lb_pick(b, &c0, 0, 3), p0);
+	/* Expired records of the port go before live ones. */
+	c = client(101, 1);
+	(void)lb_pick(b, &c, 0, 60 * 1000 + 10);
+	assert_int_equal(lb_affinity_count(b), 1);
+	assert_int_equal(metrics_datapath.affinity_total, 8);
+	lb_free(a);
+	lb_free(b);
+	assert_int_equal(metrics_datapath.affinity_total, 0);
+	lb_set_affinity_total_bound(BOUND_AFFINITY_TOTAL);
+}
+
 int main(void);
 
 int
@@ -504,6 +588,8 @@ main(void)
 		cmocka_unit_test(test_ipv6_clients),
 		cmocka_unit_test(test_affinity_bound),
 		cmocka_unit_test(test_same_list_reset_keeps_state),
+		cmocka_unit_test(test_affinity_total_bound),
+		cmocka_unit_test(test_affinity_total_bound_small),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
