@@ -43,7 +43,7 @@
  */
 #define BOUND_WATCH_EVENT_BYTES		(8 * 1024 * 1024)
 /* Bytes of one list response page (500 items a page). */
-#define BOUND_LIST_PAGE_BYTES		(256 * 1024 * 1024)
+#define BOUND_LIST_PAGE_BYTES		(64 * 1024 * 1024)
 
 /* ---- admin HTTP (healthz and metrics listeners, each) ---- */
 

@@ -1,6 +1,6 @@
 #!/bin/bash
 # api_list_bound.sh - a list page larger than BOUND_LIST_PAGE_BYTES
-# (256 MiB) is ended at the bound with one line naming the resource and
+# (64 MiB) is ended at the bound with one line naming the resource and
 # the bound, retried after a backoff, and never buffered past it; the
 # last good state is served meanwhile and the next list applies.
 [ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
@@ -34,7 +34,7 @@ wait_for 5 "a change after the oversized list" names_are "$WP" 2 b
 H1=$(hwm)
 log "VmHWM ${H0} kB before a 320 MB list page, ${H1} kB after"
 if [ -z "$KUBE_UPROXY_WRAP" ] && ! grep -q __asan_init "$KUBE_UPROXY"; then
-	# The page buffer stops at 256 MiB + 1; a little for the rest.
-	expect_lt "VmHWM growth (kB) from a 320 MB list page" $((H1 - H0)) $((256 * 1024 + 32768))
+	# The page buffer stops at 64 MiB + 1; a little for the rest.
+	expect_lt "VmHWM growth (kB) from a 320 MB list page" $((H1 - H0)) $((64 * 1024 + 32768))
 fi
 pass
