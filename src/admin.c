@@ -24,6 +24,7 @@
 #include <event2/keyvalq_struct.h>
 
 #include <event2/bufferevent.h>
+#include <event2/listener.h>
 
 #include "admin.h"
 #include "bounds.h"
@@ -37,6 +38,8 @@
 
 /* A full server closes its connection idle longest, if idle this long. */
 #define ADMIN_IDLE_EVICT_MS	1000
+/* Accepts off after EMFILE and friends, as the proxy listeners do. */
+#define ADMIN_ACCEPT_PAUSE_MS	100
 
 struct metrics_writer {
 	void	(*write)(void *, struct evbuffer *);
@@ -55,6 +58,9 @@ struct admin_server {
 	const char		*as_flag;	/* "--healthz-bind-address" */
 	const char		*as_name;	/* metric label */
 	struct event		*as_adopt_ev;	/* adopt_cb, made active */
+	struct evconnlistener	*as_listener;	/* owned by as_http */
+	struct event		*as_resume_ev;	/* accept again after a pause */
+	int			 as_pause_logged; /* since the last accept */
 	struct bufferevent	**as_pending;	/* accepted, not yet adopted */
 	size_t			 as_npending, as_pending_cap;
 	struct admin_conn	 as_tab[BOUND_ADMIN_CONNECTIONS];
@@ -425,6 +431,7 @@ conn_bev_cb(struct event_base *base, void *arg)
 	struct admin_server *as = arg;
 	struct bufferevent *bev;
 
+	as->as_pause_logged = 0;	/* an accept worked */
 	if ((bev = bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE))
 	    == NULL)
 		return NULL;	/* evhttp makes one itself: not counted */
@@ -441,6 +448,53 @@ conn_bev_cb(struct event_base *base, void *arg)
 }
 
 /*
+ * The servers listening now, for listener_error_cb: evhttp owns the
+ * listener and its callback argument, so that is how it finds its server.
+ */
+static struct admin_server *listening[2];
+
+/*
+ * accept() failed for a reason that retrying at once cannot cure (no
+ * descriptor left, no memory).  Without this callback libevent retries on
+ * the next loop turn, forever, with one warning each: a spinning loop and
+ * a flooded log while a client waits in the backlog.  Stop accepting for
+ * a while instead, and say so once per episode.
+ */
+static void
+listener_error_cb(struct evconnlistener *l, void *arg)
+{
+	struct admin_server *as = NULL;
+	struct timeval tv = { 0, ADMIN_ACCEPT_PAUSE_MS * 1000 };
+	int err = EVUTIL_SOCKET_ERROR();
+	size_t i;
+
+	/* arg is the listener's own: evhttp's, so find our server by it. */
+	for (i = 0; i < nitems(listening); i++)
+		if (listening[i] != NULL && listening[i]->as_http == arg)
+			as = listening[i];
+	evconnlistener_disable(l);
+	if (as == NULL)
+		return;		/* not ours: cannot happen */
+	event_add(as->as_resume_ev, &tv);
+	if (!as->as_pause_logged) {
+		log_warnx("%s: accept: %s: not accepting for %d ms at a time "
+		    "until it works", as->as_flag,
+		    evutil_socket_error_to_string(err), ADMIN_ACCEPT_PAUSE_MS);
+		as->as_pause_logged = 1;
+	}
+}
+
+static void
+listener_resume_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct admin_server *as = arg;
+
+	(void)fd;
+	(void)what;
+	evconnlistener_enable(as->as_listener);
+}
+
+/*
  * Listen on `addr` with the bounds of bounds.h.  Returns 0, or -1 with
  * one line logged (as is then empty).
  */
@@ -449,19 +503,31 @@ admin_listen(struct admin_server *as, struct event_base *base,
     const char *flag, const char *name, const char *str,
     const union addr *addr)
 {
+	struct evhttp_bound_socket *bound;
 	char ip[ADDR_STRLEN];
+	size_t i;
 
 	as->as_flag = flag;
 	as->as_name = name;
 	if ((as->as_http = evhttp_new(base)) == NULL)
 		fatalx("evhttp_new");
-	if ((as->as_adopt_ev = event_new(base, -1, 0, adopt_cb, as)) == NULL)
+	if ((as->as_adopt_ev = event_new(base, -1, 0, adopt_cb, as)) == NULL ||
+	    (as->as_resume_ev = evtimer_new(base, listener_resume_cb, as)) ==
+	    NULL)
 		fatalx("event_new");
 	addr_str(addr, 0, ip, sizeof(ip));
-	if (evhttp_bind_socket(as->as_http, ip, addr_port(addr)) == -1) {
+	if ((bound = evhttp_bind_socket_with_handle(as->as_http, ip,
+	    addr_port(addr))) == NULL) {
 		log_warn("%s %s: cannot listen", flag, str);
 		return -1;
 	}
+	as->as_listener = evhttp_bound_socket_get_listener(bound);
+	evconnlistener_set_error_cb(as->as_listener, listener_error_cb);
+	for (i = 0; i < nitems(listening); i++)
+		if (listening[i] == NULL) {
+			listening[i] = as;
+			break;
+		}
 	evhttp_set_allowed_methods(as->as_http, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD);
 	evhttp_set_max_headers_size(as->as_http, BOUND_ADMIN_HEADERS_BYTES);
 	evhttp_set_max_body_size(as->as_http, BOUND_ADMIN_BODY_BYTES);
@@ -476,6 +542,9 @@ admin_server_free(struct admin_server *as)
 {
 	size_t i;
 
+	for (i = 0; i < nitems(listening); i++)
+		if (listening[i] == as)
+			listening[i] = NULL;
 	/* evhttp_free closes every connection: conn_closed_cb runs. */
 	if (as->as_http != NULL)
 		evhttp_free(as->as_http);
@@ -483,6 +552,8 @@ admin_server_free(struct admin_server *as)
 		bufferevent_decref(as->as_pending[i]);
 	if (as->as_adopt_ev != NULL)
 		event_free(as->as_adopt_ev);
+	if (as->as_resume_ev != NULL)
+		event_free(as->as_resume_ev);
 	free(as->as_pending);
 	memset(as, 0, sizeof(*as));
 }
