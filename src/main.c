@@ -223,7 +223,8 @@ main(int argc, char **argv)
 		}
 	}
 	if (d.cfg.manifests != NULL) {
-		d.files = source_file_new(d.base, d.cfg.manifests, d.store);
+		d.files = source_file_new(d.base, d.cfg.manifests, d.store,
+		    d.cfg.node_port_lo, d.cfg.node_port_hi);
 		if (d.files == NULL) {
 			log_error("--manifests %s", d.cfg.manifests);
 			goto teardown;

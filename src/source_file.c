@@ -543,7 +543,8 @@ inotify_cb(evutil_socket_t fd, short what, void *arg)
 }
 
 struct source_file *
-source_file_new(struct event_base *base, const char *path, struct store *store)
+source_file_new(struct event_base *base, const char *path, struct store *store,
+    uint16_t np_lo, uint16_t np_hi)
 {
 	struct source_file *sf;
 	struct stat st;
@@ -558,9 +559,8 @@ source_file_new(struct event_base *base, const char *path, struct store *store)
 	sf->inotify_fd = -1;
 	TAILQ_INIT(&sf->files);
 	RB_INIT(&sf->owners);
-	/* kube-apiserver's default --service-node-port-range. */
-	sf->node_port_lo = 30000;
-	sf->node_port_hi = 32767;
+	sf->node_port_lo = np_lo;
+	sf->node_port_hi = np_hi;
 	if (S_ISDIR(st.st_mode))
 		sf->dir = xstrdup(path);
 	else {
@@ -597,17 +597,6 @@ void
 source_file_reload(struct source_file *sf)
 {
 	log_info("manifests %s: reloading", sf->path);
-	source_file_scan(sf, 1);
-}
-
-void
-source_file_set_node_ports(struct source_file *sf, uint16_t lo, uint16_t hi)
-{
-	if (sf->node_port_lo == lo && sf->node_port_hi == hi)
-		return;
-	sf->node_port_lo = lo;
-	sf->node_port_hi = hi;
-	log_info("manifests %s: node-port range %u-%u", sf->path, lo, hi);
 	source_file_scan(sf, 1);
 }
 

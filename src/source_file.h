@@ -22,18 +22,13 @@ struct source_file;
 
 /*
  * Read everything once (into the store, then store_flush) and watch for
- * changes.  Returns NULL when path does not exist (nothing logged, errno
- * set) or cannot be watched (one line logged).  store is borrowed.
+ * changes.  A Service whose nodePort is outside [np_lo, np_hi]
+ * (--service-node-port-range) is refused, as the API server refuses it.
+ * Returns NULL when path does not exist (nothing logged, errno set) or
+ * cannot be watched (one line logged).  store is borrowed.
  */
 struct source_file *source_file_new(struct event_base *, const char *path,
-		    struct store *);
-/*
- * nodePorts accepted (--service-node-port-range; 30000-32767 until this
- * is called).  A Service with a nodePort outside is refused as the API
- * server refuses it.  Re-reads every file when the range changes.
- */
-void		 source_file_set_node_ports(struct source_file *, uint16_t lo,
-		    uint16_t hi);
+		    struct store *, uint16_t np_lo, uint16_t np_hi);
 /* Re-read every file now (SIGHUP). */
 void		 source_file_reload(struct source_file *);
 void		 source_file_free(struct source_file *);
