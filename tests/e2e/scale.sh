@@ -70,13 +70,15 @@ def healthz():
     except Exception:
         return False
 def listening():
+    # A wildcard bind is one dual-stack socket per port: it is in tcp6.
     k = 0
-    with open("/proc/net/tcp") as f:
-        next(f)
-        for line in f:
-            fl = line.split()
-            if fl[3] == "0A" and int(fl[1].split(":")[1], 16) not in (10249, 10256):
-                k += 1
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with open(table) as f:
+            next(f)
+            for line in f:
+                fl = line.split()
+                if fl[3] == "0A" and int(fl[1].split(":")[1], 16) not in (10249, 10256):
+                    k += 1
     return k >= n
 def rules():
     out = subprocess.run(["iptables-legacy", "-w", "5", "-t", "nat", "-S"],

@@ -24,7 +24,7 @@ api_post /faults/huge-list '{"resource": "services", "bytes": 320000000}'
 api_post /faults/close-watches '{"mode": "error", "code": 410}'
 bound_logged() {
 	daemon_alive
-	[ "$(log_count 'services: a list page larger than 268435456 bytes \(BOUND_LIST_PAGE_BYTES\).*retrying in')" -gt 0 ]
+	[ "$(log_count 'services: a list page larger than 67108864 bytes \(BOUND_LIST_PAGE_BYTES\).*retrying in')" -gt 0 ]
 }
 wait_for 60 "the list page bound in the log" bound_logged
 expect_all "web while the list is over its bound" "$(client names 127.0.0.1 "$WP" 2)" a

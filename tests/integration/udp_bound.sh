@@ -25,26 +25,34 @@ PP=$(wait_proxy_port default/dns dns)
 
 # One datagram from each of CLIENTS client addresses (all kept open, so no
 # address is reused), 500 in flight at a time; prints how many were answered.
+# Each batch waits 5 s at most for all its answers together, so a starved
+# machine (ephemeral ports gone) fails the count in minutes, never hangs.
 answered=$("$PYTHON3" - "$PP" "$CLIENTS" <<'PY'
-import socket, sys
+import selectors, socket, sys, time
 port, n = int(sys.argv[1]), int(sys.argv[2])
 answered, kept = 0, []
 for start in range(0, n, 500):
-    socks = []
+    sel, waiting = selectors.DefaultSelector(), 0
     for i in range(start, min(start + 500, n)):
         s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         # Spread over 127.0.1.x: the proxy's own flow sockets use
         # ephemeral ports of 127.0.0.1 too, and there are only ~28,000.
         s.bind((f"127.0.1.{i % 250 + 1}", 0))
+        s.setblocking(False)
         s.sendto(b"x", ("127.0.0.1", port))
-        socks.append(s)
-    for s in socks:
-        s.settimeout(2.0)
-        try:
-            answered += s.recv(100).endswith(b"x")
-        except OSError:
-            pass
-    kept += socks
+        sel.register(s, selectors.EVENT_READ)
+        kept.append(s)
+        waiting += 1
+    deadline = time.monotonic() + 5.0
+    while waiting and time.monotonic() < deadline:
+        for key, _ in sel.select(deadline - time.monotonic()):
+            try:
+                answered += key.fileobj.recv(100).endswith(b"x")
+            except OSError:
+                pass
+            sel.unregister(key.fileobj)
+            waiting -= 1
+    sel.close()
 print(answered)
 PY
 )

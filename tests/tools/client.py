@@ -455,19 +455,37 @@ def proc_addr(hexaddr):
                       int(port, 16))
 
 
+def proc_addr6(hexaddr):
+    """An address of /proc/net/tcp6; IPv4-mapped ones as IPv4 (a
+    dual-stack proxy socket's connections from IPv4 clients)."""
+    ip, port = hexaddr.split(":")
+    raw = b"".join(struct.pack("<I", int(ip[i:i + 8], 16))
+                   for i in range(0, 32, 8))
+    if raw[:12] == b"\0" * 10 + b"\xff\xff":
+        return "%s:%d" % (socket.inet_ntoa(raw[12:]), int(port, 16))
+    return "[%s]:%d" % (socket.inet_ntop(socket.AF_INET6, raw), int(port, 16))
+
+
 def cmd_tcp_leftovers(a):
-    """/proc/net/tcp (this network namespace, every process), so no ss."""
+    """/proc/net/tcp and tcp6 (this network namespace, every process), so
+    no ss."""
     wanted = set(a.addrs)
-    with open("/proc/net/tcp") as f:
-        next(f)
-        for line in f:
-            fields = line.split()
-            local, remote = proc_addr(fields[1]), proc_addr(fields[2])
-            state = TCP_STATES.get(fields[3], fields[3])
-            if state in ("LISTEN", "TIME_WAIT"):
-                continue
-            if local in wanted or remote in wanted:
-                out("%s %s %s" % (state, local, remote))
+    for table, conv in (("/proc/net/tcp", proc_addr),
+                        ("/proc/net/tcp6", proc_addr6)):
+        try:
+            f = open(table)
+        except OSError:
+            continue
+        with f:
+            next(f)
+            for line in f:
+                fields = line.split()
+                local, remote = conv(fields[1]), conv(fields[2])
+                state = TCP_STATES.get(fields[3], fields[3])
+                if state in ("LISTEN", "TIME_WAIT"):
+                    continue
+                if local in wanted or remote in wanted:
+                    out("%s %s %s" % (state, local, remote))
     return 0
 
 
