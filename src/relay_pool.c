@@ -24,8 +24,8 @@ static size_t	 max_pipes;		/* 0: bounded by bytes only */
 static char	*scratch;
 /* The bound; until set, large enough never to matter (unit tests). */
 static size_t	 limit = (size_t)1 << 40;
-/* metrics_datapath.relay_pool_bytes is the count of bytes allocated. */
-#define used	 metrics_datapath.relay_pool_bytes
+/* Bytes allocated: kept in metrics_datapath for /metrics. */
+#define POOL_BYTES	 metrics_datapath.relay_pool_bytes
 
 void
 relay_pool_set_limit(size_t bytes, size_t pipes)
@@ -40,9 +40,9 @@ relay_pool_set_limit(size_t bytes, size_t pipes)
 static int
 pool_take(size_t size)
 {
-	if (used + size + (scratch == NULL ? RELAY_BUF_SIZE : 0) > limit)
+	if (POOL_BYTES + size + (scratch == NULL ? RELAY_BUF_SIZE : 0) > limit)
 		return -1;
-	used += size;
+	POOL_BYTES += size;
 	return 0;
 }
 
@@ -66,7 +66,7 @@ relay_buf_put(char *buf)
 		free_bufs[nfree_bufs++] = buf;
 	else {
 		free(buf);
-		used -= RELAY_BUF_SIZE;
+		POOL_BYTES -= RELAY_BUF_SIZE;
 	}
 }
 
@@ -76,7 +76,7 @@ relay_scratch(void)
 	/* pool_take always left room for it. */
 	if (scratch == NULL) {
 		scratch = xcalloc(1, RELAY_BUF_SIZE);
-		used += RELAY_BUF_SIZE;
+		POOL_BYTES += RELAY_BUF_SIZE;
 	}
 	return scratch;
 }
@@ -99,7 +99,7 @@ relay_pipe_get(int fds[2])
 	if (pipe2(fds, O_NONBLOCK | O_CLOEXEC) == -1) {
 		/* fds are undefined after a failure (valgrind fills them). */
 		fds[0] = fds[1] = -1;
-		used -= RELAY_PIPE_SIZE;
+		POOL_BYTES -= RELAY_PIPE_SIZE;
 		return -1;
 	}
 	npipes++;
@@ -119,7 +119,7 @@ pipe_close(int fds[2])
 	close(fds[0]);
 	close(fds[1]);
 	npipes--;
-	used -= RELAY_PIPE_SIZE;
+	POOL_BYTES -= RELAY_PIPE_SIZE;
 }
 
 void
@@ -141,7 +141,7 @@ relay_pool_flush(void)
 {
 	while (nfree_bufs > 0) {
 		free(free_bufs[--nfree_bufs]);
-		used -= RELAY_BUF_SIZE;
+		POOL_BYTES -= RELAY_BUF_SIZE;
 	}
 	while (nfree_pipes > 0) {
 		nfree_pipes--;
@@ -150,6 +150,6 @@ relay_pool_flush(void)
 	if (scratch != NULL) {
 		free(scratch);
 		scratch = NULL;
-		used -= RELAY_BUF_SIZE;
+		POOL_BYTES -= RELAY_BUF_SIZE;
 	}
 }
