@@ -112,8 +112,9 @@ sample_port(struct history *h, struct history_port *hp,
 			quiet = 0;
 	}
 	hp->hp_quiet = quiet ? hp->hp_quiet + 1 : 0;
+	/* Out of memory: no ring yet, the next busy second tries again. */
 	if (hp->hp_ring == NULL && !quiet)
-		hp->hp_ring = xcalloc(HISTORY_SERIES, sizeof(*hp->hp_ring));
+		hp->hp_ring = calloc(HISTORY_SERIES, sizeof(*hp->hp_ring));
 	if (hp->hp_ring != NULL) {
 		for (s = 0; s < HISTORY_SERIES; s++)
 			hp->hp_ring[s][h->ticks % HISTORY_SAMPLES] = v[s];
@@ -136,8 +137,13 @@ history_sample(struct history *h, const struct metrics_port *ports, size_t n)
 		key.hp_name = (char *)(uintptr_t)ports[i].name;
 		first = 0;
 		if ((hp = RB_FIND(history_ports, &h->tree, &key)) == NULL) {
-			hp = xcalloc(1, sizeof(*hp));
-			hp->hp_name = xstrdup(ports[i].name);
+			/* Out of memory: this port is seen the next second. */
+			if ((hp = calloc(1, sizeof(*hp))) == NULL)
+				continue;
+			if ((hp->hp_name = strdup(ports[i].name)) == NULL) {
+				free(hp);
+				continue;
+			}
 			hp->hp_first = h->ticks;
 			RB_INSERT(history_ports, &h->tree, hp);
 			first = 1;
@@ -163,7 +169,9 @@ tick_cb(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	ports = proxier_ports(h->proxier, &n);
+	/* Out of memory: a sample missed, nothing worse (see sample_port). */
+	if ((ports = proxier_ports(h->proxier, &n)) == NULL)
+		return;
 	history_sample(h, ports, n);
 	free(ports);
 }
@@ -289,7 +297,9 @@ history_write_json_live(struct history *h, struct evbuffer *b)
 	struct metrics_port *ports;
 	size_t n;
 
-	ports = proxier_ports(h->proxier, &n);
+	/* Out of memory: an empty answer rather than none. */
+	if ((ports = proxier_ports(h->proxier, &n)) == NULL)
+		n = 0;
 	history_write_json(h, b, ports, n);
 	free(ports);
 }

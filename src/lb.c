@@ -295,7 +295,10 @@ affinity_new(struct lb *lb, const union addr *client, uint64_t now_ms)
 		}
 		affinity_drop(lb, TAILQ_FIRST(&lb->lb_lru));
 	}
-	af = xcalloc(1, sizeof(*af));
+	if ((af = calloc(1, sizeof(*af))) == NULL) {
+		metrics_datapath.affinity_refused++;
+		return NULL;
+	}
 	af->af_client = *client;
 	addr_set_port(&af->af_client, 0);
 	RB_INSERT(affinity_tree, &lb->lb_tree, af);

@@ -872,8 +872,9 @@ proxier_ports(struct proxier *p, size_t *n)
 	struct metrics_port *ports;
 	struct proxied_port *pp;
 
-	ports = xreallocarray(NULL, p->count + 1, sizeof(*ports));
 	*n = 0;
+	if ((ports = calloc(p->count + 1, sizeof(*ports))) == NULL)
+		return NULL;
 	RB_FOREACH(pp, proxied_ports, &p->tree) {
 		ports[*n].name = pp->pp_sp->key;
 		ports[*n].protocol = k8s_proto_str(pp->pp_sp->protocol);

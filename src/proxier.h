@@ -80,7 +80,8 @@ cJSON		*proxier_debug_json(struct proxier *);
 /*
  * Every open service port as a metrics_port (the status page's history
  * samples them), sorted by key, *n of them.  The caller frees the array;
- * its pointers are the proxier's, good until the loop runs again.
+ * its pointers are the proxier's, good until the loop runs again.  NULL
+ * when out of memory: a sampler skips that round.
  */
 struct metrics_port *proxier_ports(struct proxier *, size_t *n);
 

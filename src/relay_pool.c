@@ -34,6 +34,8 @@ relay_pool_set_limit(size_t bytes, size_t pipes)
 	limit = bytes < 2 * RELAY_BUF_SIZE ? 2 * RELAY_BUF_SIZE : bytes;
 	max_pipes = pipes;
 	metrics_datapath.relay_pool_limit = limit;
+	/* At start-up, so that no relay ever allocates it. */
+	(void)relay_scratch();
 }
 
 /* Count `size` more bytes, keeping room for the scratch buffer. */
@@ -49,12 +51,19 @@ pool_take(size_t size)
 char *
 relay_buf_get(void)
 {
+	char *buf;
+
 	if (nfree_bufs > 0)
 		return free_bufs[--nfree_bufs];
 	if (pool_take(RELAY_BUF_SIZE) == -1)
 		return NULL;
-	/* calloc of this size is served by fresh zero pages: no memset cost. */
-	return xcalloc(1, RELAY_BUF_SIZE);
+	/*
+	 * calloc of this size is served by fresh zero pages: no memset cost.
+	 * No memory is the pool being full: the relay moves bytes in place.
+	 */
+	if ((buf = calloc(1, RELAY_BUF_SIZE)) == NULL)
+		POOL_BYTES -= RELAY_BUF_SIZE;
+	return buf;
 }
 
 void

@@ -454,14 +454,22 @@ proxy_client(struct tcp_proxy *p, int cfd, const union addr *client)
 		close_reset(cfd);
 		return;
 	}
+	/* No memory now is like no descriptor: refuse, accept again later. */
+	if ((c = calloc(1, sizeof(*c))) == NULL) {
+		metrics_datapath.tcp_conn_refused++;
+		close_reset(cfd);
+		errno = ENOMEM;
+		proxy_pause(p, "connection");
+		return;
+	}
 	ep = lb_pick(p->lb, client, 0, mono_ms());
 	if (ep == NULL) {
 		/* Refuse at once rather than accept-then-close (§9.6). */
 		p->stats->tcp_refused++;
 		close_reset(cfd);
+		free(c);
 		return;
 	}
-	c = xcalloc(1, sizeof(*c));
 	c->proxy = p;
 	c->stats = p->stats;
 	c->cfd = cfd;

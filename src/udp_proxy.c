@@ -217,13 +217,16 @@ flow_find(const struct udp_proxy *up, const union addr *client)
 static void
 hash_grow(struct udp_proxy *up)
 {
-	struct flow **old = up->up_hash, *f, *next;
+	struct flow **old = up->up_hash, **grown, *f, *next;
 	unsigned i, n = up->up_hash_size, b;
 
 	if (up->up_nflows < n || n >= UDP_PROXY_FLOWS_MAX)
 		return;
+	/* No memory: longer chains until the next try, nothing worse. */
+	if ((grown = calloc(n * 2, sizeof(*grown))) == NULL)
+		return;
 	up->up_hash_size = n * 2;
-	up->up_hash = xcalloc(up->up_hash_size, sizeof(*up->up_hash));
+	up->up_hash = grown;
 	for (i = 0; i < n; i++)
 		for (f = old[i]; f; f = next) {
 			next = f->fl_hnext;
@@ -412,7 +415,10 @@ flow_new(struct udp_proxy *up, const union addr *client, struct msghdr *m,
 		}
 		return NULL;
 	}
-	f = xcalloc(1, sizeof(*f));
+	if ((f = calloc(1, sizeof(*f))) == NULL) {
+		metrics_datapath.udp_flows_refused++;
+		return NULL;
+	}
 	f->fl_proxy = up;
 	f->fl_client = *client;
 	f->fl_fd = -1;

@@ -46,7 +46,8 @@ fi
 # "fresh" starts a new daemon for the cell (empty pipe pool: pipe2 is only
 # called when the pool is empty), with FRESH_FD_SLACK more fds allowed for
 # the pool it fills after the clear; "noadmin" skips the /livez probe
-# during the fault (every accept fails: the admin listeners cannot accept);
+# during the fault (every accept fails, or every allocation: an HTTP
+# request cannot even be read then);
 # "adminwait" keeps a client waiting on the healthz port during the fault
 # (a kubelet probe).  Every cell also counts the log lines written during
 # the fault: more than LOG_LIMIT (1000) is a log flood.
@@ -62,7 +63,7 @@ CELLS=(
 	"recvmmsg-EAGAIN-1in2|recvmmsg errno=EAGAIN rate=2 seed=8|"
 	"fd-exhaustion|socket errno=EMFILE;accept4 errno=EMFILE;pipe2 errno=EMFILE|noadmin"
 	"malloc-1in200|malloc rate=200 seed=9|"
-	"malloc-every|malloc|"
+	"malloc-every|malloc|noadmin"
 	"pipe2-EMFILE|pipe2 errno=EMFILE|splice fresh"
 	"splice-ENOMEM|splice errno=ENOMEM|splice"
 	"splice-EAGAIN-1in3|splice errno=EAGAIN rate=3 seed=5|splice"
