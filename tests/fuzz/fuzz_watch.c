@@ -8,6 +8,13 @@
  * stream is fed once in one piece and once in chunks the way the network
  * may cut it: both must hand the same events to the callback and fail
  * (or not) alike.
+ *
+ * Watch events are framed by newlines (the API server ends every event
+ * with one; issue 11 point 6): no event handed on spans a newline, and a
+ * stream that was not refused holds no newline in its unfinished tail (a
+ * bad line ends the watch instead of waiting forever for the rest).
+ * FUZZ_WATCH_LAX=1 in the environment leaves these two checks out, to fuzz
+ * the rest while jsonstream.c does not frame by lines yet.
  */
 #include <string.h>
 
@@ -17,6 +24,8 @@
 #include "jsonstream.h"
 #include "k8s.h"
 #include "store.h"
+
+static int	lax = -1;	/* FUZZ_WATCH_LAX */
 
 struct events {
 	struct store	*st;
@@ -47,6 +56,7 @@ event_cb(void *arg, const char *value, size_t len)
 	int rc = 0;
 
 	FUZZ_CHECK(len > 0 && (value[0] == '{' || value[0] == '['));
+	FUZZ_CHECK(lax || memchr(value, '\n', len) == NULL);
 	ev->count++;
 	for (i = 0; i < len; i++)
 		ev->hash = (ev->hash ^ (uint8_t)value[i]) * 1099511628211ULL;
@@ -85,6 +95,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	uint32_t seed;
 	int rc_a, rc_b = 0;
 
+	if (lax == -1)
+		lax = getenv("FUZZ_WATCH_LAX") != NULL &&
+		    strcmp(getenv("FUZZ_WATCH_LAX"), "1") == 0;
 	if (size < 1)
 		return 0;
 	max = (size_t)64 << (data[0] & 7);	/* 64 .. 8 KiB */
@@ -111,8 +124,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	FUZZ_CHECK(rc_a == rc_b);
 	FUZZ_CHECK(whole.count == cut.count);
 	FUZZ_CHECK(whole.hash == cut.hash);
-	if (rc_a == 0)
-		FUZZ_CHECK(jsonstream_pending(&a) == jsonstream_pending(&b));
+	if (rc_a == 0) {
+		n = jsonstream_pending(&a);
+		FUZZ_CHECK(n == jsonstream_pending(&b) && n <= size);
+		FUZZ_CHECK(lax || memchr(data + size - n, '\n', n) == NULL);
+	}
 	store_flush(whole.st);
 	store_flush(cut.st);
 	jsonstream_reset(&a);
