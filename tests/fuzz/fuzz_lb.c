@@ -111,7 +111,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memset(&m, 0, sizeof(m));
 	m.timeout_ms = 10800 * 1000ULL;
 	lb = lb_new();
-	while (in.n > 0 && ops++ < 1024) {
+	while (in.n > 0 && ops++ < 256) {
 		op = fuzz_u8(&in);
 		switch (op % 6) {
 		case 0:

@@ -148,7 +148,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	slots_base = slots;
 	b = fuzz_u8(&in);
 	bind = b % 6 == 5 ? NULL : &bind_pool[b % 6];
-	while (in.n > 0 && rounds++ < 64) {
+	while (in.n > 0 && rounds++ < 16) {
 		changed = fuzz_u8(&in);
 		for (i = 0; i < NSLOT; i++) {
 			if (!(changed & 1u << i))

@@ -319,7 +319,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		    (objs[i].is_slice ? NSVC : 0);
 	}
 	st = store_new(on_change, &view);
-	while (in.n > 0 && ops++ < 256) {
+	while (in.n > 0 && ops++ < 64) {
 		op = fuzz_u8(&in);
 		i = (size_t)(op >> 2) % NOBJ;
 		kind = objs[i].is_slice ? K8S_ENDPOINTSLICE : K8S_SERVICE;
