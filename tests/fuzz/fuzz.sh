@@ -97,7 +97,11 @@ for t in "${targets[@]}"; do
 	    die "linking fuzz_$t failed"
 done
 
-# Run.
+# Run.  Targets that read a path write each input to a scratch file:
+# keep it in memory when the machine has a tmpfs for that.
+if [[ -z ${TMPDIR:-} && -d /dev/shm && -w /dev/shm ]]; then
+	export TMPDIR=/dev/shm
+fi
 declare -A r_execs r_cov r_ft r_found r_corpus
 for t in "${targets[@]}"; do
 	corpus=$fuzzdir/$t
