@@ -148,8 +148,10 @@ for t in "${targets[@]}"; do
 	r_found[$t]=${found[*]:-none}
 	if [[ ${FUZZ_MERGE:-0} == 1 ]]; then
 		mkdir -p "$corpus"
+		# (Inputs that crash are left out, and their artifacts kept
+		# out of the source tree.)
 		"$bin/fuzz_$t" -merge=1 -timeout=1 -rss_limit_mb=2048 -close_fd_mask=2 \
-		    "$corpus" "$work/$t" >>"$log" 2>&1 ||
+		    -artifact_prefix="$work/$t.merge-" "$corpus" "$work/$t" >>"$log" 2>&1 ||
 		    echo "fuzz: $t: merge failed (see $log)" >&2
 	fi
 done
