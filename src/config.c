@@ -290,6 +290,55 @@ parse_bool(const char *s, int *out)
 }
 
 /*
+ * 1 if s is UTF-8 text that a YAML file holds as a double-quoted scalar
+ * once JSON-escaped: no invalid or overlong sequence, no surrogate, no
+ * control character (tab aside), no DEL, C1 control, BOM, U+FFFE or
+ * U+FFFF (outside libyaml's printable set, YAML 1.1 section 5.1).  Every
+ * value is checked, so whatever was accepted --write-config-to writes
+ * back readable (fuzz target config_file found a JSON file whose
+ * kubeconfig path held byte 0xEB: accepted, written raw, unreadable).
+ */
+static int
+printable_utf8(const char *s)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	unsigned long cp;
+	int n, i;
+
+	while (*p != '\0') {
+		if (*p < 0x80) {
+			if ((*p < 0x20 && *p != '\t') || *p == 0x7f)
+				return 0;
+			p++;
+			continue;
+		}
+		if (*p >= 0xc2 && *p <= 0xdf) {
+			n = 1;
+			cp = *p & 0x1f;
+		} else if (*p >= 0xe0 && *p <= 0xef) {
+			n = 2;
+			cp = *p & 0x0f;
+		} else if (*p >= 0xf0 && *p <= 0xf4) {
+			n = 3;
+			cp = *p & 0x07;
+		} else
+			return 0;
+		for (i = 1; i <= n; i++) {
+			if ((p[i] & 0xc0) != 0x80)
+				return 0;
+			cp = cp << 6 | (p[i] & 0x3f);
+		}
+		if ((n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) ||
+		    cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff) ||
+		    (cp >= 0x80 && cp <= 0x9f) || cp == 0xfeff ||
+		    cp == 0xfffe || cp == 0xffff)
+			return 0;
+		p += n + 1;
+	}
+	return 1;
+}
+
+/*
  * Check `val` for option `o` and store it.  Returns 0, or -1 with the
  * reason in why (the caller prefixes the flag or file field).
  */
@@ -306,6 +355,10 @@ opt_set(struct config *c, const struct option *o, const char *val,
 	long l;
 	int i;
 
+	if (!printable_utf8(val)) {
+		snprintf(why, why_len, "not printable UTF-8 text");
+		return -1;
+	}
 	switch (o->opt_type) {
 	case OPT_STRING:
 		break;
