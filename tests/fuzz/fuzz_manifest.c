@@ -49,7 +49,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if ((base = event_base_new()) == NULL)
 			abort();
 		st = store_new(ignore, NULL);
-		sf = source_file_new(base, fuzz_tmpdir(), st);
+		sf = source_file_new(base, fuzz_tmpdir(), st, 30000, 32767);
 		FUZZ_CHECK(sf != NULL);
 	}
 	for (i = 0; i + strlen(SPLIT) <= size; i++)
