@@ -46,6 +46,7 @@
 #include "portals.h"
 #include "rules.h"
 #include "proxier.h"
+#include "proxy_socket.h"
 #include "tcp_proxy.h"
 #include "udp_proxy.h"
 #include "util.h"
@@ -156,7 +157,7 @@ static void
 pp_hold_nodeport(struct proxier *p, struct proxied_port *pp)
 {
 	const struct store_port *sp = pp->pp_sp;
-	union addr any;
+	union addr wild, any;
 
 	if (pp->pp_nodeport_fd != -1 && (pp->pp_nodeport != sp->node_port ||
 	    p->portals == NULL)) {
@@ -165,12 +166,15 @@ pp_hold_nodeport(struct proxier *p, struct proxied_port *pp)
 	}
 	if (p->portals == NULL || sp->node_port == 0 || pp->pp_nodeport_fd != -1)
 		return;
-	/* Every local address of the bind address's family, as NodePorts answer. */
-	if (addr_parse(p->cfg->bind_address.sa.sa_family == AF_INET6 ? "::" :
-	    "0.0.0.0", sp->node_port, &any) == -1)
+	/*
+	 * Every local address, as NodePorts answer: the wildcard of both
+	 * families on a dual-stack host (proxy_socket), since the rules
+	 * redirect a nodePort of IPv6 too.
+	 */
+	if (addr_parse("0.0.0.0", sp->node_port, &wild) == -1)
 		return;
-	pp->pp_nodeport_fd = socket(any.sa.sa_family, (sp->protocol ==
-	    K8S_PROTO_UDP ? SOCK_DGRAM : SOCK_STREAM) | SOCK_CLOEXEC, 0);
+	pp->pp_nodeport_fd = proxy_socket(&wild, sp->protocol ==
+	    K8S_PROTO_UDP ? SOCK_DGRAM : SOCK_STREAM, &any);
 	/*
 	 * No SO_REUSEADDR: with it, another program setting it too could
 	 * still bind (and a TCP one listen on) the same port.
