@@ -713,6 +713,17 @@ field_listed(const char *const *list, size_t n, const char *path)
 	return 0;
 }
 
+/*
+ * A whole number that a long long holds.  The range is checked first:
+ * converting an out-of-range double (1e999 reads as infinity) to an
+ * integer is undefined behaviour (found by the config_file fuzz target).
+ */
+static int
+is_integer(double d)
+{
+	return d > -9.2e18 && d < 9.2e18 && d == (double)(long long)d;
+}
+
 /* A JSON scalar as the string a flag would have given. */
 static int
 json_scalar(const cJSON *v, char *buf, size_t len)
@@ -723,8 +734,7 @@ json_scalar(const cJSON *v, char *buf, size_t len)
 		snprintf(buf, len, "true");
 	else if (cJSON_IsFalse(v))
 		snprintf(buf, len, "false");
-	else if (cJSON_IsNumber(v) && v->valuedouble == (double)(long long)
-	    v->valuedouble)
+	else if (cJSON_IsNumber(v) && is_integer(v->valuedouble))
 		snprintf(buf, len, "%lld", (long long)v->valuedouble);
 	else if (cJSON_IsNumber(v))
 		snprintf(buf, len, "%g", v->valuedouble);
