@@ -109,6 +109,11 @@ int	config_parse_duration(const char *s, uint64_t *ms);
  */
 int	config_parse_port_range(const char *s, uint16_t *lo, uint16_t *hi);
 
+/* Go's time.Duration.String() for whole milliseconds: "1m30s", "250ms". */
+int	config_format_duration(uint64_t ms, char *buf, size_t len);
+/* Bytes with the largest binary suffix that writes them exactly: "64Mi". */
+void	config_format_bytes(uint64_t n, char *buf, size_t len);
+
 /*
  * Sizes as Kubernetes quantities: "65536", "512Ki", "64Mi", "1Gi" (binary)
  * or "1k", "1M", "1G" (decimal).  Returns 0, or -1 on anything else or on
