@@ -171,6 +171,13 @@ deliver(struct jsonstream *js, const char *line, size_t len,
 		return -1;
 	if (blank)
 		return 0;
+	/* The object alone: a line may end in "\r\n", or carry spaces. */
+	while (is_blank((unsigned char)line[0])) {
+		line++;
+		len--;
+	}
+	while (is_blank((unsigned char)line[len - 1]))
+		len--;
 	return cb(arg, line, len);
 }
 

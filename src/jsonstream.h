@@ -27,9 +27,9 @@ struct jsonstream {
 };
 
 /*
- * Called with one line that holds one complete JSON object, without its
- * newline (not NUL-terminated; the bytes are reused after the call
- * returns).  Return 0 to go on, -1 to stop feeding.
+ * Called with the one complete JSON object of a line, without its newline
+ * and the blanks around it (not NUL-terminated; the bytes are reused after
+ * the call returns).  Return 0 to go on, -1 to stop feeding.
  */
 typedef int jsonstream_cb(void *arg, const char *line, size_t len);
 

@@ -50,11 +50,12 @@ static const char *stream =
     "\n"
     "{\"type\":\"BOOKMARK\",\"object\":{\"u\":\"\\u007b\",\"\xc3\xa9\":\"\xe2\x82\xac\xf0\x9f\x98\x80\"}}\n"
     "{}\t\n";
+/* Each line's object, without the blanks around it. */
 static const char *expect[] = {
 	"{\"type\":\"ADDED\",\"object\":{\"a\":\"}{][\"}}",
-	"  {\"type\":\"MODIFIED\",\"object\":{\"s\":\"q\\\"}\\\\\",\"n\":[1,{}]}}\r",
+	"{\"type\":\"MODIFIED\",\"object\":{\"s\":\"q\\\"}\\\\\",\"n\":[1,{}]}}",
 	"{\"type\":\"BOOKMARK\",\"object\":{\"u\":\"\\u007b\",\"\xc3\xa9\":\"\xe2\x82\xac\xf0\x9f\x98\x80\"}}",
-	"{}\t",
+	"{}",
 };
 
 static void
