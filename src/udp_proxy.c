@@ -59,6 +59,7 @@
 #define UDP_ROUNDS	4		/* batches per callback, for fairness */
 #define UDP_BUFSZ	65536		/* > largest UDP payload (65527) */
 #define UDP_SOCKBUF	(4 * 1024 * 1024)
+#define UDP_PAUSE_MS	100		/* reads off after a receive error */
 #define UDP_HASH_MIN	16
 /*
  * GSO limits: a segment plus headers must fit the path MTU (else EINVAL,
@@ -132,6 +133,7 @@ struct udp_proxy {
 	uint16_t		 up_port;
 	struct event		*up_ev;
 	struct event		*up_expire_ev;
+	struct event		*up_pause_ev;	/* read again after an error */
 	struct flow		**up_hash;
 	unsigned		 up_hash_size;	/* power of two */
 	unsigned		 up_nflows;
@@ -599,10 +601,22 @@ flow_send(struct flow *f, int n, uint64_t now)
 	}
 }
 
+/* The pause after a receive error is over. */
+static void
+proxy_resume_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct udp_proxy *up = arg;
+
+	(void)fd;
+	(void)what;
+	event_add(up->up_ev, NULL);
+}
+
 /* Client datagrams: batch by flow and forward. */
 static void
 proxy_read_cb(evutil_socket_t fd, short what, void *arg)
 {
+	static const struct timeval pause = { 0, UDP_PAUSE_MS * 1000 };
 	struct udp_proxy *up = arg;
 	struct port_stats *st = up->up_stats;
 	struct flow *f, *run = NULL;
@@ -616,9 +630,19 @@ proxy_read_cb(evutil_socket_t fd, short what, void *arg)
 		scratch_prepare(1);
 		n = recvmmsg(fd, scratch->in, UDP_BATCH, 0, NULL);
 		if (n == -1) {
-			if (errno != EAGAIN && errno != EWOULDBLOCK &&
-			    errno != EINTR && proxy_may_warn(up))
-				log_warn("service %s: udp recv", up->up_name);
+			if (errno == EAGAIN || errno == EWOULDBLOCK ||
+			    errno == EINTR)
+				return;
+			/*
+			 * ENOMEM and the like: the datagram stays queued and
+			 * the socket readable, so reading again at once would
+			 * spin.  Pause, as accepts do on EMFILE.
+			 */
+			if (proxy_may_warn(up))
+				log_warn("service %s: udp recv, pausing reads",
+				    up->up_name);
+			event_del(up->up_ev);
+			evtimer_add(up->up_pause_ev, &pause);
 			return;
 		}
 		now = mono_ms();
@@ -711,9 +735,17 @@ flow_read_cb(evutil_socket_t fd, short what, void *arg)
 			if (errno == ECONNREFUSED)
 				f->fl_refused = 1;
 			else if (errno != EAGAIN && errno != EWOULDBLOCK &&
-			    errno != EINTR && proxy_may_warn(up))
-				log_warn("service %s: udp recv from backend",
-				    up->up_name);
+			    errno != EINTR) {
+				/*
+				 * Anything else would come back on every
+				 * loop turn: the flow goes, and the client's
+				 * next datagram makes a new one.
+				 */
+				if (proxy_may_warn(up))
+					log_warn("service %s: udp recv from "
+					    "backend", up->up_name);
+				flow_close(f, "receive failed");
+			}
 			return;
 		}
 		flow_touch(f, mono_ms());
@@ -839,11 +871,15 @@ udp_proxy_open(struct event_base *base, const union addr *bind_addr,
 	TAILQ_INIT(&up->up_lru);
 	up->up_ev = event_new(base, fd, EV_READ | EV_PERSIST, proxy_read_cb, up);
 	up->up_expire_ev = evtimer_new(base, proxy_expire_cb, up);
-	if (up->up_ev == NULL || up->up_expire_ev == NULL)
-		fatalx("service %s: udp proxy events", name);
+	up->up_pause_ev = evtimer_new(base, proxy_resume_cb, up);
 	scratch_ref();
-	if (event_add(up->up_ev, NULL) == -1)
-		fatalx("service %s: udp proxy event_add", name);
+	if (up->up_ev == NULL || up->up_expire_ev == NULL ||
+	    up->up_pause_ev == NULL || event_add(up->up_ev, NULL) == -1) {
+		/* Out of memory: this port has no proxy now, the rest goes on. */
+		udp_proxy_close(up);
+		errno = ENOMEM;
+		return NULL;
+	}
 	log_debug(2, "service %s: udp proxy on port %u", name, up->up_port);
 	return up;
 fail:
@@ -880,8 +916,12 @@ udp_proxy_close(struct udp_proxy *up)
 		return;
 	while ((f = TAILQ_FIRST(&up->up_lru)) != NULL)
 		flow_close(f, "service port closed");
-	event_free(up->up_ev);
-	event_free(up->up_expire_ev);
+	if (up->up_ev != NULL)
+		event_free(up->up_ev);
+	if (up->up_expire_ev != NULL)
+		event_free(up->up_expire_ev);
+	if (up->up_pause_ev != NULL)
+		event_free(up->up_pause_ev);
 	close(up->up_fd);
 	free(up->up_hash);
 	free(up->up_name);
