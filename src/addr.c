@@ -151,3 +151,77 @@ addr_hash(const union addr *a, int with_port)
 	}
 	return h;
 }
+
+/* The IP's bytes and their count (4 or 16). */
+static unsigned char *
+ip_bytes(union addr *a, size_t *n)
+{
+	if (a->sa.sa_family == AF_INET) {
+		*n = 4;
+		return (unsigned char *)&a->in4.sin_addr;
+	}
+	*n = 16;
+	return (unsigned char *)&a->in6.sin6_addr;
+}
+
+int
+addr_parse_prefix(const char *s, struct addr_prefix *out)
+{
+	char ip[INET6_ADDRSTRLEN];
+	const char *slash = strchr(s, '/');
+	size_t iplen = slash != NULL ? (size_t)(slash - s) : strlen(s), n, i;
+	unsigned char *b;
+	unsigned long len;
+	char *end;
+
+	if (iplen == 0 || iplen >= sizeof(ip))
+		return -1;
+	memcpy(ip, s, iplen);
+	ip[iplen] = '\0';
+	if (addr_parse(ip, 0, &out->ap_addr) == -1)
+		return -1;
+	b = ip_bytes(&out->ap_addr, &n);
+	len = n * 8;
+	if (slash != NULL) {
+		if (slash[1] < '0' || slash[1] > '9' || strlen(slash + 1) > 3)
+			return -1;
+		len = strtoul(slash + 1, &end, 10);
+		if (*end != '\0' || len > n * 8)
+			return -1;
+	}
+	out->ap_len = (unsigned)len;
+	for (i = 0; i < n; i++) {
+		if (i * 8 >= len)
+			b[i] = 0;
+		else if (i * 8 + 8 > len)
+			b[i] &= (unsigned char)(0xff << (8 - (len - i * 8)));
+	}
+	return 0;
+}
+
+int
+addr_in_prefix(const union addr *a, const struct addr_prefix *p)
+{
+	union addr ip = *a, net = p->ap_addr;
+	const unsigned char *x, *y;
+	size_t n, full = p->ap_len / 8, rest = p->ap_len % 8;
+
+	if (a->sa.sa_family != p->ap_addr.sa.sa_family)
+		return 0;
+	x = ip_bytes(&ip, &n);
+	y = ip_bytes(&net, &n);
+	if (memcmp(x, y, full) != 0)
+		return 0;
+	return rest == 0 ||
+	    ((x[full] ^ y[full]) & (unsigned char)(0xff << (8 - rest))) == 0;
+}
+
+const char *
+addr_prefix_str(const struct addr_prefix *p, char *buf, size_t len)
+{
+	char ip[ADDR_STRLEN];
+
+	snprintf(buf, len, "%s/%u", addr_str(&p->ap_addr, 0, ip, sizeof(ip)),
+	    p->ap_len);
+	return buf;
+}

@@ -22,6 +22,22 @@ union addr {
 /* "[v6]:port" at most: 46 + 2 + 1 + 5 + NUL */
 #define ADDR_STRLEN	56
 
+/* An address range, "198.18.0.0/15" or "2001:2::/48". */
+struct addr_prefix {
+	union addr	 ap_addr;	/* host bits zero, port 0 */
+	unsigned	 ap_len;	/* prefix length, bits */
+};
+
+/*
+ * Parse "IP/LEN" (a bare IP is a full-length prefix); host bits set are
+ * cleared.  Returns 0, or -1 when malformed.
+ */
+int		 addr_parse_prefix(const char *, struct addr_prefix *);
+/* Does a's IP fall within p (same family)? */
+int		 addr_in_prefix(const union addr *a, const struct addr_prefix *p);
+/* "IP/LEN" into buf. */
+const char	*addr_prefix_str(const struct addr_prefix *, char *buf, size_t len);
+
 /*
  * Parse a literal IPv4 or IPv6 address (no names, no zone) into *out with
  * the given port.  Returns 0, or -1 if the string is not an IP address.

@@ -17,6 +17,33 @@
 
 #include "addr.h"
 #include "k8s.h"
+#include "topology.h"
+
+/*
+ * One endpoint of a service port as its slices list it (ready or not),
+ * with what it is for us: topology.h's TOPO_* flags, computed against our
+ * node's name and zone, and the sets topo_categorize put it in.  For the
+ * inspection outputs; traffic uses the address arrays of store_port.
+ */
+struct store_endpoint {
+	union addr	 se_addr;	/* IP:targetPort */
+	unsigned	 se_flags;	/* TOPO_READY ... TOPO_NODE_OURS */
+	unsigned char	 se_in;		/* TOPO_IN_CLUSTER | TOPO_IN_LOCAL */
+	const char	*se_node;	/* nodeName, "" when absent */
+	const char	*se_zone;	/* zone, "" when absent */
+};
+
+/*
+ * Our own Node, as the sources last saw it (the Node object named
+ * --hostname-override, from the API or the manifests).
+ */
+struct store_node {
+	const char	*sn_name;	/* the configured node name */
+	const char	*sn_zone;	/* topology.kubernetes.io/zone, "" if none */
+	int		 sn_seen;	/* a Node object of that name exists */
+	int		 sn_deleting;	/* deletionTimestamp set, or the taint
+					   ToBeDeletedByClusterAutoscaler */
+};
 
 /*
  * One port of one Service, joined with its ready endpoints: what the
@@ -39,8 +66,37 @@ struct store_port {
 	size_t		 n_lb_ips;
 	int		 affinity_client_ip;
 	uint32_t	 affinity_timeout;
-	const union addr *endpoints;	/* IP:targetPort, sorted by addr_cmp, unique */
+	/*
+	 * The endpoints internal (cluster IP) traffic may use, IP:targetPort,
+	 * sorted by addr_cmp, unique: topo_internal_set of the categorized
+	 * endpoints.  Empty: such connections are refused.
+	 */
+	const union addr *endpoints;
 	size_t		 n_endpoints;
+	/*
+	 * The same for external traffic (nodePort, external IPs, LB ingress
+	 * IPs): topo_external_set.  ext_separate is set when the two sets
+	 * are decided differently (one policy Local, the other Cluster, and
+	 * the port has an external address): that traffic then needs a proxy
+	 * port of its own.  Otherwise the arrays are equal.
+	 */
+	const union addr *ext_endpoints;
+	size_t		 n_ext_endpoints;
+	int		 ext_separate;
+	/* Policies, and what topo_categorize made of all_endpoints. */
+	struct topo_policy policy;
+	struct topo_choice choice;
+	const struct store_endpoint *all_endpoints;	/* sorted by address */
+	size_t		 n_all_endpoints;
+	/* spec.healthCheckNodePort (LoadBalancer + eTP Local), 0: none */
+	uint16_t	 health_check_node_port;
+	/*
+	 * spec.loadBalancerSourceRanges: when not empty, traffic to lb_ips
+	 * from other sources is dropped in the rules.  (LB ingress IPs with
+	 * ipMode Proxy are left out of lb_ips when the Service is decoded.)
+	 */
+	const struct addr_prefix *source_ranges;
+	size_t		 n_source_ranges;
 	/*
 	 * The newest last-change-trigger-time (k8s_object.trigger_time) of
 	 * the endpoint objects joined, 0 if none has one.  It alone is not a
@@ -51,7 +107,7 @@ struct store_port {
 
 enum store_change {
 	STORE_SERVICE_CHANGED	= 1 << 0,	/* addresses, ports, affinity */
-	STORE_ENDPOINTS_CHANGED	= 1 << 1,	/* only the endpoint list */
+	STORE_ENDPOINTS_CHANGED	= 1 << 1,	/* only the endpoint lists */
 };
 
 /*
@@ -107,5 +163,13 @@ size_t		 store_flush(struct store *);
 const struct store_port *store_first(const struct store *);
 const struct store_port *store_next(const struct store *, const struct store_port *);
 size_t		 store_count(const struct store *);
+
+/*
+ * Our node's name (from config, before the first object): endpoints whose
+ * nodeName is this are local, Node objects of other names are ignored.
+ * A change of our Node's zone re-joins every Service.
+ */
+void		 store_set_node_name(struct store *, const char *name);
+const struct store_node *store_node(const struct store *);
 
 #endif
