@@ -122,6 +122,13 @@ int
 rules_plan_port(struct rule_set *rs, const struct store_port *sp,
     uint16_t proxy_port, const union addr *bind)
 {
+	return rules_plan_port_ext(rs, sp, proxy_port, proxy_port, bind);
+}
+
+int
+rules_plan_port_ext(struct rule_set *rs, const struct store_port *sp,
+    uint16_t proxy_port, uint16_t ext_proxy_port, const union addr *bind)
+{
 	const union addr **ips;
 	struct plan p;
 	size_t i, n = 0, total;
@@ -156,12 +163,17 @@ rules_plan_port(struct rule_set *rs, const struct store_port *sp,
 			continue;
 		if (family == AF_INET6)
 			has_v6 = 1;
+		/* cluster IPs come first: internal traffic */
+		p.proxy_port = i < sp->n_cluster_ips ? proxy_port : ext_proxy_port;
+		if (p.proxy_port == 0)
+			continue;
 		plan_rule(&p, RULES_PORTALS_CONTAINER, family, ips[i], sp->port);
 		plan_rule(&p, RULES_PORTALS_HOST, family, ips[i], sp->port);
 	}
 	free(ips);
 
-	if (sp->node_port != 0) {
+	p.proxy_port = ext_proxy_port;
+	if (sp->node_port != 0 && ext_proxy_port != 0) {
 		plan_rule(&p, RULES_NODEPORT_CONTAINER, AF_INET, NULL,
 		    sp->node_port);
 		plan_rule(&p, RULES_NODEPORT_HOST, AF_INET, NULL, sp->node_port);

@@ -84,6 +84,16 @@ const char	*rules_chain_name(enum rules_chain);
  */
 int		 rules_plan_port(struct rule_set *, const struct store_port *sp,
 		    uint16_t proxy_port, const union addr *bind);
+/*
+ * The same with external traffic (externalIPs, LB ingress IPs, nodePort)
+ * sent to ext_proxy_port (0: no rule for it) and cluster IPs to
+ * proxy_port: a port whose external traffic is balanced over another
+ * endpoint set (store_port.ext_separate).  An external IP equal to a
+ * cluster IP is internal.
+ */
+int		 rules_plan_port_ext(struct rule_set *, const struct store_port *sp,
+		    uint16_t proxy_port, uint16_t ext_proxy_port,
+		    const union addr *bind);
 
 /*
  * Drop the NodePort rules (KUBE-NODEPORT-* chains) among the rules from

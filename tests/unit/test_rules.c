@@ -216,6 +216,44 @@ test_loadbalancer(void **state)
 	rules_set_free(&rs);
 }
 
+/*
+ * A port whose external traffic has a proxy port of its own: cluster IPs
+ * to one, externalIPs, LB IPs and the nodePort to the other; an external
+ * IP equal to the cluster IP stays internal; external port 0: no
+ * external rule at all.
+ */
+static void
+test_external_port(void **state)
+{
+	struct rule_set rs = { 0 };
+	struct tport t;
+	char line[1024];
+	size_t i, internal = 0, external = 0;
+
+	(void)state;
+	tport_init(&t, "shop/front:https", K8S_PROTO_TCP, 443, 31443,
+	    "198.19.1.1", "198.18.7.7,198.19.1.1", "198.18.200.1");
+	assert_int_equal(rules_plan_port_ext(&rs, &t.sp, 40443, 40444, NULL),
+	    8);
+	for (i = 0; i < rs.rs_n; i++) {
+		rules_render(&rs.rs_rules[i], line, sizeof(line));
+		if (strstr(line, "-d 198.19.1.1/32") != NULL) {
+			assert_non_null(strstr(line, "--to-ports 40443"));
+			internal++;
+		} else {
+			assert_non_null(strstr(line, "--to-ports 40444"));
+			external++;
+		}
+	}
+	assert_int_equal(internal, 2);
+	assert_int_equal(external, 6);
+	rules_set_free(&rs);
+	assert_int_equal(rules_plan_port_ext(&rs, &t.sp, 40443, 0, NULL), 2);
+	for (i = 0; i < rs.rs_n; i++)
+		assert_int_equal(addr_port(&rs.rs_rules[i].r_to), 40443);
+	rules_set_free(&rs);
+}
+
 static void
 test_external_ips(void **state)
 {
@@ -584,6 +622,7 @@ main(void)
 		cmocka_unit_test(test_drop_nodeports),
 		cmocka_unit_test(test_loadbalancer),
 		cmocka_unit_test(test_external_ips),
+		cmocka_unit_test(test_external_port),
 		cmocka_unit_test(test_ipv6),
 		cmocka_unit_test(test_dnat_bind),
 		cmocka_unit_test(test_no_duplicates),
