@@ -102,7 +102,7 @@ done
 if [[ -z ${TMPDIR:-} && -d /dev/shm && -w /dev/shm ]]; then
 	export TMPDIR=/dev/shm
 fi
-declare -A r_execs r_cov r_ft r_found r_corpus
+declare -A r_execs r_rate r_cov r_ft r_found r_corpus
 for t in "${targets[@]}"; do
 	corpus=$fuzzdir/$t
 	mkdir -p "$work/$t" "$work/$t.artifacts"
@@ -123,6 +123,7 @@ for t in "${targets[@]}"; do
 	# shellcheck disable=SC2086
 	nice -n 10 "$bin/fuzz_$t" "${args[@]}" ${FUZZ_FLAGS:-} "$work/$t" >"$log" 2>&1
 	r_execs[$t]=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n 1)
+	r_rate[$t]=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log" | tail -n 1)
 	line=$(grep -E '^#[0-9]+.*cov: ' "$log" | tail -n 1)
 	r_cov[$t]=$(sed -n 's/.* cov: \([0-9]*\).*/\1/p' <<<"$line")
 	r_ft[$t]=$(sed -n 's/.* ft: \([0-9]*\).*/\1/p' <<<"$line")
@@ -163,7 +164,7 @@ for t in "${targets[@]}"; do
 	status=short
 	((e >= want[$t])) && status=met
 	printf '%-12s %12s %10s %6s %7s %8s  %-14s %s\n' "$t" "$e" \
-	    "$((e / (seconds > 0 ? seconds : 1)))" "${r_cov[$t]:--}" "${r_ft[$t]:--}" \
+	    "${r_rate[$t]:-0}" "${r_cov[$t]:--}" "${r_ft[$t]:--}" \
 	    "${r_corpus[$t]}" "${r_found[$t]}" "$status (${want[$t]})"
 done
 for t in "${targets[@]}"; do
