@@ -1,7 +1,7 @@
 /*
  * kup-bench.c - the small load tools of `make bench` (tests/bench/run.sh).
  *
- * One binary, seven modes, all IPv4, all single-threaded:
+ * One binary, eight modes, all IPv4, all single-threaded:
  *
  *   echo-tcp IP:PORT            epoll echo server, any number of connections
  *                               (also the backend of the idle-memory test)
@@ -20,6 +20,11 @@
  *                               "answers_per_s lost sent" (lost: no answer
  *                               within 1 s, or never; an error rcode is
  *                               lost too)
+ *   connrate IP:PORT SECS WIN   closed-loop new TCP connections, WIN in
+ *                               flight: connect, send one byte, read its
+ *                               echo, close with a reset (no TIME_WAIT
+ *                               left to run the client out of ports);
+ *                               prints "connections_per_s failed"
  *   addpoll IP:PORT TMP DST     checks that nothing answers at IP:PORT,
  *                               renames TMP to DST, then starts a
  *                               nonblocking connect every 1 ms (each given
@@ -511,6 +516,79 @@ done:
 	printf("%.1f\n", (now_ns() - t0) / 1e6);
 }
 
+#define CONN_WIN_MAX	256
+
+/* One connection of connrate: -1 when it failed. */
+static int
+conn_start(const struct sockaddr_in *sin)
+{
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+
+	if (fd == -1)
+		err(1, "socket");
+	if (connect(fd, (const struct sockaddr *)sin, sizeof(*sin)) == -1 &&
+	    errno != EINPROGRESS) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+static void
+conn_end(int fd)
+{
+	struct linger lg = { 1, 0 };
+
+	setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+	close(fd);
+}
+
+static void
+connrate(const struct sockaddr_in *sin, double secs, int win)
+{
+	struct pollfd pfd[CONN_WIN_MAX];
+	int sent[CONN_WIN_MAX];
+	uint64_t t0 = now_ns(), end = t0 + (uint64_t)(secs * 1e9), done = 0,
+	    failed = 0;
+	int i, e;
+	char c = 'x';
+
+	if (win < 1 || win > CONN_WIN_MAX)
+		errx(1, "connrate: WIN 1..%d", CONN_WIN_MAX);
+	for (i = 0; i < win; i++) {
+		while ((pfd[i].fd = conn_start(sin)) == -1)
+			failed++;
+		pfd[i].events = POLLOUT;
+		sent[i] = 0;
+	}
+	while (now_ns() < end) {
+		if (poll(pfd, win, 100) <= 0)
+			continue;
+		for (i = 0; i < win; i++) {
+			if (pfd[i].revents == 0)
+				continue;
+			if (!sent[i] && getsockopt(pfd[i].fd, SOL_SOCKET,
+			    SO_ERROR, &e, &(socklen_t){ sizeof(e) }) == 0 &&
+			    e == 0 && write(pfd[i].fd, &c, 1) == 1) {
+				sent[i] = 1;
+				pfd[i].events = POLLIN;
+				continue;
+			}
+			if (sent[i] && read(pfd[i].fd, &c, 1) == 1)
+				done++;
+			else
+				failed++;
+			conn_end(pfd[i].fd);
+			while ((pfd[i].fd = conn_start(sin)) == -1)
+				failed++;
+			pfd[i].events = POLLOUT;
+			sent[i] = 0;
+		}
+	}
+	printf("%.0f %llu\n", done / ((now_ns() - t0) / 1e9),
+	    (unsigned long long)failed);
+}
+
 int
 main(int argc, char *argv[])
 {
@@ -518,7 +596,7 @@ main(int argc, char *argv[])
 
 	if (argc < 3)
 		errx(1, "usage: kup-bench echo-tcp|echo-udp|rr|udp|idle|dns|"
-		    "addpoll IP:PORT [args]");
+		    "connrate|addpoll IP:PORT [args]");
 	parse_addr(argv[2], &sin);
 	if (strcmp(argv[1], "echo-tcp") == 0)
 		echo_tcp(&sin);
@@ -532,6 +610,8 @@ main(int argc, char *argv[])
 		idle(&sin, atoi(argv[3]));
 	else if (strcmp(argv[1], "dns") == 0 && argc == 6)
 		dns_load(&sin, atof(argv[3]), atoi(argv[4]), argv[5]);
+	else if (strcmp(argv[1], "connrate") == 0 && argc == 5)
+		connrate(&sin, atof(argv[3]), atoi(argv[4]));
 	else if (strcmp(argv[1], "addpoll") == 0 && argc == 5)
 		addpoll(&sin, argv[3], argv[4]);
 	else

@@ -32,9 +32,12 @@
 # Connection: close with the relay's CPU time per connection, keep-alive;
 # nginx pods), udp (64 B and 1400 B closed loop), dns (closed-loop A
 # queries against a dnsmasq pod: answers/s, lost per 1M), idle (10,000
-# idle connections), ctl (cold start to 1,000 and 10,000 service ports,
-# one service added at 10,000, 1,000 services changed at once and the
-# number of rule commits that took).
+# idle connections), ctl (for each portal backend, kup = iptables
+# legacy and kup-nft = nftables: cold start to 1,000 and 10,000 service
+# ports, one service added at 10,000, 1,000 services changed at once and
+# the number of rule commits that took, the cost of a resync of unchanged
+# ports), scale (new connections/s to one service with 10 and with
+# 10,000 services present: kup, kup-nft and plain DNAT rules).
 # Environment: KUBE_UPROXY (the daemon), CC, PYTHON3; KUP_BENCH_NO_INSTALL=1
 # skips installing the bench packages (contrib/lib-deps.sh); KEEP_TMP=1.
 # shellcheck shell=bash
@@ -48,8 +51,10 @@ SRC=$(cd "$HERE/../.." && pwd)
 KUBE_UPROXY=${KUBE_UPROXY:-$PWD/src/kube-uproxy}
 PYTHON3=${PYTHON3:-python3}
 ARGS="$*" CTL_ARG=""
-REPS=3 DUR=4 QUICK=0 ONLY="tcp lat http udp dns idle ctl"
+REPS=3 DUR=4 QUICK=0 ONLY="tcp lat http udp dns idle ctl scale"
 IDLE_N=10000 CTL_NS="1000 10000" RR_N=20000
+CTL_BACKENDS=${KUP_BENCH_BACKENDS:-iptables nftables}
+SCALE_ARMS="dnat kup kup-nft"
 while (($#)); do
 	case $1 in
 	--quick) QUICK=1 ;;
@@ -57,7 +62,7 @@ while (($#)); do
 	--dur) DUR=$2; shift ;;
 	--only) ONLY=$2; shift ;;
 	--ctl-ports) CTL_ARG=$2; shift ;;
-	*) echo "usage: $0 [--quick] [--reps N] [--dur S] [--only 'tcp lat http udp dns idle ctl'] [--ctl-ports 'N ...']" >&2
+	*) echo "usage: $0 [--quick] [--reps N] [--dur S] [--only 'tcp lat http udp dns idle ctl scale'] [--ctl-ports 'N ...']" >&2
 	   exit 2 ;;
 	esac
 	shift
@@ -66,6 +71,7 @@ if ((QUICK)); then
 	REPS=1 DUR=1 IDLE_N=500 CTL_NS=200 RR_N=2000
 fi
 [[ -n $CTL_ARG ]] && CTL_NS=$CTL_ARG
+CTL_NMAX=${CTL_NS##* }	# the largest count (the last given)
 
 SVC_IP=198.19.0.10	# ClusterIP of the single-pod service
 WEB_IP=198.19.0.11	# ClusterIP of the two-pod nginx service
@@ -526,17 +532,16 @@ EOF
 
 now_ms() { date +%s%3N; }
 
-# ctl_ready N LOG: all N service ports have a proxy port and the rules of
-# the last one are committed (rules go in one commit).  The daemon's log
-# is watched first: iptables-legacy takes the xtables lock, and polling
-# with it would hold up the very commit being timed.
+# ctl_ready N LOG [BACKEND]: all N service ports have a proxy port and
+# the rules of the last one are committed (rules go in one commit).  The
+# daemon's log is watched first: iptables-legacy takes the xtables lock,
+# and polling with it would hold up the very commit being timed.
 ctl_ready() {
-	local n=$1
-	awk -v n=$((2 * n)) '/iptables: synced [0-9]+ rules/ {
+	local n=$1 be=${3:-iptables}
+	awk -v n=$((2 * n)) -v be="$be" '$0 ~ be ": synced [0-9]+ rules" {
 		for (i = 1; i <= NF; i++) if ($i == "synced") r = $(i + 1)
 		if (r + 0 >= n) f = 1 } END { exit !f }' "$2" || return 1
-	in_ns "$NODE" iptables-legacy -w 5 -t nat -S 2>/dev/null |
-	    grep -c -- "--dport 80 .*REDIRECT" | { read -r c; ((c >= n)); } || return 1
+	ctl_count_rules "$be" 80 | { read -r c; ((c >= n)); } || return 1
 	in_ns "$NODE" "$PYTHON3" -c '
 import json, sys, urllib.request
 j = json.load(urllib.request.urlopen("http://127.0.0.1:10249/debug/services", timeout=2))
@@ -550,6 +555,19 @@ def ports(o):
         for v in o:
             yield from ports(v)
 sys.exit(0 if len(set(ports(j))) >= int(sys.argv[1]) else 1)' "$n" 2>/dev/null
+}
+
+# ctl_count_rules BACKEND DPORT: the container-side portals of services
+# on DPORT in the kernel (iptables: REDIRECT rules; nftables: elements of
+# the cluster-address map, one per address, port and protocol).
+ctl_count_rules() {
+	if [[ $1 == nftables ]]; then
+		in_ns "$NODE" nft list table ip kube-uproxy 2>/dev/null |
+		    grep -o -- "\. tcp \. $2 [^,}]*" | wc -l
+	else
+		in_ns "$NODE" iptables-legacy -w 5 -t nat -S KUBE-PORTALS-CONTAINER 2>/dev/null |
+		    grep -c -- "--dport $2 .*REDIRECT"
+	fi
 }
 
 # add_and_poll TMP FILE IP:PORT: nothing answers at IP:PORT, rename TMP
@@ -568,14 +586,14 @@ sod_ms() { date +%H:%M:%S.%N | awk -F: '{ printf "%.1f\n", ($1 * 3600 + $2 * 60 
 # daemon's last commit that brought them in (its log's clock) and the
 # number of commits since the change.
 ctl_change_many() {
-	local d=$1 n=$2 log=$3 m=1000 t0 i
+	local d=$1 n=$2 log=$3 be=${4:-iptables} m=1000 t0 i
 	((m > n)) && m=$n
 	t0=$(sod_ms)
 	ctl_manifests "$d" "$n" "$m"
 	# A commit after the change in the log first (see ctl_ready), then
 	# the rules themselves, checked every half second.
 	for ((i = 0; i < 600; i++)); do
-		awk -v t0="$t0" '/iptables: synced [0-9]+ rules/ {
+		awk -v t0="$t0" -v be="$be" '$0 ~ be ": synced [0-9]+ rules" {
 			split($2, hms, ":")
 			if ((hms[1] * 3600 + hms[2] * 60 + hms[3]) * 1000 >= t0) f = 1 }
 			END { exit !f }' "$log" && break
@@ -583,12 +601,11 @@ ctl_change_many() {
 	done
 	for ((i = 0; i < 60; i++)); do
 		sleep 0.5
-		in_ns "$NODE" iptables-legacy -w 5 -t nat -S KUBE-PORTALS-CONTAINER 2>/dev/null |
-		    grep -c -- "--dport 81 .*REDIRECT" | { read -r c; ((c >= m)); } && break
+		ctl_count_rules "$be" 81 | { read -r c; ((c >= m)); } && break
 	done
 	((i < 60)) || { echo "- -"; return; }
-	awk -v t0="$t0" '
-		/iptables: synced [0-9]+ rules/ {
+	awk -v t0="$t0" -v be="$be" '
+		$0 ~ be ": synced [0-9]+ rules" {
 			split($2, hms, ":")
 			t = (hms[1] * 3600 + hms[2] * 60 + hms[3]) * 1000
 			if (t < t0) next
@@ -597,12 +614,18 @@ ctl_change_many() {
 }
 
 run_ctl() {
-	local n t0 t1 d pr sfx
-	# Twice: with the default (kernel-chosen proxy ports: every bind(0)
-	# scans the ports in use, so it grows with the square of the count)
-	# and with --proxy-port-range (our allocator picks, bind is O(1)).
+	local n t0 t1 d pr sfx be arm
+	# For each portal backend (arm kup: iptables legacy; kup-nft:
+	# nftables), twice: with the default (kernel-chosen proxy ports:
+	# every bind(0) scans the ports in use, so it grows with the square of
+	# the count) and with --proxy-port-range (our allocator picks, bind is
+	# O(1)); nftables with the port range only.
 	for n in $CTL_NS; do
+	for be in $CTL_BACKENDS; do
 	for pr in "" 20000-39999; do
+		arm=kup
+		[[ $be == nftables ]] && arm=kup-nft
+		[[ $be == nftables && -z $pr ]] && continue
 		sfx=""
 		[[ -n $pr ]] && sfx=", port range"
 		fresh
@@ -611,31 +634,32 @@ run_ctl() {
 		ctl_manifests "$d" "$n"
 		t0=$(date +%s.%N)
 		ip netns exec "$NODE" "$KUBE_UPROXY" --manifests "$d" \
-		    --iptables legacy --iptables-min-sync-period 0s --v 2 \
+		    --portals "$be" --iptables-min-sync-period 0s --v 2 \
+		    --iptables-sync-period 10s \
 		    ${pr:+--proxy-port-range "$pr"} \
 		    --metrics-bind-address 127.0.0.1:10249 \
 		    --healthz-bind-address 127.0.0.1:10256 \
 		    </dev/null 2>"$d.log" &
 		RELAY_PID=$!
 		TOPO_PIDS+=("$RELAY_PID")
-		until ctl_ready "$n" "$d.log"; do
+		until ctl_ready "$n" "$d.log" "$be"; do
 			(($(date +%s) - ${t0%.*} > 60)) && break
 			sleep 0.02
 		done
 		t1=$(date +%s.%N)
 		# The daemon's own clock: its log line of the first commit that
 		# holds at least n rules (ports are opened before their rules).
-		result "ctl: cold start, $n ports$sfx ms" kup "$(awk -v t0="$t0" -v n="$n" '
-			/iptables: synced [0-9]+ rules/ {
+		result "ctl: cold start, $n ports$sfx ms" $arm "$(awk -v t0="$t0" -v n="$n" -v be="$be" '
+			$0 ~ be ": synced [0-9]+ rules" {
 				for (i = 1; i <= NF; i++) if ($i == "synced") r = $(i + 1)
 				if (r + 0 < n) next
 				split($2, hms, ":")
 				cmd = "date -d \"" strftime("%Y-%m-%d", int(t0)) " " $2 "\" +%s.%N"
 				cmd | getline t; close(cmd)
 				printf "%.0f\n", (t - t0) * 1000; exit }' "$d.log")"
-		result "ctl: cold start, $n ports$sfx, observed ms" kup \
+		result "ctl: cold start, $n ports$sfx, observed ms" $arm \
 		    "$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.0f", (b - a) * 1000 }')"
-		result "ctl: RSS at $n ports$sfx MiB" kup "$(($(rss_kb "$RELAY_PID") / 1024))"
+		result "ctl: RSS at $n ports$sfx MiB" $arm "$(($(rss_kb "$RELAY_PID") / 1024))"
 		# One more service at n existing: written, then polled from the
 		# client until its cluster IP answers through rule and port.
 		# Five of them, a second apart (the table shows the median).
@@ -646,7 +670,7 @@ run_ctl() {
 			sed -e "s/198\.19\.1\.1\b/198.19.200.$k/g; s/name: s0/name: extra$k/g" \
 			    -e "s/s0-1/extra$k-1/; s/service-name: s0/service-name: extra$k/" \
 			    "$d/one/all.yaml" >"$d/.extra.tmp"
-			result "ctl: one added at $n$sfx, ms to answer" kup \
+			result "ctl: one added at $n$sfx, ms to answer" $arm \
 			    "$(add_and_poll "$d/.extra.tmp" "$d/extra$k.yaml" \
 			    "198.19.200.$k:80")"
 		done
@@ -656,12 +680,108 @@ run_ctl() {
 		sleep 1
 		local ms commits m=1000
 		((m > n)) && m=$n
-		read -r ms commits <<<"$(ctl_change_many "$d" "$n" "$d.log")"
-		result "ctl: $m changed at $n$sfx, ms to rules" kup "$ms"
-		result "ctl: $m changed at $n$sfx, commits" kup "$commits"
+		read -r ms commits <<<"$(ctl_change_many "$d" "$n" "$d.log" "$be")"
+		result "ctl: $m changed at $n$sfx, ms to rules" $arm "$ms"
+		result "ctl: $m changed at $n$sfx, commits" $arm "$commits"
+		ctl_resync "$d.log" "$n" "$sfx" "$arm" "$be"
+	done
 	done
 	done
 }
+
+# ctl_resync LOG N SFX ARM BACKEND: what a resync of N unchanged ports
+# costs the daemon.  The rule repair (every --iptables-sync-period, 10 s
+# here, with nothing changed): the daemon's own figure for the pass, plan
+# and apply (one thread that waits on nothing but the kernel, so its
+# wall time is its CPU time).  SIGHUP: every manifest object read again,
+# decoded and found unchanged: the daemon's CPU time (schedstat) over the
+# second after, less a quiet second before.
+ctl_resync() {
+	local log=$1 n=$2 sfx=$3 arm=$4 be=$5 lines i ms c0 c1 c2
+	lines=$(grep -c "$be: synced" "$log")
+	for ((i = 0; i < 150; i++)); do
+		(($(grep -c "$be: synced" "$log") > lines)) && break
+		sleep 0.1
+	done
+	ms=$(grep "$be: synced" "$log" | tail -n 1 | sed -n 's/.* in \([0-9.]*\) ms.*/\1/p')
+	((i < 150)) || ms=-
+	result "ctl: repair of $n unchanged$sfx, ms" $arm "${ms:--}"
+	c0=$(cpu_ns "$RELAY_PID")
+	sleep 1
+	c1=$(cpu_ns "$RELAY_PID")
+	kill -HUP "$RELAY_PID" 2>/dev/null
+	sleep 1
+	c2=$(cpu_ns "$RELAY_PID")
+	result "ctl: manifests re-read, $n unchanged$sfx, CPU ms" $arm \
+	    "$(awk -v a="$c0" -v b="$c1" -v c="$c2" 'BEGIN { printf "%.1f", ((c - b) - (b - a)) / 1e6 }')"
+}
+
+# cpu_ns PID: the CPU time of a process so far, in ns.
+cpu_ns() { awk '{ print $1 }' "/proc/$1/schedstat" 2>/dev/null || echo 0; }
+
+# --- connection setup against the number of services ------------------------
+
+# run_scale: new TCP connections/s to one service (the first and the
+# last of the table) with 10 and with CTL_NMAX services present, for
+# kube-uproxy with each portal backend and for plain kernel DNAT rules
+# (one per service, as the legacy backend's chains hold them): the first
+# packet of each connection walks the nat rules (x_tables) or looks up a
+# map (nftables).  The closed loop is kup-bench connrate, 32 in flight.
+run_scale() {
+	local arm n which ip rate be
+	for arm in $SCALE_ARMS; do
+	for n in 10 $CTL_NMAX; do
+		fresh
+		backends idle
+		d=$T/scale-$SEQ
+		ctl_manifests "$d" "$n"
+		case $arm in
+		dnat)
+			scale_dnat_rules "$n" || continue ;;
+		*)
+			be=iptables
+			[[ $arm == kup-nft ]] && be=nftables
+			ip netns exec "$NODE" "$KUBE_UPROXY" --manifests "$d" \
+			    --portals "$be" --proxy-port-range 20000-39999 \
+			    --metrics-bind-address 127.0.0.1:10249 \
+			    --healthz-bind-address 127.0.0.1:10256 --v 2 \
+			    </dev/null 2>"$d.log" &
+			RELAY_PID=$!
+			TOPO_PIDS+=("$RELAY_PID")
+			local t0=$SECONDS
+			until ctl_ready "$n" "$d.log" "$be"; do
+				((SECONDS - t0 > 90)) && break
+				sleep 0.1
+			done ;;
+		esac
+		for which in first last; do
+			ip=198.19.1.1
+			[[ $which == last ]] && ip=$(scale_ip $((n - 1)))
+			read -r rate _ <<<"$(in_ns "$CLIENT" "$TOOL" connrate \
+			    "$ip:80" "$DUR" 32 || echo "- -")"
+			result "scale: new conn/s, $which of $n services" "$arm" "$rate"
+		done
+	done
+	done
+}
+
+scale_ip() { echo "198.19.$((1 + $1 / 250)).$((1 + $1 % 250))"; }
+
+# scale_dnat_rules N: N DNAT rules in the node's nat PREROUTING, one per
+# service cluster IP (port 80) to pod1, loaded in one iptables-restore.
+scale_dnat_rules() {
+	local n=$1 i
+	{
+		echo "*nat"
+		echo ":KUBE-BENCH - [0:0]"
+		echo "-A PREROUTING -j KUBE-BENCH"
+		for ((i = 0; i < n; i++)); do
+			echo "-A KUBE-BENCH -d $(scale_ip "$i")/32 -p tcp --dport 80 -j DNAT --to-destination $POD1:$P_RR"
+		done
+		echo "COMMIT"
+	} | in_ns "$NODE" iptables-legacy-restore -w 5 --noflush
+}
+
 
 # --- the driver -------------------------------------------------------------------
 
@@ -687,9 +807,9 @@ START=$(now_ms)
 LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
 say "nproc $(nproc), reps $REPS, ${DUR}s per measurement, groups: $ONLY"
 for g in $ONLY; do
-	if [[ $g == ctl ]]; then
-		say "group ctl"
-		run_ctl
+	if [[ $g == ctl || $g == scale ]]; then
+		say "group $g"
+		"run_$g"
 		continue
 	fi
 	group_ok "$g" || { say "group $g left out (tool missing)"; continue; }

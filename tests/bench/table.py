@@ -12,7 +12,7 @@ import statistics
 import sys
 
 ARMS = ["direct", "dnat", "kup-copy", "kup-splice", "kup-base", "haproxy",
-        "haproxy-spl", "socat", "kup"]
+        "haproxy-spl", "socat", "kup", "kup-nft"]
 LOWER = ("us", "ms", "B/conn", "lost", "MiB", "min/max", "per 1M", "commits",
          "ms to rules")
 
@@ -133,6 +133,39 @@ def main():
             target("one service added at 10,000 (ms)" +
                    w[len("ctl: one added at 10000"):-len(", ms to answer")],
                    med[w]["kup"], 100, 60, higher=False)
+
+    # Issue 13: the nftables backend (kup-nft) against the legacy one.
+    print()
+    print("targets (issue 13; kup = iptables legacy, kup-nft = nftables):")
+    for arm in ("kup", "kup-nft"):
+        for w in order:
+            v = med[w].get(arm)
+            if v is None or ", port range" not in w:
+                continue
+            if w.startswith("ctl: one added at 10000"):
+                target("%s: one added at 10,000 (ms)" % arm, v, 10, 3,
+                       higher=False)
+            elif w.startswith("ctl: 1000 changed at 10000") and "ms to" in w:
+                target("%s: 1,000 changed (ms)" % arm, v, 100, 30,
+                       higher=False)
+            elif w.startswith("ctl: cold start, 10000") and \
+                    "observed" in w:
+                target("%s: 10,000 ports cold start (s)" % arm, v / 1000,
+                       0.5, 0.25, higher=False)
+            elif w.startswith("ctl: repair of 10000"):
+                target("%s: resync of 10,000 unchanged (ms)" % arm, v, 5, 1,
+                       higher=False)
+    scale = [w for w in order if w.startswith("scale: new conn/s, ")]
+    big = sorted({int(w.split(" of ")[1].split()[0]) for w in scale} - {10})
+    for arm in ("dnat", "kup", "kup-nft"):
+        for which in ("first", "last"):
+            lo = med.get("scale: new conn/s, %s of 10 services" % which, {})
+            for n in big:
+                hi = med.get("scale: new conn/s, %s of %d services" %
+                             (which, n), {})
+                if lo.get(arm) and hi.get(arm):
+                    target("%s: conn/s %s of %d vs of 10" % (arm, which, n),
+                           hi[arm] / lo[arm], 0.95, 0.98)
 
 
 main()
