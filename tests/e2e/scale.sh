@@ -3,8 +3,9 @@
 # real node: SCALE service ports (default 1000; SCALE=10000 for the
 # DESIGN.md section 6 figure) in one manifest file (multi-document YAML),
 # then the time from exec to /healthz 200, to every nat rule committed
-# (2 per port, counted in iptables-legacy -t nat -S) and to every proxy
-# port listening.
+# (2 per port, counted in iptables-legacy -t nat -S; with
+# KUP_PORTALS=nftables one map element per port) and to every proxy port
+# listening.
 # The figures are reported, not judged (machines differ); what is asserted
 # is correctness: the rule count, the listener count, /debug/services, and
 # sample service ports answering from the external client.
@@ -58,8 +59,9 @@ log "$N service ports in $(du -h "$T_DIR/manifests/scale.yaml" | cut -f1) of YAM
 # (ms since t0), or "timeout WHAT" lines at the deadline.
 probe() {
 	in_ns "$NODE" "$PYTHON3" - "$@" <<'PY'
-import subprocess, sys, time, urllib.request
+import json, subprocess, sys, time, urllib.request
 t0, n, deadline = int(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3])
+backend = sys.argv[4] if len(sys.argv) > 4 else ""
 def ms():
     return (time.time_ns() - t0) // 1000000
 def healthz():
@@ -81,6 +83,16 @@ def listening():
                     k += 1
     return k >= n
 def rules():
+    if backend == "nftables":
+        # one map element per port serves both hooks (lib.sh nft_nat_rules)
+        out = subprocess.run(["nft", "-j", "list", "table", "ip", "kube-uproxy"],
+                             capture_output=True, text=True).stdout
+        try:
+            objs = json.loads(out)["nftables"]
+        except ValueError:
+            return False
+        return sum(len(o["map"].get("elem", [])) for o in objs
+                   if "map" in o) >= n
     out = subprocess.run(["iptables-legacy", "-w", "5", "-t", "nat", "-S"],
                          capture_output=True, text=True).stdout
     return sum(1 for l in out.splitlines() if l.startswith("-A KUBE-PORTALS-")) >= 2 * n
@@ -104,12 +116,13 @@ t0=$(date +%s%N)
 ip netns exec "$NODE" "$KUBE_UPROXY" --manifests "$T_DIR/manifests" \
     --metrics-bind-address 127.0.0.1:10249 \
     --healthz-bind-address 127.0.0.1:10256 ${SCALE_ARGS:-} \
+    ${KUP_PORTALS:+--portals "$KUP_PORTALS"} \
     2>>"$T_DIR/kube-uproxy.log" </dev/null &
 T_DAEMON_PID=$!
 T_PIDS="$T_PIDS $T_DAEMON_PID"
 METRICS_URL=http://127.0.0.1:10249
 HEALTHZ_URL=http://127.0.0.1:10256
-res=$(probe "$t0" "$N" "$deadline")
+res=$(probe "$t0" "$N" "$deadline" "$KUP_PORTALS")
 daemon_alive
 printf '%s\n' "$res" | sed "s/^/$T_NAME: /"
 if printf '%s\n' "$res" | grep -q '^timeout'; then
