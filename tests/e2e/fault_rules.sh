@@ -17,7 +17,9 @@
 # removed; existing Services must answer the client.  After the clear: the
 # new Service answers within RULE_LIMIT_MS (2 s: the daemon retries a
 # failed commit every --iptables-min-sync-period, 1 s) of the clear, rules
-# consistent, no crash, no fd growth (one listener per Service added).  Known failures: tests/integration/fault_matrix.xfail.
+# consistent, no crash, no fd growth (one listener per Service added).
+# KUP_PORTALS=nftables (nft_fault_rules.sh): nftables transactions fail
+# instead (the shim's nft_commit), and there is no lock to hold.  Known failures: tests/integration/fault_matrix.xfail.
 [ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
 . "${TESTS_SRCDIR:-$(dirname "$0")/..}/e2e/lib.sh"
 
@@ -185,9 +187,18 @@ time.sleep(3600)' "$LOCK" >"$T_DIR/lock.out" &
 # change made during the fault lands within that period plus 1 s of the
 # clear (RULE_LIMIT_MS); the measured time is reported.
 RULE_LIMIT_MS=${RULE_LIMIT_MS:-2000}
-RULES="iptc_commit errno=ENOMEM" LIMIT_MS=$RULE_LIMIT_MS cell iptc_commit-ENOMEM 1
-RULES="iptc_commit errno=EAGAIN" LIMIT_MS=$RULE_LIMIT_MS cell iptc_commit-EAGAIN 2
-HOLD=1 LIMIT_MS=$RULE_LIMIT_MS cell xtables-lock-held 3
+if [ "$KUP_PORTALS" = nftables ]; then
+	# Every nftables transaction refused (the kernel's answer to a batch
+	# it cannot run; a batch is atomic: nothing of it lands).  No lock.
+	COMMIT=nft_commit
+	RULES="nft_commit errno=ENOMEM" LIMIT_MS=$RULE_LIMIT_MS cell nft_commit-ENOMEM 1
+	RULES="nft_commit errno=ENOBUFS" LIMIT_MS=$RULE_LIMIT_MS cell nft_commit-ENOBUFS 2
+else
+	COMMIT=iptc_commit
+	RULES="iptc_commit errno=ENOMEM" LIMIT_MS=$RULE_LIMIT_MS cell iptc_commit-ENOMEM 1
+	RULES="iptc_commit errno=EAGAIN" LIMIT_MS=$RULE_LIMIT_MS cell iptc_commit-EAGAIN 2
+	HOLD=1 LIMIT_MS=$RULE_LIMIT_MS cell xtables-lock-held 3
+fi
 
 # A proxy port freed while commits fail must not be handed to another
 # Service while the kernel still redirects the first one's clients to it
@@ -202,7 +213,7 @@ portreuse() {
 	svc victim 198.19.0.21
 	start_proxy --v 1 --iptables-sync-period 5s --proxy-port-range 40000-40001
 	wait_for 5 "rules consistent before the port reuse cell" consistent
-	printf 'armed\niptc_commit errno=ENOMEM\n' >"$CTL.tmp" && mv -f "$CTL.tmp" "$CTL"
+	printf 'armed\n%s errno=ENOMEM\n' "$COMMIT" >"$CTL.tmp" && mv -f "$CTL.tmp" "$CTL"
 	sleep 0.3
 	remove_manifest victim.yaml
 	svc intruder 198.19.0.40

@@ -3,7 +3,9 @@
  * the fault-matrix test (tests/integration/fault_matrix.sh) and by hand.
  *
  * Wrapped: socket, accept, accept4, connect, pipe, pipe2, splice, sendmmsg,
- * recvmmsg, malloc (with calloc and realloc), iptc_commit, ip6tc_commit.
+ * recvmmsg, malloc (with calloc and realloc), iptc_commit, ip6tc_commit,
+ * and as "nft_commit" libmnl's mnl_socket_sendto when it sends an nftables
+ * transaction (a batch: its first message is NFNL_MSG_BATCH_BEGIN).
  * Each wrapper forwards to the next definition (dlsym(RTLD_NEXT, ...))
  * unless a rule says this call fails: then it returns the function's error
  * value (-1, NULL, or 0 for the libiptc commits) with errno set, without
@@ -60,7 +62,8 @@
 
 enum fn {
 	F_SOCKET, F_ACCEPT, F_ACCEPT4, F_CONNECT, F_PIPE, F_PIPE2, F_SPLICE,
-	F_SENDMMSG, F_RECVMMSG, F_MALLOC, F_IPTC_COMMIT, F_IP6TC_COMMIT, F_N
+	F_SENDMMSG, F_RECVMMSG, F_MALLOC, F_IPTC_COMMIT, F_IP6TC_COMMIT,
+	F_NFT_COMMIT, F_N
 };
 
 static const struct {
@@ -79,6 +82,7 @@ static const struct {
 	[F_MALLOC] = { "malloc", ENOMEM },
 	[F_IPTC_COMMIT] = { "iptc_commit", ENOMEM },
 	[F_IP6TC_COMMIT] = { "ip6tc_commit", ENOMEM },
+	[F_NFT_COMMIT] = { "nft_commit", ENOMEM },
 };
 
 static const struct {
@@ -549,6 +553,32 @@ ip6tc_commit(struct xtc_handle *h)
 	if (fails(F_IP6TC_COMMIT, 0))
 		return 0;
 	return real_ip6tc_commit(h);
+}
+
+struct mnl_socket;
+ssize_t	mnl_socket_sendto(const struct mnl_socket *, const void *, size_t);
+
+/* NFNL_MSG_BATCH_BEGIN, <linux/netfilter/nfnetlink.h> (NLMSG_MIN_TYPE) */
+#define BATCH_BEGIN	0x10
+
+ssize_t
+mnl_socket_sendto(const struct mnl_socket *nl, const void *buf, size_t len)
+{
+	uint16_t type;
+
+	REAL(ssize_t, mnl_socket_sendto, (const struct mnl_socket *,
+	    const void *, size_t));
+	if (real_mnl_socket_sendto == NULL) {
+		errno = ENOSYS;
+		return -1;
+	}
+	/* struct nlmsghdr: u32 length, then u16 type */
+	if (len >= 6) {
+		memcpy(&type, (const char *)buf + 4, sizeof(type));
+		if (type == BATCH_BEGIN && fails(F_NFT_COMMIT, 0))
+			return -1;
+	}
+	return real_mnl_socket_sendto(nl, buf, len);
 }
 
 /* --- malloc, calloc, realloc, free ------------------------------------- */
