@@ -12,27 +12,23 @@
  * Secrets (tokens, private keys) are wiped from memory we own before it is
  * freed, and no message built here ever contains a field's value.
  */
-#include <ctype.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdarg.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <unistd.h>
-
-#include <arpa/inet.h>
 
 #include <cjson/cJSON.h>
 
 #include "kubeconfig.h"
+#include "apiurl.h"
 #include "log.h"
+#include "secret.h"
 #include "util.h"
 #include "yamljson.h"
 
-#define KUBECONFIG_FILE_MAX	(1024 * 1024)
 #define NAME_SHOWN_MAX		64	/* bytes of a name shown in a message */
 
 static int
@@ -48,15 +44,6 @@ fail(char *err, size_t err_len, const char *fmt, ...)
 	vsnprintf(err, err_len, fmt, ap);
 	va_end(ap);
 	return -1;
-}
-
-static void
-free_secret(char *s, size_t len)
-{
-	if (s == NULL)
-		return;
-	explicit_bzero(s, len);
-	free(s);
 }
 
 /*
@@ -76,145 +63,6 @@ shown(const char *name, char *buf, size_t len)
 		memcpy(buf + i, "...", 3), i += 3;
 	buf[i] = '\0';
 	return buf;
-}
-
-/*
- * A bearer token goes into an HTTP header: a control byte (CR, LF...)
- * would end the header and inject others.  Go's net/http refuses such a
- * value as well (httpguts.ValidHeaderFieldValue), so client-go cannot
- * use it either.
- */
-static int
-token_ok(const char *tok)
-{
-	for (; *tok != '\0'; tok++)
-		if (((unsigned char)*tok < 0x20 && *tok != '\t') || *tok == 0x7f)
-			return 0;
-	return 1;
-}
-
-/*
- * tls-server-name ends up as a URL host and in curl's CONNECT_TO entry
- * ("name:port:host:port"): only a DNS name (RFC 1123 labels) or an IP
- * address is taken.
- */
-static int
-server_name_ok(const char *name)
-{
-	struct in6_addr a6;
-	struct in_addr a4;
-	size_t label = 0, total = 0;
-	const char *p;
-
-	if (inet_pton(AF_INET, name, &a4) == 1 ||
-	    inet_pton(AF_INET6, name, &a6) == 1)
-		return 1;
-	for (p = name; ; p++, total++) {
-		if (*p == '.' || *p == '\0') {
-			if (label == 0 || label > 63 || p[-1] == '-')
-				return 0;
-			if (*p == '\0')
-				break;
-			label = 0;
-			continue;
-		}
-		if (!isalnum((unsigned char)*p) && (*p != '-' || label == 0))
-			return 0;
-		label++;
-	}
-	return total <= 253;
-}
-
-/* Read a whole small file; err gets "PATH: reason" (never the contents). */
-static char *
-read_file(const char *path, size_t *lenp, char *err, size_t err_len)
-{
-	char why[128], *buf;
-
-	if ((buf = file_read(path, KUBECONFIG_FILE_MAX, lenp, why,
-	    sizeof(why))) == NULL)
-		fail(err, err_len, "%s: %s", path, why);
-	return buf;
-}
-
-/*
- * A token file's value: the whole file, whitespace-trimmed; an empty file
- * is an error (client-go's cached file token source does the same).
- */
-static char *
-read_token_file(const char *path, char *err, size_t err_len)
-{
-	char *buf, *start, *end, *tok;
-	size_t len;
-
-	if ((buf = read_file(path, &len, err, err_len)) == NULL)
-		return NULL;
-	for (start = buf; isspace((unsigned char)*start); start++)
-		;
-	for (end = buf + len; end > start &&
-	    isspace((unsigned char)end[-1]); end--)
-		;
-	if (end == start) {
-		fail(err, err_len, "%s: empty token file", path);
-		free_secret(buf, len + 1);
-		return NULL;
-	}
-	*end = '\0';
-	if (!token_ok(start)) {
-		fail(err, err_len, "%s: control characters in the token", path);
-		free_secret(buf, len + 1);
-		return NULL;
-	}
-	tok = xstrdup(start);
-	free_secret(buf, len + 1);
-	return tok;
-}
-
-/*
- * Standard base64 with padding, as Go's encoding/base64.StdEncoding reads
- * the []byte fields of a kubeconfig: CR and LF are skipped, anything else
- * outside the alphabet is an error.  The result is NUL-terminated so PEM
- * can be used as a string.
- */
-static int
-b64_decode(const char *in, char **outp, size_t *lenp)
-{
-	static const char alphabet[] =
-	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-	const char *p, *pos;
-	char *out;
-	uint32_t acc = 0;
-	size_t o = 0, nchars = 0, pad = 0;
-	int bits = 0;
-
-	out = xcalloc(1, strlen(in) / 4 * 3 + 4);
-	for (p = in; *p != '\0'; p++) {
-		if (*p == '\r' || *p == '\n')
-			continue;
-		nchars++;
-		if (*p == '=') {
-			pad++;
-			continue;
-		}
-		if (pad > 0 || (pos = strchr(alphabet, *p)) == NULL)
-			goto bad;
-		acc = (acc << 6) | (uint32_t)(pos - alphabet);
-		bits += 6;
-		if (bits >= 8) {
-			bits -= 8;
-			out[o++] = (char)((acc >> bits) & 0xff);
-			acc &= (1u << bits) - 1;
-		}
-	}
-	if (nchars % 4 != 0 || pad > 2)
-		goto bad;
-	out[o] = '\0';
-	*outp = out;
-	*lenp = o;
-	return 0;
- bad:
-	free_secret(out, strlen(in) / 4 * 3 + 4);
-	return -1;
 }
 
 /*
@@ -281,79 +129,6 @@ base_dir(const char *path)
 	return xasprintf("%s/%.*s", cwd, (int)(slash - path), path);
 }
 
-/*
- * Normalise a server URL to "scheme://host[:port][/path]": query and
- * fragment stripped, no trailing '/'.  Without a scheme, https when TLS
- * settings exist, else http (client-go's DefaultServerURL).  The URL is
- * not echoed in why: it could carry user info.
- */
-static int
-server_normalize(const char *in, int tls, char **out, char *why,
-    size_t why_len)
-{
-	const char *scheme, *rest, *host, *p, *end;
-	const char *sep = strstr(in, "://");
-	size_t hostlen, pathlen;
-
-	for (p = in; *p != '\0'; p++)
-		if (isspace((unsigned char)*p) || iscntrl((unsigned char)*p))
-			return fail(why, why_len, "white space in URL");
-	if (sep == NULL) {
-		scheme = tls ? "https" : "http";
-		rest = in;
-	} else if ((size_t)(sep - in) == 5 && strncasecmp(in, "https", 5) == 0) {
-		scheme = "https";
-		rest = sep + 3;
-	} else if ((size_t)(sep - in) == 4 && strncasecmp(in, "http", 4) == 0) {
-		scheme = "http";
-		rest = sep + 3;
-	} else
-		return fail(why, why_len, "scheme must be http or https");
-
-	host = rest;
-	hostlen = strcspn(host, "/?#");
-	if (memchr(host, '@', hostlen) != NULL)
-		return fail(why, why_len, "user info in URL is not supported");
-	if (hostlen == 0)
-		return fail(why, why_len, "no host");
-	end = host + hostlen;
-	if (host[0] == '[') {
-		if ((p = memchr(host, ']', hostlen)) == NULL || p == host + 1)
-			return fail(why, why_len, "bad IPv6 literal");
-		p++;
-	} else {
-		p = memchr(host, ':', hostlen);
-		if (p != NULL && memchr(p + 1, ':', (size_t)(end - p - 1)))
-			return fail(why, why_len,
-			    "IPv6 address must be in brackets");
-		if (p == host)
-			return fail(why, why_len, "no host");
-		if (p == NULL)
-			p = end;
-	}
-	if (p < end) {
-		/* ":port", 1..65535 */
-		unsigned long port = 0;
-		const char *d;
-
-		if (*p != ':' || p + 1 == end || end - p > 6)
-			return fail(why, why_len, "bad port");
-		for (d = p + 1; d < end; d++) {
-			if (!isdigit((unsigned char)*d))
-				return fail(why, why_len, "bad port");
-			port = port * 10 + (unsigned long)(*d - '0');
-		}
-		if (port == 0 || port > 65535)
-			return fail(why, why_len, "bad port");
-	}
-	pathlen = strcspn(end, "?#");
-	while (pathlen > 0 && end[pathlen - 1] == '/')
-		pathlen--;
-	*out = xasprintf("%s://%.*s%.*s", scheme, (int)hostlen, host,
-	    (int)pathlen, end);
-	return 0;
-}
-
 static int
 has_tls(const struct kube_client_config *c)
 {
@@ -380,7 +155,7 @@ load_pem(const cJSON *obj, const char *dir, const char *name,
 	if (get_str(obj, name, &f) == -1)
 		return fail(err, err_len, "%s: %s: not a string", where, name);
 	if (d != NULL) {
-		if (b64_decode(d, data, data_len) == -1)
+		if (secret_b64_decode(d, data, data_len) == -1)
 			return fail(err, err_len, "%s: %s: invalid base64",
 			    where, key);
 		return 0;
@@ -407,7 +182,7 @@ load_cluster(const cJSON *cl, const char *dir, const char *where,
 	if (get_str(cl, "tls-server-name", &s) == -1)
 		return fail(err, err_len, "%s: tls-server-name: not a string",
 		    where);
-	if (s != NULL && !server_name_ok(s))
+	if (s != NULL && !apiurl_name_ok(s))
 		return fail(err, err_len, "%s: tls-server-name: not a DNS name "
 		    "or IP address", where);
 	if (s != NULL)
@@ -457,7 +232,7 @@ load_user(const cJSON *u, const char *dir, const char *name,
 	    (out->key_file || out->key_data))
 		return fail(err, err_len, "%s: client-certificate and "
 		    "client-key must be given together", where);
-	if (tok != NULL && !token_ok(tok))
+	if (tok != NULL && !secret_token_ok(tok))
 		return fail(err, err_len, "%s: token: control characters (not "
 		    "a valid HTTP header value)", where);
 	if (tok != NULL)
@@ -466,7 +241,7 @@ load_user(const cJSON *u, const char *dir, const char *name,
 		out->token_file = resolve_path(dir, tokfile);
 		/* A literal token is used first; the file only on refresh. */
 		if (out->token == NULL && (out->token =
-		    read_token_file(out->token_file, terr, sizeof(terr))) == NULL)
+		    secret_read_token_file(out->token_file, terr, sizeof(terr))) == NULL)
 			return fail(err, err_len, "%s: tokenFile %s", where,
 			    terr);
 	}
@@ -524,7 +299,7 @@ load_kubeconfig(const char *path, const char *master,
 	size_t len;
 	int rv = -1;
 
-	if ((text = read_file(path, &len, why, sizeof(why))) == NULL)
+	if ((text = secret_read_file(path, &len, why, sizeof(why))) == NULL)
 		return fail(err, err_len, "kubeconfig %s", why);
 	if ((root = parse_text(text, len, why, sizeof(why))) == NULL) {
 		fail(err, err_len, "kubeconfig %s: %s", path, why);
@@ -590,7 +365,7 @@ load_kubeconfig(const char *path, const char *master,
 		goto done;
 	}
 	/* Last: a scheme-less server depends on every TLS setting. */
-	if (server_normalize(server, has_tls(out), &out->server, why,
+	if (apiurl_normalize(server, has_tls(out), &out->server, why,
 	    sizeof(why)) == -1) {
 		if (master != NULL)
 			fail(err, err_len, "--master: invalid URL: %s", why);
@@ -604,7 +379,7 @@ load_kubeconfig(const char *path, const char *master,
 	if (root != NULL)
 		json_wipe(root);
 	cJSON_Delete(root);
-	free_secret(text, len + 1);
+	secret_free(text, len + 1);
 	free(dir);
 	return rv;
 }
@@ -623,13 +398,13 @@ load_in_cluster(struct kube_client_config *out, char *err, size_t err_len)
 	out->origin = xstrdup("in-cluster");
 	url = xasprintf(strchr(host, ':') ? "https://[%s]:%s" :
 	    "https://%s:%s", host, port);
-	rv = server_normalize(url, 1, &out->server, why, sizeof(why));
+	rv = apiurl_normalize(url, 1, &out->server, why, sizeof(why));
 	free(url);
 	if (rv == -1)
 		return fail(err, err_len, "in-cluster: KUBERNETES_SERVICE_HOST/"
 		    "PORT: invalid URL: %s", why);
 	out->token_file = xasprintf("%s/token", dir);
-	if ((out->token = read_token_file(out->token_file, why,
+	if ((out->token = secret_read_token_file(out->token_file, why,
 	    sizeof(why))) == NULL)
 		return fail(err, err_len, "in-cluster: token %s", why);
 	out->ca_file = xasprintf("%s/ca.crt", dir);
@@ -676,12 +451,12 @@ drop_plain_http_credentials(struct kube_client_config *c)
 		return;
 	log_warnx("%s: server %s is plain http; credentials are not sent",
 	    c->origin, c->server);
-	free_secret(c->token, c->token ? strlen(c->token) : 0);
+	secret_free(c->token, c->token ? strlen(c->token) : 0);
 	free(c->token_file);
 	free(c->cert_file);
 	free(c->key_file);
 	free(c->cert_data);
-	free_secret(c->key_data, c->key_data_len);
+	secret_free(c->key_data, c->key_data_len);
 	c->token = c->token_file = c->cert_file = c->key_file = NULL;
 	c->cert_data = c->key_data = NULL;
 	c->cert_data_len = c->key_data_len = 0;
@@ -707,7 +482,7 @@ kubeconfig_resolve(const char *flag_kubeconfig, const char *flag_master,
 		free(path);
 	} else if (flag_master != NULL) {
 		out->origin = xstrdup("--master");
-		if ((rv = server_normalize(flag_master, 0, &out->server, why,
+		if ((rv = apiurl_normalize(flag_master, 0, &out->server, why,
 		    sizeof(why))) == -1)
 			fail(err, err_len, "--master: invalid URL: %s", why);
 	} else if (host != NULL && *host != '\0' && port != NULL &&
@@ -734,7 +509,7 @@ kubeconfig_read_token(struct kube_client_config *cfg, char **token_out,
 			*token_out = xstrdup(cfg->token);
 		return 0;
 	}
-	if ((tok = read_token_file(cfg->token_file, err, err_len)) == NULL) {
+	if ((tok = secret_read_token_file(cfg->token_file, err, err_len)) == NULL) {
 		if (cfg->token == NULL)
 			return -1;
 		/* Keep going with the last good token until it is rejected. */
@@ -743,7 +518,7 @@ kubeconfig_read_token(struct kube_client_config *cfg, char **token_out,
 		*token_out = xstrdup(cfg->token);
 		return 0;
 	}
-	free_secret(cfg->token, cfg->token ? strlen(cfg->token) : 0);
+	secret_free(cfg->token, cfg->token ? strlen(cfg->token) : 0);
 	cfg->token = tok;
 	*token_out = xstrdup(tok);
 	return 0;
@@ -759,8 +534,8 @@ kubeconfig_free(struct kube_client_config *cfg)
 	free(cfg->cert_file);
 	free(cfg->key_file);
 	free(cfg->cert_data);
-	free_secret(cfg->key_data, cfg->key_data_len);
-	free_secret(cfg->token, cfg->token ? strlen(cfg->token) : 0);
+	secret_free(cfg->key_data, cfg->key_data_len);
+	secret_free(cfg->token, cfg->token ? strlen(cfg->token) : 0);
 	free(cfg->token_file);
 	free(cfg->origin);
 	memset(cfg, 0, sizeof(*cfg));
