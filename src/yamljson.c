@@ -6,9 +6,10 @@
  * builder turns each node into a cJSON value.  Manifests are then handled
  * exactly like JSON by the one decoder in k8s.c.
  *
- * Scalars are typed the way Kubernetes reads YAML 1.2's core schema: plain
- * true/false, null/~/empty, integers (decimal, 0x, 0o) and floats become
- * JSON values; quoted, block and !!str-tagged scalars stay strings.
+ * Scalars are typed (yamlscalar.c) the way Kubernetes reads YAML 1.2's
+ * core schema: plain true/false, null/~/empty, integers (decimal, 0x, 0o)
+ * and floats become JSON values; quoted, block and !!str-tagged scalars
+ * stay strings.
  *
  * A manifest directory may be writable by less trusted parties, so the
  * builder guards against hostile input: nesting deeper than YAML_MAX_DEPTH,
@@ -21,7 +22,6 @@
  * are found through a hash table: a stream of many anchors and aliases
  * parses in linear time.
  */
-#include <ctype.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,6 +32,7 @@
 #include "bounds.h"
 #include "util.h"
 #include "yamljson.h"
+#include "yamlscalar.h"
 
 #define YAML_MAX_DEPTH	64
 #define YAML_MAX_NODES	1000000
@@ -220,120 +221,6 @@ yaml_count_bytes(struct yaml_builder *b, const yaml_mark_t *mark, size_t n)
 		    "(BOUND_YAML_EXPANDED_BYTES)", BOUND_YAML_EXPANDED_BYTES);
 	b->n_bytes += n;
 	return 0;
-}
-
-static int
-yaml_match(const char *s, const char *const *words)
-{
-	for (; *words != NULL; words++)
-		if (strcmp(s, *words) == 0)
-			return 1;
-	return 0;
-}
-
-/* [-+]?[0-9]+, 0o[0-7]+, 0x[0-9a-fA-F]+  (YAML 1.2 core schema ints) */
-static int
-yaml_int(const char *s, double *out)
-{
-	const char *p = s;
-	int base = 10, neg = 0;
-	double v = 0;
-
-	if (s[0] == '0' && s[1] == 'x') {
-		base = 16;
-		p += 2;
-	} else if (s[0] == '0' && s[1] == 'o') {
-		base = 8;
-		p += 2;
-	} else if (*p == '-' || *p == '+') {
-		neg = *p == '-';
-		p++;
-	}
-	if (*p == '\0')
-		return 0;
-	for (; *p != '\0'; p++) {
-		int d;
-
-		if (isdigit((unsigned char)*p))
-			d = *p - '0';
-		else if (base == 16 && isxdigit((unsigned char)*p))
-			d = tolower((unsigned char)*p) - 'a' + 10;
-		else
-			return 0;
-		if (d >= base)
-			return 0;
-		v = v * base + d;
-	}
-	*out = neg ? -v : v;
-	return 1;
-}
-
-/* [-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)? */
-static int
-yaml_float(const char *s, double *out)
-{
-	const char *p = s;
-	int mant = 0;
-	char *end;
-
-	if (*p == '-' || *p == '+')
-		p++;
-	while (isdigit((unsigned char)*p)) {
-		p++;
-		mant = 1;
-	}
-	if (*p == '.') {
-		p++;
-		while (isdigit((unsigned char)*p)) {
-			p++;
-			mant = 1;
-		}
-	}
-	if (!mant)
-		return 0;
-	if (*p == 'e' || *p == 'E') {
-		p++;
-		if (*p == '-' || *p == '+')
-			p++;
-		if (!isdigit((unsigned char)*p))
-			return 0;
-		while (isdigit((unsigned char)*p))
-			p++;
-	}
-	if (*p != '\0')
-		return 0;
-	*out = strtod(s, &end);
-	return 1;
-}
-
-/*
- * Type one scalar.  Only plain (unquoted) scalars without an explicit tag
- * other than the core ones are resolved; .inf/.nan have no JSON form and
- * stay strings.
- */
-static cJSON *
-yaml_scalar(const yaml_event_t *ev)
-{
-	static const char *const trues[] = { "true", "True", "TRUE", NULL };
-	static const char *const falses[] = { "false", "False", "FALSE", NULL };
-	static const char *const nulls[] = { "", "~", "null", "Null", "NULL",
-	    NULL };
-	const char *v = (const char *)ev->data.scalar.value;
-	const char *tag = (const char *)ev->data.scalar.tag;
-	double d;
-
-	if (ev->data.scalar.style != YAML_PLAIN_SCALAR_STYLE ||
-	    (tag != NULL && strcmp(tag, YAML_STR_TAG) == 0))
-		return cJSON_CreateString(v);
-	if (yaml_match(v, nulls))
-		return cJSON_CreateNull();
-	if (yaml_match(v, trues))
-		return cJSON_CreateTrue();
-	if (yaml_match(v, falses))
-		return cJSON_CreateFalse();
-	if (yaml_int(v, &d) || yaml_float(v, &d))
-		return cJSON_CreateNumber(d);
-	return cJSON_CreateString(v);
 }
 
 /* A mapping key and where it was, for the duplicate check. */
@@ -530,7 +417,7 @@ yaml_node(struct yaml_builder *b, yaml_event_t *ev, int depth, cJSON **out,
 		    ev->data.scalar.length + 3) == -1)
 			goto done;
 		anchor = ev->data.scalar.anchor;
-		node = yaml_scalar(ev);
+		node = yamlscalar_resolve(ev);
 		rc = 0;
 		break;
 	case YAML_SEQUENCE_START_EVENT:
