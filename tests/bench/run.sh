@@ -499,19 +499,22 @@ run_idle() {
 # --- control plane --------------------------------------------------------------
 
 # ctl_manifests DIR N [M]: N services of one TCP port each, all on
-# pod1:7000; the first M of them on port 81 instead of 80.  Written to a
-# temporary file and renamed, so the daemon never reads half a file.
+# pod1:7000; the first M of them on port 81 instead of 80.  Services
+# 0..999 are in a.yaml, the others in b.yaml, so that changing those
+# 1,000 rewrites one file of 1,000 (the daemon reads again only the files
+# that changed).  Each file is written aside and renamed, so the daemon
+# never reads half a file; b.yaml only when its content changes.
 ctl_manifests() {
 	"$PYTHON3" - "$1" "$2" "$POD1" $P_RR "${3:-0}" <<'EOF'
 import os, sys
 d, n, pod, port = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
 m = int(sys.argv[5])
 os.makedirs(d, exist_ok=True)
-out = []
+files = {"a.yaml": [], "b.yaml": []}
 for i in range(n):
     ip = "198.19.%d.%d" % (1 + i // 250, 1 + i % 250)
     sport = 81 if i < m else 80
-    out.append(f"""apiVersion: v1
+    files["a.yaml" if i < 1000 else "b.yaml"].append(f"""apiVersion: v1
 kind: Service
 metadata: {{name: s{i}, namespace: bench}}
 spec: {{type: ClusterIP, clusterIP: {ip}, clusterIPs: [{ip}],
@@ -524,9 +527,14 @@ addressType: IPv4
 ports: [{{name: p, protocol: TCP, port: {port}}}]
 endpoints: [{{addresses: ["{pod}"], conditions: {{ready: true}}}}]
 """)
-with open(os.path.join(d, ".all.tmp"), "w") as f:
-    f.write("---\n".join(out))
-os.rename(os.path.join(d, ".all.tmp"), os.path.join(d, "all.yaml"))
+for name, docs in files.items():
+    path = os.path.join(d, name)
+    text = "---\n".join(docs)
+    if not docs or (os.path.exists(path) and open(path).read() == text):
+        continue
+    with open(path + ".tmp", "w") as f:
+        f.write(text)
+    os.rename(path + ".tmp", path)
 EOF
 }
 
@@ -581,10 +589,12 @@ add_and_poll() {
 # time (I1124 19:58:28.796792 ...), for the daemon's own clock.
 sod_ms() { date +%H:%M:%S.%N | awk -F: '{ printf "%.1f\n", ($1 * 3600 + $2 * 60 + $3) * 1000 }'; }
 
-# ctl_change_many D N LOG: rewrite the manifest so that the first 1,000
-# services (all, when fewer) move to port 81; print the ms until the
-# daemon's last commit that brought them in (its log's clock) and the
-# number of commits since the change.
+# ctl_change_many D N LOG [BACKEND]: rewrite the manifest so that the
+# first 1,000 services (all, when fewer) move to port 81; print the ms
+# until the daemon's last commit that brought them in (its log's clock),
+# the number of commits since the change, and the ms from the daemon's
+# "read" of the file (parsed, objects in the store) to that commit: the
+# proxier and the rules alone.
 ctl_change_many() {
 	local d=$1 n=$2 log=$3 be=${4:-iptables} m=1000 t0 i
 	((m > n)) && m=$n
@@ -603,14 +613,13 @@ ctl_change_many() {
 		sleep 0.5
 		ctl_count_rules "$be" 81 | { read -r c; ((c >= m)); } && break
 	done
-	((i < 60)) || { echo "- -"; return; }
+	((i < 60)) || { echo "- - -"; return; }
 	awk -v t0="$t0" -v be="$be" '
-		$0 ~ be ": synced [0-9]+ rules" {
-			split($2, hms, ":")
-			t = (hms[1] * 3600 + hms[2] * 60 + hms[3]) * 1000
-			if (t < t0) next
-			n++; last = t }
-		END { if (n) printf "%.0f %d\n", last - t0, n; else print "- 0" }' "$log"
+		{ split($2, hms, ":"); t = (hms[1] * 3600 + hms[2] * 60 + hms[3]) * 1000 }
+		t >= t0 && /manifests .*a\.yaml: read/ && !read { read = t }
+		t >= t0 && $0 ~ be ": synced [0-9]+ rules" { n++; last = t }
+		END { if (n) printf "%.0f %d %.0f\n", last - t0, n, read ? last - read : -1
+		      else print "- 0 -" }' "$log"
 }
 
 run_ctl() {
@@ -669,7 +678,7 @@ run_ctl() {
 			sleep 1
 			sed -e "s/198\.19\.1\.1\b/198.19.200.$k/g; s/name: s0/name: extra$k/g" \
 			    -e "s/s0-1/extra$k-1/; s/service-name: s0/service-name: extra$k/" \
-			    "$d/one/all.yaml" >"$d/.extra.tmp"
+			    "$d/one/a.yaml" >"$d/.extra.tmp"
 			result "ctl: one added at $n$sfx, ms to answer" $arm \
 			    "$(add_and_poll "$d/.extra.tmp" "$d/extra$k.yaml" \
 			    "198.19.200.$k:80")"
@@ -678,10 +687,11 @@ run_ctl() {
 		# 1,000 of them changed in one write (a new port: every one
 		# of their rules changes); how long, in how many commits.
 		sleep 1
-		local ms commits m=1000
+		local ms commits daemon_ms m=1000
 		((m > n)) && m=$n
-		read -r ms commits <<<"$(ctl_change_many "$d" "$n" "$d.log" "$be")"
+		read -r ms commits daemon_ms <<<"$(ctl_change_many "$d" "$n" "$d.log" "$be")"
 		result "ctl: $m changed at $n$sfx, ms to rules" $arm "$ms"
+		result "ctl: $m changed at $n$sfx, ms from read to rules" $arm "$daemon_ms"
 		result "ctl: $m changed at $n$sfx, commits" $arm "$commits"
 		ctl_resync "$d.log" "$n" "$sfx" "$arm" "$be"
 	done
@@ -697,7 +707,7 @@ run_ctl() {
 # decoded and found unchanged: the daemon's CPU time (schedstat) over the
 # second after, less a quiet second before.
 ctl_resync() {
-	local log=$1 n=$2 sfx=$3 arm=$4 be=$5 lines i ms c0 c1 c2
+	local log=$1 n=$2 sfx=$3 arm=$4 be=$5 lines i ms c0 c1 c2 f
 	lines=$(grep -c "$be: synced" "$log")
 	for ((i = 0; i < 150; i++)); do
 		(($(grep -c "$be: synced" "$log") > lines)) && break
@@ -709,6 +719,9 @@ ctl_resync() {
 	c0=$(cpu_ns "$RELAY_PID")
 	sleep 1
 	c1=$(cpu_ns "$RELAY_PID")
+	for f in "$d"/*.yaml; do
+		cp "$f" "$f.tmp" && mv "$f.tmp" "$f"
+	done
 	kill -HUP "$RELAY_PID" 2>/dev/null
 	sleep 1
 	c2=$(cpu_ns "$RELAY_PID")
@@ -728,40 +741,55 @@ cpu_ns() { awk '{ print $1 }' "/proc/$1/schedstat" 2>/dev/null || echo 0; }
 # packet of each connection walks the nat rules (x_tables) or looks up a
 # map (nftables).  The closed loop is kup-bench connrate, 32 in flight.
 run_scale() {
-	local arm n which ip rate be
-	for arm in $SCALE_ARMS; do
-	for n in 10 $CTL_NMAX; do
-		fresh
-		backends idle
-		d=$T/scale-$SEQ
-		ctl_manifests "$d" "$n"
-		case $arm in
-		dnat)
-			scale_dnat_rules "$n" || continue ;;
-		*)
-			be=iptables
-			[[ $arm == kup-nft ]] && be=nftables
-			ip netns exec "$NODE" "$KUBE_UPROXY" --manifests "$d" \
-			    --portals "$be" --proxy-port-range 20000-39999 \
-			    --metrics-bind-address 127.0.0.1:10249 \
-			    --healthz-bind-address 127.0.0.1:10256 --v 2 \
-			    </dev/null 2>"$d.log" &
-			RELAY_PID=$!
-			TOPO_PIDS+=("$RELAY_PID")
-			local t0=$SECONDS
-			until ctl_ready "$n" "$d.log" "$be"; do
-				((SECONDS - t0 > 90)) && break
-				sleep 0.1
-			done ;;
-		esac
-		for which in first last; do
-			ip=198.19.1.1
-			[[ $which == last ]] && ip=$(scale_ip $((n - 1)))
-			read -r rate _ <<<"$(in_ns "$CLIENT" "$TOOL" connrate \
-			    "$ip:80" "$DUR" 32 || echo "- -")"
-			result "scale: new conn/s, $which of $n services" "$arm" "$rate"
+	local arms=($SCALE_ARMS) order arm n r i
+	for ((r = 0; r < REPS; r++)); do
+		order=("${arms[@]}")
+		if ((r % 2)); then	# A/B/A, as the data path groups
+			order=()
+			for ((i = ${#arms[@]} - 1; i >= 0; i--)); do
+				order+=("${arms[i]}")
+			done
+		fi
+		for arm in "${order[@]}"; do
+			for n in 10 $CTL_NMAX; do
+				say "group scale rep $((r + 1))/$REPS arm $arm, $n services"
+				scale_trial "$arm" "$n"
+			done
 		done
 	done
+}
+
+# scale_trial ARM N: fresh namespaces, N services, the two measurements.
+scale_trial() {
+	local arm=$1 n=$2 which ip rate be t0
+	fresh
+	backends idle
+	d=$T/scale-$SEQ
+	ctl_manifests "$d" "$n"
+	if [[ $arm == dnat ]]; then
+		scale_dnat_rules "$n" || return
+	else
+		be=iptables
+		[[ $arm == kup-nft ]] && be=nftables
+		ip netns exec "$NODE" "$KUBE_UPROXY" --manifests "$d" \
+		    --portals "$be" --proxy-port-range 20000-39999 \
+		    --metrics-bind-address 127.0.0.1:10249 \
+		    --healthz-bind-address 127.0.0.1:10256 --v 2 \
+		    </dev/null 2>"$d.log" &
+		RELAY_PID=$!
+		TOPO_PIDS+=("$RELAY_PID")
+		t0=$SECONDS
+		until ctl_ready "$n" "$d.log" "$be"; do
+			((SECONDS - t0 > 90)) && break
+			sleep 0.1
+		done
+	fi
+	for which in first last; do
+		ip=198.19.1.1
+		[[ $which == last ]] && ip=$(scale_ip $((n - 1)))
+		read -r rate _ <<<"$(in_ns "$CLIENT" "$TOOL" connrate \
+		    "$ip:80" "$DUR" 32 || echo "- -")"
+		result "scale: new conn/s, $which of $n services" "$arm" "$rate"
 	done
 }
 
@@ -770,16 +798,14 @@ scale_ip() { echo "198.19.$((1 + $1 / 250)).$((1 + $1 % 250))"; }
 # scale_dnat_rules N: N DNAT rules in the node's nat PREROUTING, one per
 # service cluster IP (port 80) to pod1, loaded in one iptables-restore.
 scale_dnat_rules() {
-	local n=$1 i
-	{
-		echo "*nat"
-		echo ":KUBE-BENCH - [0:0]"
-		echo "-A PREROUTING -j KUBE-BENCH"
-		for ((i = 0; i < n; i++)); do
-			echo "-A KUBE-BENCH -d $(scale_ip "$i")/32 -p tcp --dport 80 -j DNAT --to-destination $POD1:$P_RR"
-		done
-		echo "COMMIT"
-	} | in_ns "$NODE" iptables-legacy-restore -w 5 --noflush
+	awk -v n="$1" -v to="$POD1:$P_RR" 'BEGIN {
+		print "*nat"
+		print ":KUBE-BENCH - [0:0]"
+		print "-A PREROUTING -j KUBE-BENCH"
+		for (i = 0; i < n; i++)
+			printf "-A KUBE-BENCH -d 198.19.%d.%d/32 -p tcp --dport 80 -j DNAT --to-destination %s\n",
+			    1 + int(i / 250), 1 + i % 250, to
+		print "COMMIT" }' | in_ns "$NODE" iptables-legacy-restore -w 5 --noflush
 }
 
 

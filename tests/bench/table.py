@@ -14,7 +14,7 @@ import sys
 ARMS = ["direct", "dnat", "kup-copy", "kup-splice", "kup-base", "haproxy",
         "haproxy-spl", "socat", "kup", "kup-nft"]
 LOWER = ("us", "ms", "B/conn", "lost", "MiB", "min/max", "per 1M", "commits",
-         "ms to rules")
+         "ms to rules", "read to rules")
 
 
 def lower_better(w):
@@ -145,8 +145,9 @@ def main():
             if w.startswith("ctl: one added at 10000"):
                 target("%s: one added at 10,000 (ms)" % arm, v, 10, 3,
                        higher=False)
-            elif w.startswith("ctl: 1000 changed at 10000") and "ms to" in w:
-                target("%s: 1,000 changed (ms)" % arm, v, 100, 30,
+            elif w.startswith("ctl: 1000 changed at 10000") and \
+                    "from read to rules" in w:
+                target("%s: 1,000 changed, read to rules (ms)" % arm, v, 100, 30,
                        higher=False)
             elif w.startswith("ctl: cold start, 10000") and \
                     "observed" in w:
