@@ -405,7 +405,8 @@ compare_cb(void *arg, enum nft_map m, const uint8_t *key, size_t klen,
 		return 1;
 	e.e_map = (uint8_t)m;
 	memcpy(e.e_key, key, klen);
-	memcpy(e.e_data, data, dlen);
+	if (dlen > 0)		/* a set's element has no data: NULL */
+		memcpy(e.e_data, data, dlen);
 	e.e_comment = (char *)(uintptr_t)comment;
 	e.e_hash = elem_hash(&e);
 	if ((have = table_find(c->installed, &e)) == NULL ||
