@@ -32,6 +32,8 @@ struct elem {
 	uint32_t	 e_gen;		/* == table's t_gen: slot in use */
 	uint32_t	 e_hash;	/* of e_map and e_key (elem_hash) */
 	uint32_t	 e_mark;	/* the apply that last wanted it */
+	const char	*e_claim;	/* the comment of the rule that
+					   claimed it in that apply */
 	uint8_t		 e_map;		/* enum nft_map */
 	uint8_t		 e_key[NFT_KEY_MAX] __attribute__((aligned(4)));
 	uint8_t		 e_data[NFT_DATA_MAX];
@@ -47,6 +49,8 @@ struct elem_table {
 
 struct family_state {
 	int		 fs_family;
+	struct addr_prefix *fs_np;	/* --nodeport-addresses built with */
+	size_t		 fs_n_np;
 	int		 fs_built;	/* our table was built by this handle */
 	int		 fs_gen_ok;	/* fs_gen is a generation we checked */
 	uint32_t	 fs_gen;
@@ -92,13 +96,17 @@ same_key(const struct elem *a, const struct elem *b)
 }
 
 static int
+same_str(const char *a, const char *b)
+{
+	return a == NULL || b == NULL ? a == b : strcmp(a, b) == 0;
+}
+
+static int
 same_value(const struct elem *a, const struct elem *b)
 {
 	if (memcmp(a->e_data, b->e_data, NFT_DATA_MAX) != 0)
 		return 0;
-	if (a->e_comment == NULL || b->e_comment == NULL)
-		return a->e_comment == b->e_comment;
-	return strcmp(a->e_comment, b->e_comment) == 0;
+	return same_str(a->e_comment, b->e_comment);
 }
 
 /* The slot holding e's key, or the empty slot where it would go. */
@@ -222,6 +230,65 @@ put_addr(uint8_t *p, const union addr *a)
 		memcpy(p, &a->in4.sin_addr, 4);
 }
 
+/* daddr . l4proto . dport of a rule into p; returns its length. */
+static size_t
+put_portal_key(uint8_t *p, const struct rule *r)
+{
+	size_t alen = r->r_family == AF_INET6 ? 16 : 4;
+	uint16_t port = htons(r->r_dport);
+
+	put_addr(p, &r->r_dst);
+	p[alen] = r->r_proto == K8S_PROTO_UDP ? IPPROTO_UDP : IPPROTO_TCP;
+	memcpy(p + alen + 4, &port, 2);
+	return alen + 8;
+}
+
+/*
+ * The firewall-allow element of a portal rule with a source range: the
+ * key daddr . l4proto . dport . first address of the range, the closing
+ * key the same with the last one.  Returns 0, or -1 for a bad range.
+ */
+static int
+allow_elem(const struct rule *r, struct elem *e)
+{
+	size_t alen = r->r_family == AF_INET6 ? 16 : 4, o, i;
+	unsigned bits = r->r_src.ap_len;
+
+	memset(e, 0, sizeof(*e));
+	if (r->r_src.ap_addr.sa.sa_family != r->r_family || bits > alen * 8)
+		return -1;
+	e->e_map = NFT_SET_FIREWALL_ALLOW;
+	o = put_portal_key(e->e_key, r);
+	put_addr(e->e_key + o, &r->r_src.ap_addr);
+	memcpy(e->e_data, e->e_key, o + alen);
+	for (i = 0; i < alen; i++, bits = bits > 8 ? bits - 8 : 0)
+		e->e_data[o + i] |= bits >= 8 ? 0 : (uint8_t)(0xff >> bits);
+	e->e_comment = r->r_comment;
+	e->e_hash = elem_hash(e);
+	return 0;
+}
+
+/*
+ * The elements a rule stands for, into e[0..2): a portal rule with a
+ * source range gives its portal element and its firewall-allow element.
+ * Returns how many (0: a rule we skip).  The allow element is only
+ * wanted when the portal element is this rule's service port's: when two
+ * claim one LB IP and port, the first one's ranges alone count (the
+ * kernel refuses overlapping intervals, which two sets of ranges for one
+ * key could be).
+ */
+static int rule_elem(const struct rule *, struct elem *);
+
+static int
+rule_elems(const struct rule *r, struct elem e[2])
+{
+	if (rule_elem(r, &e[0]) == -1)
+		return 0;
+	if (r->r_has_src && r->r_chain == RULES_PORTALS_CONTAINER)
+		return allow_elem(r, &e[1]) == 0 ? 2 : 1;
+	return 1;
+}
+
 /* The element a rule stands for.  Returns 0, or -1 for a rule we skip. */
 static int
 rule_elem(const struct rule *r, struct elem *e)
@@ -232,6 +299,15 @@ rule_elem(const struct rule *r, struct elem *e)
 	memset(e, 0, sizeof(*e));
 	if (r->r_proto != K8S_PROTO_TCP && r->r_proto != K8S_PROTO_UDP)
 		return -1;
+	if (r->r_target == RULES_DROP) {
+		if (!r->r_has_dst || r->r_dst.sa.sa_family != r->r_family)
+			return -1;
+		e->e_map = NFT_SET_FIREWALL;
+		put_portal_key(e->e_key, r);
+		e->e_comment = r->r_comment;
+		e->e_hash = elem_hash(e);
+		return 0;
+	}
 	if (r->r_has_dst) {
 		if (r->r_dst.sa.sa_family != r->r_family)
 			return -1;
@@ -280,27 +356,30 @@ fam_of(struct nft *n, int family)
 static void
 plan_wanted(struct family_state *fs, const struct rule_set *rs)
 {
-	struct elem e, *s;
+	struct elem e[2], *s;
 	size_t i;
+	int k, ne;
 
-	table_reset(&fs->fs_wanted, rules_count_family(rs, fs->fs_family));
+	table_reset(&fs->fs_wanted, 2 * rules_count_family(rs, fs->fs_family));
 	for (i = 0; i < rs->rs_n; i++) {
 		const struct rule *r = &rs->rs_rules[i];
 
-		if (r->r_family != fs->fs_family || is_twin(r) ||
-		    rule_elem(r, &e) == -1)
+		if (r->r_family != fs->fs_family || is_twin(r))
 			continue;
-		s = table_slot(&fs->fs_wanted, &e);
-		if (s->e_gen == fs->fs_wanted.t_gen) {
-			if (!same_value(s, &e))
+		for (k = 0, ne = rule_elems(r, e); k < ne; k++) {
+			table_grow(&fs->fs_wanted);
+			s = table_slot(&fs->fs_wanted, &e[k]);
+			if (s->e_gen != fs->fs_wanted.t_gen) {
+				*s = e[k];
+				s->e_gen = fs->fs_wanted.t_gen;
+				fs->fs_wanted.t_n++;
+			} else if (!same_value(s, &e[k]))
 				log_debug(LOG_V_SERVICE, "nftables: %s and %s "
 				    "claim one address and port; %s keeps it",
-				    s->e_comment, e.e_comment, s->e_comment);
-			continue;
+				    s->e_comment, e[k].e_comment, s->e_comment);
+			if (k == 0 && !same_str(s->e_comment, r->r_comment))
+				break;		/* see rule_elems */
 		}
-		*s = e;
-		s->e_gen = fs->fs_wanted.t_gen;
-		fs->fs_wanted.t_n++;
 	}
 }
 
@@ -326,7 +405,8 @@ compare_cb(void *arg, enum nft_map m, const uint8_t *key, size_t klen,
 		return 1;
 	e.e_map = (uint8_t)m;
 	memcpy(e.e_key, key, klen);
-	memcpy(e.e_data, data, dlen);
+	if (dlen > 0)		/* a set's element has no data: NULL */
+		memcpy(e.e_data, data, dlen);
 	e.e_comment = (char *)(uintptr_t)comment;
 	e.e_hash = elem_hash(&e);
 	if ((have = table_find(c->installed, &e)) == NULL ||
@@ -347,7 +427,8 @@ kernel_matches(struct nft *n, struct family_state *fs)
 	int m, rc;
 
 	n->stats.ns_checks++;
-	if ((rc = nft_dump_layout_ok(n->sock, fs->fs_family)) != 1)
+	if ((rc = nft_dump_layout_ok(n->sock, fs->fs_family, fs->fs_np,
+	    fs->fs_n_np)) != 1)
 		return rc;
 	for (m = 0; m < NFT_NMAPS; m++) {
 		rc = nft_dump_elems(n->sock, fs->fs_family, m, compare_cb, &c);
@@ -429,10 +510,17 @@ rebuild(struct nft *n, struct family_state *fs, const struct rule_set *rs,
 			n->chg[cnt++] = &w->t_slots[i];
 	nft_batch_begin(n->batch, n->sock, gen);
 	nft_batch_del_table(n->batch, fs->fs_family, 1);
-	nft_batch_new_table(n->batch, fs->fs_family);
+	nft_batch_new_table(n->batch, fs->fs_family, rs->rs_nodeport,
+	    rs->rs_n_nodeport);
 	batch_elems(n, fs->fs_family, n->chg, cnt, 0);
 	if (nft_batch_commit(n->batch, n->sock, err, errlen) == -1)
 		return -1;
+	free(fs->fs_np);
+	fs->fs_n_np = rs->rs_n_nodeport;
+	fs->fs_np = xcalloc(fs->fs_n_np + 1, sizeof(*fs->fs_np));
+	if (fs->fs_n_np > 0)
+		memcpy(fs->fs_np, rs->rs_nodeport,
+		    fs->fs_n_np * sizeof(*fs->fs_np));
 	table_free_comments(&fs->fs_installed);
 	table_reset(&fs->fs_installed, cnt);
 	for (i = 0; i < cnt; i++) {
@@ -458,6 +546,36 @@ push(struct elem **arr, size_t *n, size_t *cap, const struct elem *e)
 }
 
 /*
+ * One planned element, for update(): marked where it is installed (with
+ * another value: deleted and added again), or added.  Returns the comment
+ * of the rule that claimed its key in this apply, the first one.
+ */
+static const char *
+update_elem(struct nft *n, const struct elem *e, struct elem_table *in,
+    struct elem_table *fresh, uint32_t mark, size_t *ndel, size_t *nadd)
+{
+	const struct elem *f;
+	struct elem *s;
+
+	if (in->t_cap != 0 && (s = table_slot(in, e))->e_gen == in->t_gen) {
+		if (s->e_mark == mark)
+			return s->e_claim;	/* planned twice: first wins */
+		s->e_mark = mark;
+		s->e_claim = e->e_comment;
+		if (!same_value(s, e)) {
+			push(&n->dels, ndel, &n->dels_cap, s);
+			push(&n->adds, nadd, &n->adds_cap, e);
+		}
+		return e->e_comment;
+	}
+	if ((f = table_find(fresh, e)) != NULL)
+		return f->e_comment;
+	table_insert(fresh, e);
+	push(&n->adds, nadd, &n->adds_cap, e);
+	return e->e_comment;
+}
+
+/*
  * Send what differs between fs_installed and the plan, then record it.
  * One pass over the plan looks every element up where it is installed
  * (marking it wanted); a pass over fs_installed collects the unmarked.
@@ -470,29 +588,24 @@ update(struct nft *n, struct family_state *fs, const struct rule_set *rs,
 {
 	struct elem_table *in = &fs->fs_installed, *fresh = &fs->fs_wanted;
 	const struct elem **list;
-	struct elem e, *s;
+	const char *claim;
+	struct elem e, two[2], *s;
 	size_t i, ndel = 0, nadd = 0;
+	int k, ne;
 	uint32_t mark = ++n->mark;
 
 	table_reset(fresh, 0);
 	for (i = 0; i < rs->rs_n; i++) {
 		const struct rule *r = &rs->rs_rules[i];
 
-		if (r->r_family != fs->fs_family || is_twin(r) ||
-		    rule_elem(r, &e) == -1)
+		if (r->r_family != fs->fs_family || is_twin(r))
 			continue;
-		if (in->t_cap != 0 &&
-		    (s = table_slot(in, &e))->e_gen == in->t_gen) {
-			if (s->e_mark == mark)
-				continue;	/* planned twice: first wins */
-			s->e_mark = mark;
-			if (same_value(s, &e))
-				continue;
-			push(&n->dels, &ndel, &n->dels_cap, s);
-			push(&n->adds, &nadd, &n->adds_cap, &e);
-		} else if (table_find(fresh, &e) == NULL) {
-			table_insert(fresh, &e);
-			push(&n->adds, &nadd, &n->adds_cap, &e);
+		ne = rule_elems(r, two);
+		for (k = 0; k < ne; k++) {
+			claim = update_elem(n, &two[k], in, fresh, mark, &ndel,
+			    &nadd);
+			if (k == 0 && !same_str(claim, r->r_comment))
+				break;		/* see rule_elems */
 		}
 	}
 	for (i = 0; i < in->t_cap; i++)
@@ -531,6 +644,15 @@ update(struct nft *n, struct family_state *fs, const struct rule_set *rs,
 	return 1;
 }
 
+/* Was our table built with the plan's --nodeport-addresses? */
+static int
+same_nodeport(const struct family_state *fs, const struct rule_set *rs)
+{
+	return fs->fs_n_np == rs->rs_n_nodeport && (fs->fs_n_np == 0 ||
+	    memcmp(fs->fs_np, rs->rs_nodeport,
+	    fs->fs_n_np * sizeof(*fs->fs_np)) == 0);
+}
+
 int
 nft_apply(struct nft *n, int family, const struct rule_set *rs, char *err,
     size_t errlen)
@@ -544,8 +666,11 @@ nft_apply(struct nft *n, int family, const struct rule_set *rs, char *err,
 		    "%s", strerror(errno));
 		return -1;
 	}
-	if (!fs->fs_built) {
-		/* Start: whatever an earlier run left goes, in the same step. */
+	if (!fs->fs_built || !same_nodeport(fs, rs)) {
+		/*
+		 * Start: whatever an earlier run left goes, in the same
+		 * step.  New --nodeport-addresses (tests) change the layout.
+		 */
 		rc = rebuild(n, fs, rs, gen, err, errlen);
 		fs->fs_built = rc == 1;
 	} else if (fs->fs_gen_ok && gen == fs->fs_gen)
@@ -610,6 +735,7 @@ nft_free(struct nft *n)
 		return;
 	for (f = 0; f < nitems(n->fams); f++) {
 		table_free_comments(&n->fams[f].fs_installed);
+		free(n->fams[f].fs_np);
 		free(n->fams[f].fs_installed.t_slots);
 		free(n->fams[f].fs_wanted.t_slots);
 	}
