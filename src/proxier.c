@@ -40,6 +40,7 @@
 #include "tree.h"
 
 #include "config.h"
+#include "hc_server.h"
 #include "lb.h"
 #include "log.h"
 #include "portalloc.h"
@@ -92,6 +93,21 @@ struct proxied_port {
 RB_HEAD(proxied_ports, proxied_port);
 TAILQ_HEAD(dirty_ports, proxied_port);
 
+/*
+ * The health check node port of one Service (hc_server.h): there while
+ * some port of the Service has a health_check_node_port.
+ */
+struct hc_entry {
+	RB_ENTRY(hc_entry)	 he_entry;	/* by namespace, then name */
+	char			*he_ns;
+	char			*he_name;
+	struct hc_server	*he_hs;
+	uint16_t		 he_port;	/* wanted */
+	uint16_t		 he_warned;	/* could not listen there: warned */
+};
+
+RB_HEAD(hc_entries, hc_entry);
+
 struct proxier {
 	struct event_base	*base;
 	const struct config	*cfg;
@@ -118,6 +134,9 @@ struct proxier {
 	const void		**stale;
 	size_t			 nstale, stale_cap;
 	int			 plan_all;	/* replan every port */
+	struct hc_entries	 hcs;		/* health check node ports */
+	size_t			 hc_unbound;	/* of them not listening */
+	const struct store	*store;		/* our Node, for /healthz */
 };
 
 static double
@@ -136,6 +155,16 @@ pp_cmp(const struct proxied_port *a, const struct proxied_port *b)
 }
 
 RB_GENERATE_LOCAL(proxied_ports, proxied_port, pp_entry, pp_cmp)
+
+static int
+he_cmp(const struct hc_entry *a, const struct hc_entry *b)
+{
+	int c = strcmp(a->he_ns, b->he_ns);
+
+	return c != 0 ? c : strcmp(a->he_name, b->he_name);
+}
+
+RB_GENERATE_LOCAL(hc_entries, hc_entry, he_entry, he_cmp)
 
 static struct proxied_port *
 pp_find(struct proxier *p, const struct store_port *sp)
@@ -370,7 +399,7 @@ proxier_schedule_retry(struct proxier *p)
 {
 	struct timeval tv = { RETRY_MS / 1000, (RETRY_MS % 1000) * 1000 };
 
-	if ((p->failed > 0 || p->unheld > 0) &&
+	if ((p->failed > 0 || p->unheld > 0 || p->hc_unbound > 0) &&
 	    !evtimer_pending(p->retry_ev, NULL))
 		evtimer_add(p->retry_ev, &tv);
 }
@@ -553,6 +582,162 @@ proxier_change(struct proxier *p, struct proxied_port *pp,
 	(void)pp_ensure_open(p, pp);
 }
 
+/* ---- health check node ports (one per Service) ---- */
+
+static int
+addr_qsort_cmp(const void *a, const void *b)
+{
+	return addr_cmp(a, b);
+}
+
+static int
+proxier_hc_healthy(void *arg)
+{
+	struct proxier *p = arg;
+
+	return proxier_healthy(p) && proxier_node_eligible(p);
+}
+
+static struct hc_entry *
+hc_find(struct proxier *p, const char *ns, const char *name)
+{
+	struct hc_entry key;
+
+	key.he_ns = (char *)(uintptr_t)ns;
+	key.he_name = (char *)(uintptr_t)name;
+	return RB_FIND(hc_entries, &p->hcs, &key);
+}
+
+static void
+hc_remove(struct proxier *p, struct hc_entry *he)
+{
+	log_debug(LOG_V_SERVICE, "service %s/%s: health check node port %u "
+	    "closed", he->he_ns, he->he_name, he->he_port);
+	if (hc_server_port(he->he_hs) != he->he_port)
+		p->hc_unbound--;
+	RB_REMOVE(hc_entries, &p->hcs, he);
+	hc_server_free(he->he_hs);
+	free(he->he_ns);
+	free(he->he_name);
+	free(he);
+}
+
+/*
+ * Listen on the wanted port if not yet.  The addresses: every local one
+ * (the wildcard of both families), as NodePorts answer.
+ * XXX --nodeport-addresses: the local addresses within those ranges.
+ */
+static void
+hc_listen(struct proxier *p, struct hc_entry *he)
+{
+	union addr wild;
+	(void)p;
+	if (hc_server_port(he->he_hs) == he->he_port)
+		return;
+	if (addr_parse("0.0.0.0", 0, &wild) == -1)
+		return;
+	if (hc_server_listen(he->he_hs, he->he_port, &wild, 1) == 0) {
+		if (he->he_warned == he->he_port)
+			log_info("service %s/%s: health check node port %u "
+			    "listening now", he->he_ns, he->he_name,
+			    he->he_port);
+		he->he_warned = 0;
+		return;
+	}
+	/* Someone else has it (or no descriptor): retried every second. */
+	if (he->he_warned != he->he_port)
+		log_warn("service %s/%s: cannot listen on health check node "
+		    "port %u", he->he_ns, he->he_name, he->he_port);
+	he->he_warned = he->he_port;
+}
+
+/*
+ * Bring Service ns/name's health check node port in line with its ports:
+ * open, moved or closed with spec.healthCheckNodePort, and its count of
+ * local endpoints as kube-proxy counts it (LocalReadyEndpoints): distinct
+ * IPs, ready (not terminating), on our node, over every port of the
+ * Service.  O(the Service's ports and endpoints).
+ */
+static void
+hc_sync_service(struct proxier *p, const char *ns, const char *name)
+{
+	struct store_port key_sp;
+	struct proxied_port key, *pp;
+	struct hc_entry *he;
+	const struct store_endpoint *se;
+	union addr *ips = NULL;
+	size_t nips = 0, cap = 0, klen, i, local;
+	uint16_t port = 0;
+	int was_unbound;
+
+	memset(&key_sp, 0, sizeof(key_sp));
+	key_sp.key = xasprintf("%s/%s:", ns, name);
+	klen = strlen(key_sp.key);
+	key.pp_sp = &key_sp;
+	/* Keys "ns/name:port" of one Service sort next to each other. */
+	for (pp = RB_NFIND(proxied_ports, &p->tree, &key); pp != NULL &&
+	    strncmp(pp->pp_sp->key, key_sp.key, klen) == 0;
+	    pp = RB_NEXT(proxied_ports, &p->tree, pp)) {
+		if (port == 0)
+			port = pp->pp_sp->health_check_node_port;
+		for (i = 0; i < pp->pp_sp->n_all_endpoints; i++) {
+			se = &pp->pp_sp->all_endpoints[i];
+			if ((se->se_flags & (TOPO_READY | TOPO_LOCAL)) !=
+			    (TOPO_READY | TOPO_LOCAL))
+				continue;
+			if (nips == cap) {
+				cap = cap ? cap * 2 : 16;
+				ips = xreallocarray(ips, cap, sizeof(*ips));
+			}
+			ips[nips] = se->se_addr;
+			addr_set_port(&ips[nips++], 0);
+		}
+	}
+	free(key_sp.key);
+	qsort(ips, nips, sizeof(*ips), addr_qsort_cmp);
+	for (i = 0, local = 0; i < nips; i++)
+		if (i == 0 || addr_cmp(&ips[i], &ips[i - 1]) != 0)
+			local++;
+	free(ips);
+
+	he = hc_find(p, ns, name);
+	if (port == 0) {
+		if (he != NULL)
+			hc_remove(p, he);
+		return;
+	}
+	if (he == NULL) {
+		he = xcalloc(1, sizeof(*he));
+		he->he_ns = xstrdup(ns);
+		he->he_name = xstrdup(name);
+		he->he_hs = hc_server_new(p->base, ns, name,
+		    proxier_hc_healthy, p);
+		RB_INSERT(hc_entries, &p->hcs, he);
+		was_unbound = 0;
+	} else
+		was_unbound = hc_server_port(he->he_hs) != he->he_port;
+	he->he_port = port;
+	hc_server_set_local(he->he_hs, (unsigned)local);
+	hc_listen(p, he);
+	p->hc_unbound = p->hc_unbound - was_unbound +
+	    (hc_server_port(he->he_hs) != he->he_port);
+	proxier_schedule_retry(p);
+}
+
+/* After a change of one port: its Service's health check, if any. */
+static void
+hc_port_changed(struct proxier *p, const struct store_port *old,
+    const struct store_port *new)
+{
+	const struct store_port *sp = new != NULL ? new : old;
+
+	if ((old == NULL || old->health_check_node_port == 0) &&
+	    (new == NULL || new->health_check_node_port == 0) &&
+	    hc_find(p, sp->ns, sp->name) == NULL)
+		return;
+	hc_sync_service(p, sp->ns, sp->name);
+}
+
 /*
  * kube-proxy counts each Service and each endpoints object that changed
  * and calls them pending until a sync has programmed them.  Here the
@@ -612,6 +797,7 @@ proxier_apply(void *arg, const struct store_port *old,
 		proxier_remove(p, pp);
 	else
 		proxier_change(p, pp, old, new, changes);
+	hc_port_changed(p, old, new);
 	p->batch_s += clock_seconds(CLOCK_MONOTONIC) - t0;
 }
 
@@ -661,6 +847,7 @@ proxier_retry_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct proxier *p = arg;
 	struct proxied_port *pp;
+	struct hc_entry *he;
 	int check_holds;
 
 	(void)fd;
@@ -675,6 +862,14 @@ proxier_retry_cb(evutil_socket_t fd, short what, void *arg)
 		}
 		if (pp_missing(pp) > 0)
 			(void)pp_ensure_open(p, pp);
+	}
+	if (p->hc_unbound > 0) {
+		p->hc_unbound = 0;
+		RB_FOREACH(he, hc_entries, &p->hcs) {
+			hc_listen(p, he);
+			p->hc_unbound += hc_server_port(he->he_hs) !=
+			    he->he_port;
+		}
 	}
 	proxier_schedule_retry(p);
 }
@@ -784,6 +979,7 @@ proxier_new(struct event_base *base, const struct config *cfg)
 	p->cfg = cfg;
 	p->ports = portalloc_new(cfg->port_lo, cfg->port_hi);
 	RB_INIT(&p->tree);
+	RB_INIT(&p->hcs);
 	TAILQ_INIT(&p->dirty);
 	p->plan_all = 1;
 	p->retry_ev = evtimer_new(base, proxier_retry_cb, p);
@@ -807,10 +1003,13 @@ int
 proxier_free(struct proxier *p, int cleanup)
 {
 	struct proxied_port *pp, *next;
+	struct hc_entry *he, *he_next;
 	int rc;
 
 	if (p == NULL)
 		return 0;
+	RB_FOREACH_SAFE(he, hc_entries, &p->hcs, he_next)
+		hc_remove(p, he);
 	/* Rules first: no packet may be redirected to a closed port. */
 	rc = portals_free(p->portals, cleanup);
 	p->portals = NULL;
@@ -861,6 +1060,22 @@ proxier_healthy(const struct proxier *p)
 		return 0;
 	since = portals_pending_since(p->portals);
 	return since == 0 || mono_ms() - since < 2 * p->cfg->sync_period_ms;
+}
+
+void
+proxier_set_store(struct proxier *p, const struct store *store)
+{
+	p->store = store;
+}
+
+int
+proxier_node_eligible(const struct proxier *p)
+{
+	const struct store_node *n;
+
+	if (p->store == NULL || (n = store_node(p->store)) == NULL)
+		return 1;
+	return !n->sn_deleting;
 }
 
 int64_t
