@@ -112,10 +112,54 @@ slice_port(struct k8s_slice *sl, const char *name, enum k8s_proto proto,
 	p->port = port;
 }
 
+/* Split "a,b" into a new array of strings ("" or NULL: none). */
+static void
+names_push(char ***out, size_t *n, const char *csv)
+{
+	const char *p, *c;
+
+	if (csv == NULL || *csv == '\0')
+		return;
+	for (p = csv; ; p = c + 1) {
+		c = strchr(p, ',');
+		*out = xreallocarray(*out, *n + 1, sizeof(**out));
+		(*out)[*n] = xstrdup(p);
+		if (c != NULL)
+			(*out)[*n][c - p] = '\0';
+		(*n)++;
+		if (c == NULL)
+			break;
+	}
+}
+
+/*
+ * An endpoint with its conditions (K8S_EP_*), node, zone and hints
+ * (comma-separated names, NULL for none).
+ */
+static void
+slice_ep(struct k8s_slice *sl, const char *ip, unsigned conditions,
+    const char *node, const char *zone, const char *for_zones,
+    const char *for_nodes)
+{
+	struct k8s_endpoint *ep;
+
+	sl->endpoints = xreallocarray(sl->endpoints, sl->n_endpoints + 1,
+	    sizeof(*sl->endpoints));
+	ep = &sl->endpoints[sl->n_endpoints++];
+	memset(ep, 0, sizeof(*ep));
+	assert_int_equal(addr_parse(ip, 0, &ep->addr), 0);
+	ep->conditions = conditions;
+	ep->node = xstrdup(node != NULL ? node : "");
+	ep->zone = xstrdup(zone != NULL ? zone : "");
+	names_push(&ep->zone_hints, &ep->n_zone_hints, for_zones);
+	names_push(&ep->node_hints, &ep->n_node_hints, for_nodes);
+}
+
 static void
 slice_ready(struct k8s_slice *sl, const char *ip)
 {
-	addr_push(&sl->ready, &sl->n_ready, ip);
+	slice_ep(sl, ip, K8S_EP_READY | K8S_EP_SERVING, NULL, NULL, NULL,
+	    NULL);
 }
 
 /* ------------------------------------------------------------------ */
