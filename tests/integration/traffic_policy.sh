@@ -95,6 +95,19 @@ expect_eq "internal endpoints" "$(service_field default/lb web endpoints)" \
 expect_eq "external reason" \
     "$(service_field default/lb web externalTraffic | jq -r .reason)" "local and ready"
 
+# kube-uproxy show: the policies, the sets and why, every endpoint.
+out=$("$KUBE_UPROXY" show --metrics-address "127.0.0.1:$METRICS_PORT") ||
+    fail "show exited $?"
+log "show:"; printf '%s\n' "$out" | sed 's/^/    /'
+expect_match "show: internal" "$out" \
+    "    internal Cluster: cluster set, 2 \(ready\)"
+expect_match "show: external" "$out" \
+    "    external Local: local set, 1 \(local and ready\), proxy port $EX, health check node port $HC"
+expect_eq "show: endpoint a" "$(printf '%s\n' "$out" |
+    grep -cE "^     127\.0\.0\.11:$P +node-a\* +ready +int ext$")" 1
+expect_eq "show: endpoint b" "$(printf '%s\n' "$out" |
+    grep -cE "^     127\.0\.0\.12:$P +node-b +ready +int$")" 1
+
 # External: only a.  Internal: both, in turn.
 names_are "$EX" 6 a || fail "external traffic reached another endpoint than the local one"
 seen=$(for i in 1 2 3 4; do t_outcome "$IN"; done | sort -u | tr '\n' ' ')
