@@ -108,6 +108,15 @@ expect_eq "show: endpoint a" "$(printf '%s\n' "$out" |
 expect_eq "show: endpoint b" "$(printf '%s\n' "$out" |
     grep -cE "^     127\.0\.0\.12:$P +node-b +ready +int$")" 1
 
+# The status page: the policy row, the external path, endpoint states.
+page=$("$T_CURL" -s -m 2 "$METRICS_URL/")
+expect_match "status page: external traffic" "$page" \
+    "external Local: local set, 1 \(local and ready\), proxy port $EX, health check node port $HC"
+expect_match "status page: external path" "$page" \
+    "127\.0\.0\.1:$EX<small>kube-uproxy, external traffic, Local policy"
+expect_match "status page: endpoint b" "$page" \
+    "node-b ready &middot; internal </small>"
+
 # External: only a.  Internal: both, in turn.
 names_are "$EX" 6 a || fail "external traffic reached another endpoint than the local one"
 seen=$(for i in 1 2 3 4; do t_outcome "$IN"; done | sort -u | tr '\n' ' ')
