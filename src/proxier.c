@@ -16,6 +16,18 @@
  * A socket that cannot be opened (port range exhausted, address busy) is
  * retried every second until it works or the port goes away.
  *
+ * When a port's external traffic (nodePort, externalIPs, LB IPs) takes
+ * another endpoint set than its cluster IPs (store_port.ext_separate: one
+ * traffic policy Local, the other Cluster), the port has a second proxy
+ * socket and lb for it, planned by rules_plan_port_ext: one REDIRECT-ed
+ * connection cannot tell which address its client used, two proxy ports
+ * can.  Both sockets count in the port's stats; their lbs share one
+ * record per endpoint.
+ *
+ * The proxier also keeps one health check node port server per Service
+ * that has spec.healthCheckNodePort (hc_server.h), fed with the count of
+ * its local ready endpoints.
+ *
  * With --iptables legacy, anything that changes which rules are wanted (a
  * socket opened or closed, service addresses or ports changed) asks the
  * portals module for a sync; it calls back proxier_plan for the full set.

@@ -6,7 +6,9 @@
  * socket.  An endpoint change only updates the load balancer; a service
  * change that keeps protocol and port keeps the socket (and so the proxy
  * port and every open connection).  A port whose socket could not be
- * opened is retried at every sync.
+ * opened is retried at every sync.  A port whose external traffic takes
+ * another endpoint set gets a second socket and lb for it; a Service
+ * with a healthCheckNodePort gets its health check server.
  */
 #ifndef PROXIER_H
 #define PROXIER_H
