@@ -89,6 +89,13 @@ void		 proxier_write_metrics(struct proxier *, struct evbuffer *);
  * DESIGN.md section 2's keys, plus "scheduler" ("rr"), "activeConnections"
  * (TCP connections or UDP flows) and "endpointStats", one object per
  * endpoint: "endpoint", "activeConnections", "dialFailures", "dialRetries".
+ * Issue 12's: "externalProxyPort", "internalTrafficPolicy",
+ * "externalTrafficPolicy", "healthCheckNodePort",
+ * "loadBalancerSourceRanges", "topology", "externalEndpoints",
+ * "internalTraffic" and "externalTraffic" ({"endpointSet", "endpoints",
+ * "reason", "proxyPort"}) and "allEndpoints" (each endpoint of the slices:
+ * "endpoint", "nodeName", "zone", "local", "ready", "serving",
+ * "terminating", "internal", "external").
  */
 cJSON		*proxier_debug_json(struct proxier *);
 
