@@ -727,7 +727,8 @@ hc_sync_service(struct proxier *p, const char *ns, const char *name)
 		}
 	}
 	free(key_sp.key);
-	qsort(ips, nips, sizeof(*ips), addr_qsort_cmp);
+	if (nips > 0)
+		qsort(ips, nips, sizeof(*ips), addr_qsort_cmp);
 	for (i = 0, local = 0; i < nips; i++)
 		if (i == 0 || addr_cmp(&ips[i], &ips[i - 1]) != 0)
 			local++;
