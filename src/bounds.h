@@ -61,6 +61,13 @@
 #define BOUND_ADMIN_BODY_BYTES		(4 * 1024)
 #define BOUND_ADMIN_CONNECTIONS		64
 #define BOUND_ADMIN_IDLE_S		10	/* read or write stalled this long: closed */
+/*
+ * Health check node ports (one per LoadBalancer Service with
+ * externalTrafficPolicy Local) have the bounds above each, and this many
+ * connections over all of them: a load balancer probes each node every
+ * few seconds, so a few per Service is plenty.
+ */
+#define BOUND_HEALTH_CHECK_CONNECTIONS	1024
 
 /* ---- the data path ---- */
 

@@ -6,7 +6,9 @@
  * socket.  An endpoint change only updates the load balancer; a service
  * change that keeps protocol and port keeps the socket (and so the proxy
  * port and every open connection).  A port whose socket could not be
- * opened is retried at every sync.
+ * opened is retried at every sync.  A port whose external traffic takes
+ * another endpoint set gets a second socket and lb for it; a Service
+ * with a healthCheckNodePort gets its health check server.
  */
 #ifndef PROXIER_H
 #define PROXIER_H
@@ -44,10 +46,23 @@ void		 proxier_apply(void *arg, const struct store_port *old,
  */
 void		 proxier_mark_synced(struct proxier *);
 /*
- * /healthz: synced once, and no rule change waiting for more than two
- * --iptables-sync-periods.
+ * The proxy's own health: synced once, and no rule change waiting for
+ * more than two --iptables-sync-periods.  /healthz (and the health check
+ * node ports' serviceProxyHealthy) also want proxier_node_eligible.
  */
 int		 proxier_healthy(const struct proxier *);
+/*
+ * The store, to read our Node (store_node) from: main.c sets it once both
+ * exist.  Borrowed; without it our Node is taken as eligible.
+ */
+void		 proxier_set_store(struct proxier *, const struct store *);
+/*
+ * 0 while our Node is being deleted (deletionTimestamp) or carries the
+ * cluster autoscaler's ToBeDeletedByClusterAutoscaler taint: kube-proxy
+ * (>= 1.29) then answers /healthz 503 so that load balancers drain the
+ * node first.  /livez is not affected.
+ */
+int		 proxier_node_eligible(const struct proxier *);
 /* Wall-clock time of the last applied change or sync (for /healthz). */
 int64_t		 proxier_last_update(const struct proxier *);
 
@@ -74,6 +89,13 @@ void		 proxier_write_metrics(struct proxier *, struct evbuffer *);
  * DESIGN.md section 2's keys, plus "scheduler" ("rr"), "activeConnections"
  * (TCP connections or UDP flows) and "endpointStats", one object per
  * endpoint: "endpoint", "activeConnections", "dialFailures", "dialRetries".
+ * Issue 12's: "externalProxyPort", "internalTrafficPolicy",
+ * "externalTrafficPolicy", "healthCheckNodePort",
+ * "loadBalancerSourceRanges", "topology", "externalEndpoints",
+ * "internalTraffic" and "externalTraffic" ({"endpointSet", "endpoints",
+ * "reason", "proxyPort"}) and "allEndpoints" (each endpoint of the slices:
+ * "endpoint", "nodeName", "zone", "local", "ready", "serving",
+ * "terminating", "internal", "external").
  */
 cJSON		*proxier_debug_json(struct proxier *);
 
