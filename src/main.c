@@ -210,6 +210,7 @@ main(int argc, char **argv)
 	d.store = store_new(proxier_apply, d.proxier);
 	/* Endpoints on this node are local; our Node object gives the zone. */
 	store_set_node_name(d.store, d.cfg.hostname);
+	proxier_set_store(d.proxier, d.store);
 	/*
 	 * From here on our chains exist: a failure goes through the teardown,
 	 * which removes them, instead of exiting on the spot.

@@ -19,7 +19,7 @@ grep -q '^    tokenFile: ' "$API_KUBECONFIG" || hard_error "fakeapi's kubeconfig
 start_proxy_api "$API_KUBECONFIG"
 WP=$(wait_proxy_port default/web http)
 expect_all "web" "$(client names 127.0.0.1 "$WP" 2)" a
-both_watching() { daemon_alive; [ "$(api_counter 'd["active_watches"]')" -ge 2 ]; }
+both_watching() { api_watching 2; }
 wait_for 5 "two open watches" both_watching
 TOKENS=$API_TOKEN
 

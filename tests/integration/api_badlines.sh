@@ -20,7 +20,7 @@ start_proxy_api "$API_KUBECONFIG"
 WP=$(wait_proxy_port default/web http)
 expect_all "web before any bad line" "$(client names 127.0.0.1 "$WP" 2)" a
 
-both_watching() { daemon_alive; [ "$(api_counter 'd["active_watches"]')" -ge 2 ]; }
+both_watching() { api_watching 2; }
 
 # inject_b64 PYTHON-BYTES-EXPR: those bytes into every open watch.
 inject() {

@@ -77,7 +77,7 @@ expect_lt "ms until a change after the broken objects" $(( $(now_ms) - t0 )) 100
 daemon_alive
 
 # Malformed JSON in the Service watch: the daemon recovers (rewatch/relist).
-both_watching() { daemon_alive; [ "$(api_counter 'd["active_watches"]')" -ge 2 ]; }
+both_watching() { api_watching 2; }
 wait_for 5 "two open watches" both_watching
 api_post /faults/raw-watch '{"resource": "services", "data": "{\"type\":\"ADDED\",\"object\":{\"kind\":\"Service\",,]]\n"}'
 api_post /faults/raw-watch '{"resource": "services", "data": "not json at all\n"}'

@@ -51,7 +51,7 @@ soft expect_gt "log lines about the expired continuation" \
     "$(log_count 'services: list continuation expired; listing again')" 0
 
 # --- every continue expires: backoff, the last state kept ------------------
-both_watching() { daemon_alive; [ "$(api_counter 'd["active_watches"]')" -ge 2 ]; }
+both_watching() { api_watching 2; }
 wait_for 10 "two open watches" both_watching
 api_post /faults/expire-continue '{"count": 100000}'
 api_post /counters/reset

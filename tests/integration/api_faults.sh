@@ -28,7 +28,7 @@ WP=$(wait_proxy_port default/web http)
 EP=$(wait_proxy_port default/echo echo)
 wait_proxy_port default/old http >/dev/null
 wait_proxy_port default/gone http >/dev/null
-both_watching() { daemon_alive; [ "$(api_counter 'd["active_watches"]')" -ge 2 ]; }
+both_watching() { api_watching 2; }
 wait_for 5 "two open watches" both_watching
 wait_for 5 "kube_uproxy_api_up 1" api_metric_is 1 kube_uproxy_api_up
 web_ab() { is_alternating "$(client names 127.0.0.1 "$WP" 4 --timeout 1)" a b 2; }

@@ -15,7 +15,7 @@ api_apply "$(j_service name=web port=http/TCP/80)" \
     "$(j_slice name=web port=http/TCP/$P ep=127.0.0.11)"
 start_proxy_api "$API_KUBECONFIG"
 WP=$(wait_proxy_port default/web http)
-both_watching() { daemon_alive; [ "$(api_counter 'd["active_watches"]')" -ge 2 ]; }
+both_watching() { api_watching 2; }
 wait_for 5 "two open watches" both_watching
 
 hwm() { awk '/^VmHWM:/ { print $2 }' "/proc/$T_DAEMON_PID/status"; }

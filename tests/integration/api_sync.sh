@@ -75,10 +75,7 @@ soft expect_eq "EndpointSlice list requests answered (2 pages, the first stalled
 soft expect_match "second page of the slice list" \
     "$(echo "$slists" | grep ' 200 ' | tail -1)" 'continue=[A-Za-z0-9_-]+'
 soft expect_match "the slice list selector" "$(echo "$slists" | tail -1)" "$SEL(&|\$| )"
-watch_up() {
-	daemon_alive
-	[ "$(api_counter 'd["active_watches"]')" -ge 2 ]
-}
+watch_up() { api_watching 2; }
 wait_for 5 "two open watches" watch_up
 for path in /api/v1/services /apis/discovery.k8s.io/v1/endpointslices; do
 	w=$(api_requests "GET $path?" | grep -E 'watch=(true|1)' | tail -1)

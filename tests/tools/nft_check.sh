@@ -213,7 +213,7 @@ damage_ranges() {	# damage_ranges DESCRIPTION NFT-ARGS...
 	check "$d: by one rebuild" test "$(stat builds)" = $((b + 1))
 }
 damage_ranges "an allowed range deleted" delete element ip kube-uproxy \
-    firewall-allow '{ 198.18.100.1 . tcp . 8090 . 203.0.113.0/24 }'
+    firewall-allow '{ 198.18.100.1 . tcp . 8090 . 198.19.240.0/24 }'
 damage_ranges "a firewall element deleted" delete element ip6 kube-uproxy \
     firewall '{ 2001:2::100:1 . udp . 53 }'
 damage_ranges "the firewall chain flushed" flush chain ip kube-uproxy firewall-prerouting
