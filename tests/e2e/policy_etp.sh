@@ -1,0 +1,65 @@
+#!/bin/bash
+# policy_etp.sh - externalTrafficPolicy: Local (issue 12, point 2).  A
+# LoadBalancer Service (tests/data/policy/etp-local.yaml) has pods 1 and 2
+# on our node (node-a) and pods 3 and 4 on node-b: the external client
+# reaches only pods 1 and 2 through the nodePort, the externalIP and the
+# LoadBalancer IP, while the clusterIP of the same Service reaches all
+# four.  With no local pod left, the external addresses refuse at once
+# (reset, as a port without endpoints) and the clusterIP still reaches the
+# pods of node-b; a local pod back is used again.
+[ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
+. "${TESTS_SRCDIR:-$(dirname "$0")/..}/e2e/lib.sh"
+pol_begin
+
+cp "$TESTS_SRCDIR/data/policy/etp-local.yaml" "$T_DIR/manifests/web.yaml" ||
+    hard_error "cannot copy the manifest"
+pol_start_proxy
+wait_proxy_port default/web http >/dev/null
+EXT="http://$NODE_IP:30030/ http://198.18.50.30/ http://198.18.100.30/"
+ALL="pod1 pod2 pod3 pod4"
+
+# 1. Pods 1 and 2 local.
+for url in $EXT; do
+	soft expect_names "eTP Local, external traffic" "$CLIENT" "$url" 6 "pod1 pod2"
+done
+soft expect_names "the clusterIP from the client" "$CLIENT" http://198.19.0.30/ 8 "$ALL"
+soft expect_names "the clusterIP from a pod" "$POD3" http://198.19.0.30/ 8 "$ALL"
+soft expect_names "the clusterIP from the node" "$NODE" http://198.19.0.30/ 8 "$ALL"
+# (Not asserted: kube-proxy sends the node's own traffic to an external
+# address to every endpoint, "short-circuiting" it; the issue is silent.)
+log "the node to its own nodePort: $(names_seen "$NODE" http://127.0.0.1:30030/ 6)"
+
+# 2. No local pod: external traffic refused at once, clusterIP unchanged.
+write_manifest web.yaml "$(p_list "$(p_service name=web type=LoadBalancer \
+    ip=198.19.0.30 port=http/TCP/80/80/30030 extip=198.18.50.30 \
+    lb=198.18.100.30 etp=Local hcnp=32030)" \
+    "$(p_slice name=web slice=web-abcde port=http/TCP/80 \
+    ep=$P1,$R ep=$P2,$R ep=$P3,$R ep=$P4,$R)")"
+wait_for 5 "the nodePort to refuse (no local endpoint)" \
+    is_refused_fast "$CLIENT" "$NODE_IP" 30030
+soft expect_refused "nodePort, no local endpoint" "$CLIENT" "$NODE_IP" 30030
+soft expect_refused "externalIP, no local endpoint" "$CLIENT" 198.18.50.30 80
+soft expect_refused "LoadBalancer IP, no local endpoint" "$CLIENT" 198.18.100.30 80
+soft expect_names "the clusterIP with no local endpoint" "$CLIENT" \
+    http://198.19.0.30/ 8 "$ALL"
+
+# 3. Pod 4 moves to our node (as if rescheduled): it alone takes external
+# traffic.
+write_manifest web.yaml "$(p_list "$(p_service name=web type=LoadBalancer \
+    ip=198.19.0.30 port=http/TCP/80/80/30030 extip=198.18.50.30 \
+    lb=198.18.100.30 etp=Local hcnp=32030)" \
+    "$(p_slice name=web slice=web-abcde port=http/TCP/80 \
+    ep=$P1,$R ep=$P2,$R ep=$P3,$R ep=$P4,$L)")"
+wait_names 5 "eTP Local, one local pod" "$CLIENT" "http://$NODE_IP:30030/" 4 pod4
+soft expect_names "LoadBalancer IP, one local pod" "$CLIENT" http://198.18.100.30/ 4 pod4
+soft expect_names "the clusterIP, one local pod" "$CLIENT" http://198.19.0.30/ 8 "$ALL"
+
+# 4. externalTrafficPolicy back to Cluster: every pod for everyone.
+write_manifest web.yaml "$(p_list "$(p_service name=web type=LoadBalancer \
+    ip=198.19.0.30 port=http/TCP/80/80/30030 extip=198.18.50.30 \
+    lb=198.18.100.30)" \
+    "$(p_slice name=web slice=web-abcde port=http/TCP/80 \
+    ep=$P1,$R ep=$P2,$R ep=$P3,$R ep=$P4,$L)")"
+wait_names 5 "eTP Cluster" "$CLIENT" "http://$NODE_IP:30030/" 8 "$ALL"
+soft expect_names "eTP Cluster, LoadBalancer IP" "$CLIENT" http://198.18.100.30/ 8 "$ALL"
+pass
