@@ -15,9 +15,13 @@
  * any byte is read: adopt_cb) the connection is either refused (freed at
  * once) or counted until its close callback.
  */
+#include <sys/queue.h>
+
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <event2/buffer.h>
 #include <event2/http.h>
@@ -52,8 +56,19 @@ struct admin_conn {
 	uint64_t		 ac_active;	/* mono_ms of accept or last request */
 };
 
-/* One admin HTTP server (healthz or metrics) and its connections. */
+/*
+ * One bounded HTTP server (healthz, metrics, or a Service's health check
+ * node port: admin_server_new) and its connections.
+ */
 struct admin_server {
+	TAILQ_ENTRY(admin_server) as_entry;	/* on `listening` */
+	int			 as_listed;
+	/*
+	 * A bound shared with other servers (the health check node ports):
+	 * connections of all of them, at most as_total_max.  NULL: none.
+	 */
+	size_t			*as_total;
+	size_t			 as_total_max;
 	struct evhttp		*as_http;
 	const char		*as_flag;	/* "--healthz-bind-address" */
 	const char		*as_name;	/* metric label */
@@ -341,6 +356,8 @@ conn_closed_cb(struct evhttp_connection *evcon, void *arg)
 		return;
 	ac->ac_evcon = NULL;
 	as->as_conns--;
+	if (as->as_total != NULL)
+		(*as->as_total)--;
 	if (as->as_full && as->as_conns < BOUND_ADMIN_CONNECTIONS / 2) {
 		log_info("%s: %zu connections open, accepting again",
 		    as->as_flag, as->as_conns);
@@ -400,12 +417,21 @@ adopt_cb(evutil_socket_t fd, short what, void *arg)
 		evcon = cbarg;
 		if (eventcb == NULL || evcon == NULL)
 			goto next;
-		if (as->as_conns == BOUND_ADMIN_CONNECTIONS) {
-			if (!as->as_full)
+		if (as->as_conns == BOUND_ADMIN_CONNECTIONS ||
+		    (as->as_total != NULL &&
+		    *as->as_total >= as->as_total_max)) {
+			if (!as->as_full && as->as_conns ==
+			    BOUND_ADMIN_CONNECTIONS)
 				log_warnx("%s: %d connections open "
 				    "(BOUND_ADMIN_CONNECTIONS): closing the idle "
 				    "or the new ones", as->as_flag,
 				    BOUND_ADMIN_CONNECTIONS);
+			else if (!as->as_full)
+				log_warnx("%s: %zu connections open over all "
+				    "health check node ports "
+				    "(BOUND_HEALTH_CHECK_CONNECTIONS): closing "
+				    "this one's idle or new ones", as->as_flag,
+				    as->as_total_max);
 			as->as_full = 1;
 			if (conn_make_room(as) == -1) {
 				as->as_refused++;
@@ -417,6 +443,8 @@ adopt_cb(evutil_socket_t fd, short what, void *arg)
 		ac->ac_evcon = evcon;
 		ac->ac_active = mono_ms();
 		as->as_conns++;
+		if (as->as_total != NULL)
+			(*as->as_total)++;
 		evhttp_connection_set_closecb(evcon, conn_closed_cb, as);
 next:
 		bufferevent_decref(as->as_pending[i]);
@@ -451,7 +479,8 @@ conn_bev_cb(struct event_base *base, void *arg)
  * The servers listening now, for listener_error_cb: evhttp owns the
  * listener and its callback argument, so that is how it finds its server.
  */
-static struct admin_server *listening[2];
+static TAILQ_HEAD(, admin_server) listening =
+    TAILQ_HEAD_INITIALIZER(listening);
 
 /*
  * accept() failed for a reason that retrying at once cannot cure (no
@@ -463,15 +492,14 @@ static struct admin_server *listening[2];
 static void
 listener_error_cb(struct evconnlistener *l, void *arg)
 {
-	struct admin_server *as = NULL;
+	struct admin_server *as;
 	struct timeval tv = { 0, ADMIN_ACCEPT_PAUSE_MS * 1000 };
 	int err = EVUTIL_SOCKET_ERROR();
-	size_t i;
 
 	/* arg is the listener's own: evhttp's, so find our server by it. */
-	for (i = 0; i < nitems(listening); i++)
-		if (listening[i] != NULL && listening[i]->as_http == arg)
-			as = listening[i];
+	TAILQ_FOREACH(as, &listening, as_entry)
+		if (as->as_http == arg)
+			break;
 	evconnlistener_disable(l);
 	if (as == NULL)
 		return;		/* not ours: cannot happen */
@@ -494,6 +522,39 @@ listener_resume_cb(evutil_socket_t fd, short what, void *arg)
 	evconnlistener_enable(as->as_listener);
 }
 
+/* The evhttp of a server with the bounds of bounds.h, not listening yet. */
+static void
+admin_server_init(struct admin_server *as, struct event_base *base,
+    const char *flag, const char *name)
+{
+	as->as_flag = flag;
+	as->as_name = name;
+	if ((as->as_http = evhttp_new(base)) == NULL)
+		fatalx("evhttp_new");
+	if ((as->as_adopt_ev = event_new(base, -1, 0, adopt_cb, as)) == NULL ||
+	    (as->as_resume_ev = evtimer_new(base, listener_resume_cb, as)) ==
+	    NULL)
+		fatalx("event_new");
+	evhttp_set_allowed_methods(as->as_http, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD);
+	evhttp_set_max_headers_size(as->as_http, BOUND_ADMIN_HEADERS_BYTES);
+	evhttp_set_max_body_size(as->as_http, BOUND_ADMIN_BODY_BYTES);
+	evhttp_set_timeout(as->as_http, BOUND_ADMIN_IDLE_S);
+	evhttp_set_bevcb(as->as_http, conn_bev_cb, as);
+	evhttp_set_gencb(as->as_http, notfound_cb, NULL);
+}
+
+/* The listener evhttp made for `bound` is ours to pause and resume. */
+static void
+admin_server_bound(struct admin_server *as, struct evhttp_bound_socket *bound)
+{
+	as->as_listener = evhttp_bound_socket_get_listener(bound);
+	evconnlistener_set_error_cb(as->as_listener, listener_error_cb);
+	if (!as->as_listed) {
+		TAILQ_INSERT_TAIL(&listening, as, as_entry);
+		as->as_listed = 1;
+	}
+}
+
 /*
  * Listen on `addr` with the bounds of bounds.h.  Returns 0, or -1 with
  * one line logged (as is then empty).
@@ -505,46 +566,25 @@ admin_listen(struct admin_server *as, struct event_base *base,
 {
 	struct evhttp_bound_socket *bound;
 	char ip[ADDR_STRLEN];
-	size_t i;
 
-	as->as_flag = flag;
-	as->as_name = name;
-	if ((as->as_http = evhttp_new(base)) == NULL)
-		fatalx("evhttp_new");
-	if ((as->as_adopt_ev = event_new(base, -1, 0, adopt_cb, as)) == NULL ||
-	    (as->as_resume_ev = evtimer_new(base, listener_resume_cb, as)) ==
-	    NULL)
-		fatalx("event_new");
+	admin_server_init(as, base, flag, name);
 	addr_str(addr, 0, ip, sizeof(ip));
 	if ((bound = evhttp_bind_socket_with_handle(as->as_http, ip,
 	    addr_port(addr))) == NULL) {
 		log_warn("%s %s: cannot listen", flag, str);
 		return -1;
 	}
-	as->as_listener = evhttp_bound_socket_get_listener(bound);
-	evconnlistener_set_error_cb(as->as_listener, listener_error_cb);
-	for (i = 0; i < nitems(listening); i++)
-		if (listening[i] == NULL) {
-			listening[i] = as;
-			break;
-		}
-	evhttp_set_allowed_methods(as->as_http, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD);
-	evhttp_set_max_headers_size(as->as_http, BOUND_ADMIN_HEADERS_BYTES);
-	evhttp_set_max_body_size(as->as_http, BOUND_ADMIN_BODY_BYTES);
-	evhttp_set_timeout(as->as_http, BOUND_ADMIN_IDLE_S);
-	evhttp_set_bevcb(as->as_http, conn_bev_cb, as);
-	evhttp_set_gencb(as->as_http, notfound_cb, NULL);
+	admin_server_bound(as, bound);
 	return 0;
 }
 
 static void
-admin_server_free(struct admin_server *as)
+admin_server_free_fields(struct admin_server *as)
 {
 	size_t i;
 
-	for (i = 0; i < nitems(listening); i++)
-		if (listening[i] == as)
-			listening[i] = NULL;
+	if (as->as_listed)
+		TAILQ_REMOVE(&listening, as, as_entry);
 	/* evhttp_free closes every connection: conn_closed_cb runs. */
 	if (as->as_http != NULL)
 		evhttp_free(as->as_http);
@@ -556,6 +596,64 @@ admin_server_free(struct admin_server *as)
 		event_free(as->as_resume_ev);
 	free(as->as_pending);
 	memset(as, 0, sizeof(*as));
+}
+
+struct admin_server *
+admin_server_new(struct event_base *base, const char *flag,
+    const char *name, size_t *total, size_t total_max)
+{
+	struct admin_server *as = xcalloc(1, sizeof(*as));
+
+	admin_server_init(as, base, flag, name);
+	as->as_total = total;
+	as->as_total_max = total_max;
+	return as;
+}
+
+int
+admin_server_accept_fd(struct admin_server *as, int fd)
+{
+	struct evhttp_bound_socket *bound;
+
+	if ((bound = evhttp_accept_socket_with_handle(as->as_http, fd)) ==
+	    NULL)
+		return -1;
+	admin_server_bound(as, bound);
+	return 0;
+}
+
+struct evhttp *
+admin_server_http(struct admin_server *as)
+{
+	return as->as_http;
+}
+
+void
+admin_server_touch(struct admin_server *as, struct evhttp_request *req)
+{
+	struct evhttp_connection *evcon = evhttp_request_get_connection(req);
+	struct admin_conn *ac;
+
+	if (evcon != NULL && (ac = conn_find(as, evcon)) != NULL)
+		ac->ac_active = mono_ms();
+}
+
+void
+admin_server_counts(const struct admin_server *as, size_t *open,
+    uint64_t *refused, uint64_t *evicted)
+{
+	*open = as->as_conns;
+	*refused = as->as_refused;
+	*evicted = as->as_evicted;
+}
+
+void
+admin_server_free(struct admin_server *as)
+{
+	if (as == NULL)
+		return;
+	admin_server_free_fields(as);
+	free(as);
 }
 
 struct admin *
@@ -600,8 +698,8 @@ admin_free(struct admin *a)
 {
 	if (a == NULL)
 		return;
-	admin_server_free(&a->healthz);
-	admin_server_free(&a->metrics);
+	admin_server_free_fields(&a->healthz);
+	admin_server_free_fields(&a->metrics);
 	free(a->writers);
 	history_free(a->history);
 	free(a);

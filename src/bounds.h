@@ -32,6 +32,16 @@
 
 /* Ports of one Service; a Service with more is skipped. */
 #define BOUND_PORTS_PER_SERVICE		1024
+/*
+ * Topology hints of one endpoint (hints.forZones, hints.forNodes, each):
+ * the API server admits 8 (discovery/v1 validation), so more is hostile.
+ */
+#define BOUND_HINTS_PER_ENDPOINT	8
+/*
+ * spec.loadBalancerSourceRanges of one Service: each range is a rule per
+ * LoadBalancer IP and port, so a runaway list would swell every sync.
+ */
+#define BOUND_SOURCE_RANGES_PER_SERVICE	1024
 /* Services in total; one past it is skipped until others go. */
 #define BOUND_SERVICES			100000
 
@@ -51,6 +61,13 @@
 #define BOUND_ADMIN_BODY_BYTES		(4 * 1024)
 #define BOUND_ADMIN_CONNECTIONS		64
 #define BOUND_ADMIN_IDLE_S		10	/* read or write stalled this long: closed */
+/*
+ * Health check node ports (one per LoadBalancer Service with
+ * externalTrafficPolicy Local) have the bounds above each, and this many
+ * connections over all of them: a load balancer probes each node every
+ * few seconds, so a few per Service is plenty.
+ */
+#define BOUND_HEALTH_CHECK_CONNECTIONS	1024
 
 /* ---- the data path ---- */
 

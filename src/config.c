@@ -39,6 +39,8 @@ enum opt_type {
 	OPT_INT,	/* int, opt_min..opt_max */
 	OPT_ENUM,	/* int: the index of one of opt_choices */
 	OPT_BYTES,	/* uint64_t bytes, as config_parse_bytes reads them */
+	OPT_ADDRLIST,	/* char *, as config_parse_nodeport_addresses reads
+			   it; a list in the file */
 };
 
 struct option {
@@ -96,6 +98,12 @@ static const struct option options[] = {
 	  .opt_off = OFF(bind_address_str), .opt_default = "0.0.0.0",
 	  .opt_metavar = "IP",
 	  .opt_help = "address the proxy sockets listen on" },
+	{ .opt_flag = "nodeport-addresses", .opt_field = "nodePortAddresses",
+	  .opt_in_file = 1, .opt_type = OPT_ADDRLIST,
+	  .opt_off = OFF(nodeport_addresses_str), .opt_default = "",
+	  .opt_metavar = "CIDRS",
+	  .opt_help = "NodePorts only on local addresses in CIDR[,CIDR...] "
+	  "or the node's primary IPs (primary); empty: all" },
 	{ .opt_flag = "proxy-port-range", .opt_field = "portRange",
 	  .opt_in_file = 1, .opt_type = OPT_PORTRANGE,
 	  .opt_off = OFF(port_range_str), .opt_default = "",
@@ -190,7 +198,7 @@ static const char *const ignored_fields[] = {
 	"showHiddenMetricsForVersion", "serviceProxyName", "clusterCIDR",
 	"configSyncPeriod", "conntrack", "detectLocalMode", "detectLocal",
 	"ipvs", "nftables", "winkernel", "windowsRunAsService",
-	"nodePortAddresses", "oomScoreAdj", "syncPeriod", "minSyncPeriod",
+	"oomScoreAdj", "syncPeriod", "minSyncPeriod",
 	"clientConnection.acceptContentTypes", "clientConnection.contentType",
 	"clientConnection.qps", "clientConnection.burst",
 	"iptables.masqueradeAll", "iptables.masqueradeBit",
@@ -220,7 +228,7 @@ opt_is_string(const struct option *o)
 {
 	return o->opt_type == OPT_STRING || o->opt_type == OPT_IP ||
 	    o->opt_type == OPT_HOSTPORT || o->opt_type == OPT_PORTRANGE ||
-	    o->opt_type == OPT_CHOICE;
+	    o->opt_type == OPT_CHOICE || o->opt_type == OPT_ADDRLIST;
 }
 
 static const struct option *
@@ -380,6 +388,16 @@ opt_set(struct config *c, const struct option *o, const char *val,
 			return -1;
 		}
 		break;
+	case OPT_ADDRLIST: {
+		struct addr_prefix *p;
+		size_t n;
+
+		if (config_parse_nodeport_addresses(val, &i, &p, &n, why,
+		    why_len) == -1)
+			return -1;
+		free(p);
+		break;
+	}
 	case OPT_CHOICE:
 	case OPT_ENUM:
 		if ((i = choice_index(o->opt_choices, val)) == -1) {
@@ -493,13 +511,16 @@ config_free(struct config *c)
 	}
 	free(c->hostname);
 	c->hostname = NULL;
+	free(c->nodeport_addrs);
+	c->nodeport_addrs = NULL;
+	c->n_nodeport_addrs = 0;
 }
 
 int
 config_finish(struct config *c, char *err, size_t err_len)
 {
 	const char *name;
-	char a[32], b[32];
+	char a[32], b[32], why[192];
 	char *h, *end;
 
 	/*
@@ -550,6 +571,13 @@ config_finish(struct config *c, char *err, size_t err_len)
 	    addr_parse_hostport(c->metrics_str, &c->metrics_address) == -1) {
 		snprintf(err, err_len, "--metrics-bind-address: \"%s\" is not "
 		    "IP:PORT", c->metrics_str);
+		return -1;
+	}
+	free(c->nodeport_addrs);
+	if (config_parse_nodeport_addresses(c->nodeport_addresses_str ?
+	    c->nodeport_addresses_str : "", &c->nodeport_primary,
+	    &c->nodeport_addrs, &c->n_nodeport_addrs, why, sizeof(why)) == -1) {
+		snprintf(err, err_len, "--nodeport-addresses: %s", why);
 		return -1;
 	}
 	c->relay_splice = c->relay_str != NULL &&
@@ -742,6 +770,32 @@ json_scalar(const cJSON *v, char *buf, size_t len)
 	return 0;
 }
 
+/*
+ * A list of strings joined with commas, as the flag gives it; an item
+ * with a comma, or a list too long for buf, is refused.
+ */
+static int
+json_list(const cJSON *v, char *buf, size_t len)
+{
+	const cJSON *item;
+	size_t n = 0, l;
+
+	buf[0] = '\0';
+	cJSON_ArrayForEach(item, v) {
+		if (!cJSON_IsString(item) ||
+		    strchr(item->valuestring, ',') != NULL)
+			return -1;
+		l = strlen(item->valuestring);
+		if (n + l + 2 > len)
+			return -1;
+		if (n > 0)
+			buf[n++] = ',';
+		memcpy(buf + n, item->valuestring, l + 1);
+		n += l;
+	}
+	return 0;
+}
+
 static int
 load_object(struct config *c, const char *file, const cJSON *obj,
     const char *prefix, char *err, size_t err_len)
@@ -770,7 +824,13 @@ load_object(struct config *c, const char *file, const cJSON *obj,
 			/* null means "not set", as in Go's JSON decoding. */
 			if (cJSON_IsNull(v))
 				continue;
-			if (json_scalar(v, val, sizeof(val)) == -1) {
+			if (o->opt_type == OPT_ADDRLIST && cJSON_IsArray(v)) {
+				if (json_list(v, val, sizeof(val)) == -1) {
+					snprintf(err, err_len, "%s: %s: not a "
+					    "list of strings", file, path);
+					return -1;
+				}
+			} else if (json_scalar(v, val, sizeof(val)) == -1) {
 				snprintf(err, err_len, "%s: %s: not a scalar "
 				    "value", file, path);
 				return -1;
@@ -923,6 +983,20 @@ opt_to_json(cJSON *root, const struct config *c, const struct option *o)
 		cJSON_AddStringToObject(obj, leaf,
 		    o->opt_choices[*(const int *)opt_cptr(c, o)]);
 		break;
+	case OPT_ADDRLIST: {
+		/* kube-proxy's field is a list: "a,b" is ["a", "b"]. */
+		cJSON *list = cJSON_AddArrayToObject(obj, leaf);
+		const char *q;
+		size_t n;
+
+		s = *(char *const *)opt_cptr(c, o);
+		for (q = s != NULL ? s : ""; *q != '\0'; q += n + (q[n] == ',')) {
+			n = strcspn(q, ",");
+			snprintf(buf, sizeof(buf), "%.*s", (int)n, q);
+			cJSON_AddItemToArray(list, cJSON_CreateString(buf));
+		}
+		break;
+	}
 	default:
 		s = *(char *const *)opt_cptr(c, o);
 		cJSON_AddStringToObject(obj, leaf, s ? s : "");

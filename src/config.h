@@ -55,6 +55,14 @@ struct config {
 	union addr	 healthz_address;
 	char		*metrics_str;		/* --metrics-bind-address ("" = off) */
 	union addr	 metrics_address;
+	/*
+	 * --nodeport-addresses, as given ("" = every local address), and
+	 * parsed: "primary" (the node's primary IPs, nodeaddr.h), or ranges.
+	 */
+	char		*nodeport_addresses_str;
+	int		 nodeport_primary;
+	struct addr_prefix *nodeport_addrs;	/* owned */
+	size_t		 n_nodeport_addrs;
 	int		 cleanup;		/* --cleanup */
 	int		 verbosity;		/* --v, -v */
 };
@@ -108,6 +116,19 @@ int	config_parse_duration(const char *s, uint64_t *ms);
  * "0-0" mean kernel-chosen (lo = hi = 0).  Returns 0 or -1.
  */
 int	config_parse_port_range(const char *s, uint16_t *lo, uint16_t *hi);
+
+/* Most ranges --nodeport-addresses takes. */
+#define CONFIG_NODEPORT_ADDRESSES_MAX	64
+
+/*
+ * --nodeport-addresses as kube-proxy reads it: "" (every local address),
+ * "primary" alone, or CIDR[,CIDR...] (each with its /LEN; a bare IP is
+ * refused, as kube-proxy does), at most CONFIG_NODEPORT_ADDRESSES_MAX.
+ * On success returns 0 with *primary set or the ranges in *out (caller
+ * frees; NULL when none); on error -1 with the reason in why.
+ */
+int	config_parse_nodeport_addresses(const char *s, int *primary,
+	    struct addr_prefix **out, size_t *n, char *why, size_t why_len);
 
 /* Go's time.Duration.String() for whole milliseconds: "1m30s", "250ms". */
 int	config_format_duration(uint64_t ms, char *buf, size_t len);

@@ -207,3 +207,58 @@ config_parse_port_range(const char *s, uint16_t *lo, uint16_t *hi)
 	*hi = (uint16_t)b;
 	return 0;
 }
+
+int
+config_parse_nodeport_addresses(const char *s, int *primary,
+    struct addr_prefix **out, size_t *n, char *why, size_t why_len)
+{
+	struct addr_prefix *p = NULL;
+	char item[128];
+	size_t len, k = 0;
+	const char *q;
+
+	*primary = 0;
+	*out = NULL;
+	*n = 0;
+	if (*s == '\0')
+		return 0;
+	if (strcmp(s, "primary") == 0) {
+		*primary = 1;
+		return 0;
+	}
+	p = xcalloc(CONFIG_NODEPORT_ADDRESSES_MAX, sizeof(*p));
+	for (q = s;; q += len + 1) {
+		len = strcspn(q, ",");
+		if (k == CONFIG_NODEPORT_ADDRESSES_MAX) {
+			snprintf(why, why_len, "more than %d ranges",
+			    CONFIG_NODEPORT_ADDRESSES_MAX);
+			goto fail;
+		}
+		if (len == 0 || len >= sizeof(item)) {
+			snprintf(why, why_len, "\"%.*s\" is not a CIDR "
+			    "(IP/LEN)", (int)(len < 64 ? len : 64), q);
+			goto fail;
+		}
+		memcpy(item, q, len);
+		item[len] = '\0';
+		if (strcmp(item, "primary") == 0) {
+			snprintf(why, why_len, "\"primary\" must be alone");
+			goto fail;
+		}
+		if (strchr(item, '/') == NULL ||
+		    addr_parse_prefix(item, &p[k]) == -1) {
+			snprintf(why, why_len, "\"%s\" is not a CIDR (IP/LEN)",
+			    item);
+			goto fail;
+		}
+		k++;
+		if (q[len] == '\0')
+			break;
+	}
+	*out = p;
+	*n = k;
+	return 0;
+ fail:
+	free(p);
+	return -1;
+}

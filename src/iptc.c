@@ -37,8 +37,11 @@
 #include "util.h"
 
 #define NAT_TABLE		"nat"
+#define FILTER_TABLE		"filter"
 #define COMMENT_PORTALS		"kube-uproxy portals"
 #define COMMENT_NODEPORTS	"kube-uproxy nodeports"
+#define COMMENT_FIREWALL	"kube-uproxy firewall"
+#define NODEPORT_JUMPS_MAX	64	/* --nodeport-addresses ranges */
 #define LOCK_PATH		"/run/xtables.lock"
 #define COMMIT_TRIES		4
 #define ENTRY_MAX		1024
@@ -202,19 +205,50 @@ eb_comment(struct entry_buf *eb, const char *comment)
 	snprintf(ci->comment, sizeof(ci->comment), "%s", comment);
 }
 
-/* -m addrtype --dst-type LOCAL -m comment --comment C -j CHAIN */
+/* Set the entry's -s (src 1) or -d to a prefix. */
+static void
+eb_prefix(struct entry_buf *eb, int src, const struct addr_prefix *p)
+{
+	unsigned char mask[16];
+	size_t alen = eb->ops->af == AF_INET6 ? 16 : 4, i;
+	unsigned bits = p->ap_len;
+
+	for (i = 0; i < alen; i++, bits = bits > 8 ? bits - 8 : 0)
+		mask[i] = bits >= 8 ? 0xff : (unsigned char)(0xff00 >> bits);
+	if (eb->ops->af == AF_INET) {
+		struct ipt_entry *e = (void *)eb->u.raw;
+
+		memcpy(src ? &e->ip.src : &e->ip.dst,
+		    &p->ap_addr.in4.sin_addr, 4);
+		memcpy(src ? &e->ip.smsk : &e->ip.dmsk, mask, 4);
+	} else {
+		struct ip6t_entry *e = (void *)eb->u.raw;
+
+		memcpy(src ? &e->ipv6.src : &e->ipv6.dst,
+		    &p->ap_addr.in6.sin6_addr, 16);
+		memcpy(src ? &e->ipv6.smsk : &e->ipv6.dmsk, mask, 16);
+	}
+}
+
+/*
+ * [-d RANGE] [-m addrtype --dst-type LOCAL] -m comment --comment C
+ * -j CHAIN
+ */
 static void
 build_jump(struct entry_buf *eb, const struct family_ops *ops,
-    const char *chain, int local_only)
+    const char *chain, int local_only, const struct addr_prefix *dst,
+    const char *comment)
 {
 	eb_init(eb, ops);
+	if (dst != NULL)
+		eb_prefix(eb, 0, dst);
 	if (local_only) {
 		struct xt_addrtype_info_v1 *at = eb_add(eb, "addrtype", 1,
 		    sizeof(*at));
 
 		at->dest = XT_ADDRTYPE_LOCAL;
 	}
-	eb_comment(eb, local_only ? COMMENT_NODEPORTS : COMMENT_PORTALS);
+	eb_comment(eb, comment);
 	/* A standard target named after a user chain: libiptc makes it a jump. */
 	eb_target(eb, chain, 0, sizeof(int));
 }
@@ -247,6 +281,8 @@ build_rule(struct entry_buf *eb, const struct family_ops *ops,
 			memset(&e->ipv6.dmsk, 0xff, sizeof(e->ipv6.dmsk));
 		}
 	}
+	if (r->r_has_src)
+		eb_prefix(eb, 1, &r->r_src);
 	if (proto == IPPROTO_UDP) {
 		struct xt_udp *u = eb_add(eb, "udp", 0, sizeof(*u));
 
@@ -260,7 +296,17 @@ build_rule(struct entry_buf *eb, const struct family_ops *ops,
 	}
 	eb_comment(eb, r->r_comment);
 
-	if (dnat) {
+	if (r->r_target == RULES_DROP) {
+		/*
+		 * A verdict, as libiptc stores it (and the kernel gives it
+		 * back): the standard target, named "", holding -NF_DROP - 1.
+		 * libiptc takes it named "DROP" (see libiptc_form).
+		 */
+		int *verdict = eb_target(eb, XT_STANDARD_TARGET, 0,
+		    sizeof(int));
+
+		*verdict = -NF_DROP - 1;
+	} else if (dnat) {
 		/*
 		 * DNAT revision 2 (nf_nat_range2, both families, Linux >=
 		 * 4.18): the one iptables 1.8 picks and therefore the one
@@ -291,6 +337,20 @@ build_rule(struct entry_buf *eb, const struct family_ops *ops,
 		nr->flags = NF_NAT_RANGE_PROTO_SPECIFIED;
 		nr->min_proto.all = nr->max_proto.all = to_port;
 	}
+}
+
+/*
+ * The entry as libiptc takes it: a standard target named "" means "fall
+ * through" to libiptc; a verdict is named (only DROP is ours).
+ */
+static const void *
+libiptc_form(struct entry_buf *eb)
+{
+	struct xt_entry_target *t = (void *)(eb->u.raw + eb_offsets(eb)[0]);
+
+	if (t->u.user.name[0] == '\0')
+		snprintf(t->u.user.name, sizeof(t->u.user.name), "DROP");
+	return eb->u.raw;
 }
 
 /*
@@ -358,6 +418,19 @@ is_our_chain(const char *name)
 	return 0;
 }
 
+/* The --nodeport-addresses ranges of the family, or none (everywhere). */
+static size_t
+nodeport_ranges(const struct family_ops *ops, const struct rule_set *rs,
+    const struct addr_prefix **out)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < rs->rs_n_nodeport && n < NODEPORT_JUMPS_MAX; i++)
+		if (rs->rs_nodeport[i].ap_addr.sa.sa_family == ops->af)
+			out[n++] = &rs->rs_nodeport[i];
+	return n;
+}
+
 /*
  * Delete every rule of `builtin` that jumps to one of our chains.
  * Returns how many, or -1 (errno set).
@@ -389,35 +462,92 @@ delete_jumps(const struct family_ops *ops, struct xtc_handle *h,
 }
 
 /*
- * Our portals jump first, our nodeports jump last, no other jump to us.
- * Returns 0 when they already were, 1 when fixed, -1 on error.
+ * Our portals jump first, our nodeports jumps last (one per
+ * --nodeport-addresses range of the family, -d RANGE; one without -d when
+ * there are no ranges at all; none when there are only ranges of the
+ * other family), no other jump to us.  Returns 0 when they already were,
+ * 1 when fixed, -1 on error.
  */
 static int
 ensure_jumps(const struct family_ops *ops, struct xtc_handle *h,
-    const struct hook *hk)
+    const struct hook *hk, const struct rule_set *rs)
 {
-	struct entry_buf portals, nodeports;
+	const struct addr_prefix *ranges[NODEPORT_JUMPS_MAX];
+	struct entry_buf portals, *nodeports;
 	const char *pc = rules_chain_name(hk->portals);
 	const char *nc = rules_chain_name(hk->nodeports);
-	const void *e, *last = NULL;
-	int ours = 0, first_ok = 0;
+	const void *e, **have = NULL;
+	size_t nr, nj, i, n = 0, cap = 0;
+	int ours = 0, ok, rv = -1;
 
-	build_jump(&portals, ops, pc, 0);
-	build_jump(&nodeports, ops, nc, 1);
+	nr = nodeport_ranges(ops, rs, ranges);
+	nj = nr > 0 ? nr : rs->rs_n_nodeport > 0 ? 0 : 1;
+	nodeports = xcalloc(nj + 1, sizeof(*nodeports));
+	build_jump(&portals, ops, pc, 0, NULL, COMMENT_PORTALS);
+	for (i = 0; i < nj; i++)
+		build_jump(&nodeports[i], ops, nc, 1, nr > 0 ? ranges[i] : NULL,
+		    COMMENT_NODEPORTS);
 	for (e = ops->first_rule(hk->builtin, h); e != NULL;
 	    e = ops->next_rule(e, h)) {
-		if (last == NULL)
-			first_ok = same_entry(h, e, &portals, pc);
+		if (n == cap) {
+			cap = cap ? cap * 2 : 16;
+			have = xreallocarray(have, cap, sizeof(*have));
+		}
+		have[n++] = e;
 		if (is_our_chain(ops->get_target(e, h)))
 			ours++;
-		last = e;
 	}
 	/* Already right: keep them, with their packet counters. */
-	if (ours == 2 && first_ok && same_entry(h, last, &nodeports, nc))
-		return 0;
+	ok = (size_t)ours == nj + 1 && n >= nj + 1 &&
+	    same_entry(h, have[0], &portals, pc);
+	for (i = 0; ok && i < nj; i++)
+		ok = same_entry(h, have[n - nj + i], &nodeports[i], nc);
+	if (ok) {
+		rv = 0;
+		goto done;
+	}
 	if (delete_jumps(ops, h, hk->builtin) == -1 ||
-	    !ops->insert(hk->builtin, portals.u.raw, 0, h) ||
-	    !ops->append(hk->builtin, nodeports.u.raw, h))
+	    !ops->insert(hk->builtin, portals.u.raw, 0, h))
+		goto done;
+	for (i = 0; i < nj; i++)
+		if (!ops->append(hk->builtin, nodeports[i].u.raw, h))
+			goto done;
+	rv = 1;
+ done:
+	free(have);
+	free(nodeports);
+	return rv;
+}
+
+/*
+ * The filter table's jumps to KUBE-UPROXY-FIREWALL: first in each of
+ * INPUT, FORWARD and OUTPUT, no other jump to it.  Returns 0 when they
+ * already were, 1 when fixed, -1 on error.
+ */
+static const char *const fw_hooks[] = { "INPUT", "FORWARD", "OUTPUT" };
+
+static int
+ensure_fw_jump(const struct family_ops *ops, struct xtc_handle *h,
+    const char *builtin)
+{
+	const char *fc = rules_chain_name(RULES_FIREWALL);
+	struct entry_buf jump;
+	const void *e;
+	int ours = 0, first_ok = 0, first = 1;
+
+	build_jump(&jump, ops, fc, 0, NULL, COMMENT_FIREWALL);
+	for (e = ops->first_rule(builtin, h); e != NULL;
+	    e = ops->next_rule(e, h)) {
+		if (first)
+			first_ok = same_entry(h, e, &jump, fc);
+		first = 0;
+		if (is_our_chain(ops->get_target(e, h)))
+			ours++;
+	}
+	if (ours == 1 && first_ok)
+		return 0;
+	if (delete_jumps(ops, h, builtin) == -1 ||
+	    !ops->insert(builtin, jump.u.raw, 0, h))
 		return -1;
 	return 1;
 }
@@ -683,7 +813,8 @@ sync_chain(const struct family_ops *ops, struct xtc_handle *h,
 
 			if (ed->want != NO_RULE) {
 				build_kept(&eb, d, ed->want);
-				if (!ops->insert(chain, eb.u.raw, ed->pos, h))
+				if (!ops->insert(chain, libiptc_form(&eb),
+				    ed->pos, h))
 					rv = -1;
 			} else if (!ops->delete_num(chain, ed->pos, h))
 				rv = -1;
@@ -694,7 +825,7 @@ sync_chain(const struct family_ops *ops, struct xtc_handle *h,
 			rv = -1;
 		for (k = 0; rv == 1 && k < n; k++) {
 			build_kept(&eb, d, k);
-			if (!ops->append(chain, eb.u.raw, h))
+			if (!ops->append(chain, libiptc_form(&eb), h))
 				rv = -1;
 		}
 	}
@@ -736,6 +867,88 @@ finish(const struct family_ops *ops, struct xtc_handle *h, int commit,
 	return -1;
 }
 
+/*
+ * The rules of `chain` and the family: [*from, *end) of rs (sorted:
+ * they are one run).
+ */
+static void
+chain_run(const struct family_ops *ops, const struct rule_set *rs, int chain,
+    size_t *from, size_t *end)
+{
+	size_t i = 0, e;
+
+	while (i < rs->rs_n && (rs->rs_rules[i].r_family != ops->af ||
+	    (int)rs->rs_rules[i].r_chain != chain))
+		i++;
+	for (e = i; e < rs->rs_n && rs->rs_rules[e].r_family == ops->af &&
+	    (int)rs->rs_rules[e].r_chain == chain; e++)
+		;
+	*from = i;
+	*end = e;
+}
+
+static int has_table(const struct family_ops *, const char *);
+
+/*
+ * The filter table's part, one attempt: KUBE-UPROXY-FIREWALL and its
+ * jumps while there is a rule for it, nothing of ours at all when there
+ * is none (most clusters use no loadBalancerSourceRanges; we leave their
+ * filter table alone).  0 done, 1 lost a race, -1 error.
+ */
+static int
+apply_filter_once(const struct family_ops *ops, const struct rule_set *rs,
+    char *err, size_t len)
+{
+	const char *fc = rules_chain_name(RULES_FIREWALL), *what = "";
+	struct xtc_handle *h;
+	size_t i, from, end;
+	int n, changed = 0;
+
+	chain_run(ops, rs, RULES_FIREWALL, &from, &end);
+	if (from == end && !has_table(ops, FILTER_TABLE))
+		return 0;
+	if ((h = ops->init(FILTER_TABLE)) == NULL) {
+		init_error(ops, errno, err, len);
+		return -1;
+	}
+	if (from == end) {
+		for (i = 0; i < nitems(fw_hooks); i++) {
+			what = fw_hooks[i];
+			if ((n = delete_jumps(ops, h, what)) == -1)
+				goto fail;
+			changed += n;
+		}
+		what = fc;
+		if (ops->is_chain(fc, h)) {
+			if (!ops->flush_entries(fc, h) ||
+			    !ops->delete_chain(fc, h))
+				goto fail;
+			changed = 1;
+		}
+		return finish(ops, h, changed ? 1 : -1, "filter: ", NULL, err,
+		    len);
+	}
+	what = fc;
+	if (!ops->is_chain(fc, h)) {
+		if (!ops->create_chain(fc, h))
+			goto fail;
+		changed = 1;
+	}
+	for (i = 0; i < nitems(fw_hooks); i++) {
+		what = fw_hooks[i];
+		if ((n = ensure_fw_jump(ops, h, what)) == -1)
+			goto fail;
+		changed |= n;
+	}
+	what = fc;
+	if ((n = sync_chain(ops, h, fc, rs->rs_rules + from, end - from)) == -1)
+		goto fail;
+	changed |= n;
+	return finish(ops, h, changed ? 1 : -1, "filter: ", NULL, err, len);
+ fail:
+	return finish(ops, h, 0, "filter: ", what, err, len);
+}
+
 /* One attempt: 0 done, 1 lost a race (EAGAIN), -1 error. */
 static int
 apply_once(const struct family_ops *ops, const struct rule_set *rs,
@@ -750,7 +963,7 @@ apply_once(const struct family_ops *ops, const struct rule_set *rs,
 		init_error(ops, errno, err, len);
 		return -1;
 	}
-	for (c = 0; c < RULES_NCHAINS; c++) {
+	for (c = 0; c < RULES_NAT_NCHAINS; c++) {
 		what = rules_chain_name(c);
 		if (ops->is_chain(what, h))
 			continue;
@@ -760,18 +973,12 @@ apply_once(const struct family_ops *ops, const struct rule_set *rs,
 	}
 	for (i = 0; i < nitems(hooks); i++) {
 		what = hooks[i].builtin;
-		if ((n = ensure_jumps(ops, h, &hooks[i])) == -1)
+		if ((n = ensure_jumps(ops, h, &hooks[i], rs)) == -1)
 			goto fail;
 		changed |= n;
 	}
-	/* rs is sorted: each chain's rules of this family are one run. */
-	for (i = 0, c = 0; c < RULES_NCHAINS; c++, i = end) {
-		while (i < rs->rs_n && (rs->rs_rules[i].r_family != ops->af ||
-		    (int)rs->rs_rules[i].r_chain < c))
-			i++;
-		for (end = i; end < rs->rs_n && rs->rs_rules[end].r_family ==
-		    ops->af && (int)rs->rs_rules[end].r_chain == c; end++)
-			;
+	for (c = 0; c < RULES_NAT_NCHAINS; c++) {
+		chain_run(ops, rs, c, &i, &end);
 		what = rules_chain_name(c);
 		if ((n = sync_chain(ops, h, what, rs->rs_rules + i,
 		    end - i)) == -1)
@@ -826,6 +1033,14 @@ iptc_apply(int family, const struct rule_set *rs, char *err, size_t len)
 	/* Someone not honouring the lock committed in between: start over. */
 	for (try = 0; try < COMMIT_TRIES && rv == 1; try++)
 		rv = apply_once(ops, rs, err, len);
+	/*
+	 * Then the filter table's DROP rules: a second transaction (x_tables
+	 * replaces one table at a time).  In between, a source a new range
+	 * leaves out is not redirected but not dropped yet either.
+	 */
+	if (rv == 0)
+		for (try = 0, rv = 1; try < COMMIT_TRIES && rv == 1; try++)
+			rv = apply_filter_once(ops, rs, err, len);
 	close(fd);
 	if (rv == 1) {
 		snprintf(err, len, "%s nat table: commit kept failing "
@@ -836,9 +1051,9 @@ iptc_apply(int family, const struct rule_set *rs, char *err, size_t len)
 	return rv;
 }
 
-/* Does this netns hold a legacy nat table of the family?  (Read-only.) */
+/* Does this netns hold a legacy table `name` of the family?  (Read-only.) */
 static int
-has_nat_table(const struct family_ops *ops)
+has_table(const struct family_ops *ops, const char *name)
 {
 	char line[64];
 	FILE *f;
@@ -847,7 +1062,8 @@ has_nat_table(const struct family_ops *ops)
 	if ((f = fopen(ops->proc_names, "re")) == NULL)
 		return 0;		/* ip_tables not even loaded */
 	while (fgets(line, sizeof(line), f) != NULL)
-		if (strcmp(line, NAT_TABLE "\n") == 0)
+		if (strcspn(line, "\n") == strlen(name) &&
+		    strncmp(line, name, strlen(name)) == 0)
 			found = 1;
 	fclose(f);
 	return found;
@@ -872,7 +1088,7 @@ cleanup_once(const struct family_ops *ops, char *err, size_t len)
 			goto fail;
 		changed += n;
 	}
-	for (c = 0; c < RULES_NCHAINS; c++) {
+	for (c = 0; c < RULES_NAT_NCHAINS; c++) {
 		what = rules_chain_name(c);
 		if (!ops->is_chain(what, h))
 			continue;
@@ -900,12 +1116,23 @@ iptc_cleanup(int family, char *err, size_t len)
 	 * No nat table in this netns: nothing of ours can be there, and
 	 * opening one would make the kernel create it.
 	 */
-	if (!has_nat_table(ops))
+	if (!has_table(ops, NAT_TABLE) && !has_table(ops, FILTER_TABLE))
 		return 0;
 	if ((fd = lock_take(err, len)) < 0)
 		return fd;
-	for (try = 0; try < COMMIT_TRIES && rv == 1; try++)
+	for (try = 0; has_table(ops, NAT_TABLE) && try < COMMIT_TRIES &&
+	    rv == 1; try++)
 		rv = cleanup_once(ops, err, len);
+	if (rv == 1 && !has_table(ops, NAT_TABLE))
+		rv = 0;
+	/* An empty plan takes our chain and jumps out of the filter table. */
+	if (rv == 0) {
+		struct rule_set none;
+
+		memset(&none, 0, sizeof(none));
+		for (try = 0, rv = 1; try < COMMIT_TRIES && rv == 1; try++)
+			rv = apply_filter_once(ops, &none, err, len);
+	}
 	close(fd);
 	if (rv == 1) {
 		snprintf(err, len, "%s nat table: cleanup commit kept failing "

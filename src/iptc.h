@@ -44,14 +44,21 @@ int	iptc_preflight(char *err, size_t errlen);
  *                           -m comment --comment "kube-uproxy nodeports"
  *                           -j KUBE-NODEPORT-CONTAINER
  *   OUTPUT:     the same for KUBE-PORTALS-HOST and KUBE-NODEPORT-HOST,
- * and our four chains holding rs's rules: only what differs is inserted
+ * (with --nodeport-addresses, rs->rs_nodeport: one nodeports jump per
+ * range of the family, each with -d RANGE, in their order; none when all
+ * ranges are of the other family), and our four chains holding rs's rules: only what differs is inserted
  * or deleted (a chain with many differences is refilled), so rules that
  * stay keep their packet counters.  Jumps already in place are kept too;
  * any other jump to our chains (misplaced, or left by the Go kube-proxy
  * userspace mode, which used the same chain names) is replaced.  When the
  * table already holds exactly this (a periodic resync with nothing
  * changed) nothing is committed, so a resync costs a read of the table,
- * not a rewrite of it.  A commit that loses a race with another writer
+ * not a rewrite of it.  Then, in a second transaction, the filter table:
+ * while rs has RULES_FIREWALL rules of the family, KUBE-UPROXY-FIREWALL
+ * holds them and is jumped to first from INPUT, FORWARD and OUTPUT
+ * (-m comment --comment "kube-uproxy firewall"); without any, neither
+ * the chain nor the jumps exist (a filter table without them is not even
+ * opened).  A commit that loses a race with another writer
  * (EAGAIN) is retried a few times.  Returns 0, IPTC_LOCK_BUSY, or -1 with
  * one line in err (the kernel state is then unchanged).
  */
@@ -60,7 +67,8 @@ int	iptc_apply(int family, const struct rule_set *rs, char *err,
 
 /*
  * Remove our jumps from PREROUTING and OUTPUT and our four chains from
- * the nat table of `family`.  Nothing installed (or no legacy nat table
+ * the nat table of `family`, and KUBE-UPROXY-FIREWALL with its jumps from
+ * the filter table.  Nothing installed (or no legacy nat table
  * at all) is success.  Returns 0, IPTC_LOCK_BUSY or -1 with err.
  */
 int	iptc_cleanup(int family, char *err, size_t errlen);

@@ -1,5 +1,6 @@
 /*
- * k8s.c - decode Service, EndpointSlice and Endpoints objects (see k8s.h).
+ * k8s.c - decode Service, EndpointSlice, Endpoints and Node objects (see
+ * k8s.h).
  *
  * Every source hands its objects to k8s_decode() as cJSON trees; this is
  * the one place where Kubernetes field names, defaults and validity rules
@@ -344,6 +345,7 @@ static int
 k8s_service_lb(const cJSON *json, struct k8s_service *svc, struct k8s_err *e)
 {
 	const cJSON *status, *lb, *arr, *v, *ip;
+	const char *mode;
 	char p[K8S_PATH_LEN];
 	size_t i = 0;
 
@@ -363,6 +365,18 @@ k8s_service_lb(const cJSON *json, struct k8s_service *svc, struct k8s_err *e)
 		/* Hostname-only entries (cloud DNS names) are not ours. */
 		if ((ip = k8s_get(v, "ip")) == NULL)
 			continue;
+		/*
+		 * ipMode Proxy: the load balancer stays in the path (it sends
+		 * to the nodes, not to the IP), so kube-proxy (IsVIPMode) makes
+		 * no rule for that IP.  The API admits only VIP and Proxy.
+		 */
+		if (k8s_get_str(v, p, "ipMode", "VIP", &mode, e) == -1)
+			return -1;
+		if (strcmp(mode, "Proxy") == 0)
+			continue;
+		if (strcmp(mode, "VIP") != 0)
+			return k8s_fail(e, "%s.ipMode: \"%.20s\" is not VIP or "
+			    "Proxy", p, mode);
 		snprintf(p, sizeof(p), "status.loadBalancer.ingress[%zu].ip",
 		    i - 1);
 		if (k8s_ip(ip, p, &svc->lb_ips[svc->n_lb_ips], 0, e) == -1)
@@ -370,6 +384,123 @@ k8s_service_lb(const cJSON *json, struct k8s_service *svc, struct k8s_err *e)
 		svc->n_lb_ips++;
 	}
 	return 0;
+}
+
+/*
+ * internalTrafficPolicy or externalTrafficPolicy: 1 for Local, 0 for
+ * Cluster (also when absent, the API's default, and for "Global", the
+ * value's name before Kubernetes 1.5), -1 for anything else.
+ */
+static int
+k8s_policy(const cJSON *spec, const char *key, int *local,
+    struct k8s_err *e)
+{
+	const char *s;
+
+	*local = 0;
+	if (k8s_get_str(spec, "spec", key, "Cluster", &s, e) == -1)
+		return -1;
+	if (strcmp(s, "Local") == 0)
+		*local = 1;
+	else if (*s != '\0' && strcmp(s, "Cluster") != 0 &&
+	    strcmp(s, "Global") != 0)
+		return k8s_fail(e, "spec.%s: \"%.40s%s\" is not Cluster or "
+		    "Local", key, s, strlen(s) > 40 ? "..." : "");
+	return 0;
+}
+
+/*
+ * spec.loadBalancerSourceRanges: CIDRs.  The API validation lets spaces
+ * around a range through and kube-proxy trims them (serviceport.go); it
+ * does not read the older annotation
+ * service.beta.kubernetes.io/load-balancer-source-ranges, which only
+ * cloud providers and the API validation look at.
+ */
+static int
+k8s_source_ranges(const cJSON *spec, struct k8s_service *svc,
+    struct k8s_err *e)
+{
+	const cJSON *arr, *v;
+	char buf[64], d[64];
+	const char *s;
+	size_t len, i = 0;
+
+	if (k8s_get_arr(spec, "spec", "loadBalancerSourceRanges", &arr,
+	    e) == -1)
+		return -1;
+	if (arr == NULL || cJSON_GetArraySize(arr) == 0)
+		return 0;
+	if (cJSON_GetArraySize(arr) > BOUND_SOURCE_RANGES_PER_SERVICE)
+		return k8s_fail(e, "spec.loadBalancerSourceRanges: %d ranges, "
+		    "more than the bound of %d (BOUND_SOURCE_RANGES_PER_SERVICE)",
+		    cJSON_GetArraySize(arr), BOUND_SOURCE_RANGES_PER_SERVICE);
+	svc->source_ranges = xcalloc(cJSON_GetArraySize(arr),
+	    sizeof(*svc->source_ranges));
+	cJSON_ArrayForEach(v, arr) {
+		if (!cJSON_IsString(v)) {
+			snprintf(buf, sizeof(buf),
+			    "spec.loadBalancerSourceRanges[%zu]", i);
+			return k8s_type_error(e, buf, v, "a string");
+		}
+		for (s = v->valuestring; *s == ' ' || *s == '\t'; s++)
+			;
+		len = strlen(s);
+		while (len > 0 && (s[len - 1] == ' ' || s[len - 1] == '\t'))
+			len--;
+		/* A CIDR has a length: a bare address is not one. */
+		if (len >= sizeof(buf) || memchr(s, '/', len) == NULL)
+			goto bad;
+		memcpy(buf, s, len);
+		buf[len] = '\0';
+		if (addr_parse_prefix(buf, &svc->source_ranges[i]) == -1)
+			goto bad;
+		svc->n_source_ranges = ++i;
+	}
+	return 0;
+bad:
+	return k8s_fail(e, "spec.loadBalancerSourceRanges[%zu]: %s is not a "
+	    "CIDR", i, k8s_describe(v, d, sizeof(d)));
+}
+
+/* Policies, health check node port and topology of a Service. */
+static int
+k8s_service_traffic(const cJSON *spec, struct k8s_service *svc,
+    struct k8s_err *e)
+{
+	const char *td;
+	long hcnp;
+	int present;
+
+	if (k8s_policy(spec, "internalTrafficPolicy", &svc->internal_local,
+	    e) == -1 ||
+	    k8s_policy(spec, "externalTrafficPolicy", &svc->external_local,
+	    e) == -1)
+		return -1;
+	/*
+	 * apiservice.ExternalPolicyLocal: the external policy means
+	 * something only for a Service that takes external traffic.
+	 */
+	if (strcmp(svc->type, "LoadBalancer") != 0 &&
+	    strcmp(svc->type, "NodePort") != 0 && svc->n_external_ips == 0)
+		svc->external_local = 0;
+	if (k8s_get_int(spec, "spec", "healthCheckNodePort", 0, 65535,
+	    "a valid port", &hcnp, &present, e) == -1)
+		return -1;
+	/* apiservice.NeedsHealthCheck: LoadBalancer with eTP Local only. */
+	if (strcmp(svc->type, "LoadBalancer") == 0 && svc->external_local)
+		svc->health_check_node_port = (uint16_t)hcnp;
+	/*
+	 * Kept for the inspection outputs: kube-proxy reads the hints the
+	 * EndpointSlice controller writes for it, not this field, and uses
+	 * them whenever every ready endpoint has one (topology.c).
+	 */
+	if (k8s_get_str(spec, "spec", "trafficDistribution", "", &td, e) == -1)
+		return -1;
+	if (strlen(td) > 63)
+		return k8s_fail(e, "spec.trafficDistribution: \"%.40s...\" is "
+		    "longer than 63 characters", td);
+	svc->traffic_distribution = xstrdup(td);
+	return k8s_source_ranges(spec, svc, e);
 }
 
 static int
@@ -422,6 +553,8 @@ k8s_service(const cJSON *json, struct k8s_service *svc, struct k8s_err *e)
 		return -1;
 	if (k8s_service_affinity(spec, svc, e) == -1)
 		return -1;
+	if (k8s_service_traffic(spec, svc, e) == -1)
+		return -1;
 	return k8s_service_ports(spec, svc, e);
 }
 
@@ -464,16 +597,141 @@ k8s_endpoint_ports(const cJSON *arr, const char *path, struct k8s_slice *sl,
 	return 0;
 }
 
+/*
+ * hints.forZones or hints.forNodes of one endpoint (path "...hints"):
+ * the names, each a label value (zone) or a DNS-1123 subdomain (node).
+ */
+static int
+k8s_hints(const cJSON *hints, const char *path, const char *key,
+    int node, char ***out, size_t *n, struct k8s_err *e)
+{
+	const cJSON *arr, *v;
+	const char *name, *why;
+	char p[K8S_PATH_LEN];
+
+	if (k8s_get_arr(hints, path, key, &arr, e) == -1)
+		return -1;
+	if (arr == NULL || cJSON_GetArraySize(arr) == 0)
+		return 0;
+	if (cJSON_GetArraySize(arr) > BOUND_HINTS_PER_ENDPOINT)
+		return k8s_fail(e, "%s.%s: %d hints, more than the bound of %d "
+		    "(BOUND_HINTS_PER_ENDPOINT)", path, key,
+		    cJSON_GetArraySize(arr), BOUND_HINTS_PER_ENDPOINT);
+	*out = xcalloc(cJSON_GetArraySize(arr), sizeof(**out));
+	cJSON_ArrayForEach(v, arr) {
+		snprintf(p, sizeof(p), "%s.%s[%zu]", path, key, *n);
+		if (!cJSON_IsObject(v))
+			return k8s_type_error(e, p, v, "an object");
+		if (k8s_get_str(v, p, "name", "", &name, e) == -1)
+			return -1;
+		why = node ? validate_dns1123_subdomain(name) :
+		    validate_label_value(name);
+		if (*name == '\0')
+			why = "is empty";
+		if (why != NULL)
+			return k8s_fail(e, "%s.name: \"%.40s%s\" %s", p, name,
+			    strlen(name) > 40 ? "..." : "", why);
+		(*out)[(*n)++] = xstrdup(name);
+	}
+	return 0;
+}
+
+/* A nodeName (DNS-1123 subdomain) or zone (label value) of an endpoint. */
+static int
+k8s_endpoint_where(const cJSON *v, const char *path, const char *key,
+    int node, char **out, struct k8s_err *e)
+{
+	const char *s, *why;
+
+	if (k8s_get_str(v, path, key, "", &s, e) == -1)
+		return -1;
+	if (*s != '\0' && (why = node ? validate_dns1123_subdomain(s) :
+	    validate_label_value(s)) != NULL)
+		return k8s_fail(e, "%s.%s: \"%.40s%s\" %s", path, key, s,
+		    strlen(s) > 40 ? "..." : "", why);
+	*out = xstrdup(s);
+	return 0;
+}
+
+/* One endpoint of a slice (path "endpoints[N]"); *skip when no address. */
+static int
+k8s_slice_endpoint(const cJSON *v, const char *path, const char *family,
+    struct k8s_endpoint *ep, int *skip, struct k8s_err *e)
+{
+	const cJSON *addrs, *cond, *hints;
+	char p[K8S_PATH_LEN + 32];
+	int ready, serving, terminating;
+
+	*skip = 0;
+	if (!cJSON_IsObject(v))
+		return k8s_type_error(e, path, v, "an object");
+	if (k8s_get_arr(v, path, "addresses", &addrs, e) == -1 ||
+	    k8s_get_obj(v, path, "conditions", &cond, e) == -1 ||
+	    k8s_get_obj(v, path, "hints", &hints, e) == -1)
+		return -1;
+	snprintf(p, sizeof(p), "%s.conditions", path);
+	/*
+	 * endpointslicecache.go: ready and serving absent are true,
+	 * terminating absent is false (the API documents the same).
+	 */
+	if (k8s_get_bool(cond, p, "ready", 1, &ready, e) == -1 ||
+	    k8s_get_bool(cond, p, "serving", 1, &serving, e) == -1 ||
+	    k8s_get_bool(cond, p, "terminating", 0, &terminating, e) == -1)
+		return -1;
+	if (cJSON_GetArraySize(addrs) == 0) {
+		*skip = 1;
+		return 0;
+	}
+	ep->conditions = (ready ? K8S_EP_READY : 0) |
+	    (serving ? K8S_EP_SERVING : 0) |
+	    (terminating ? K8S_EP_TERMINATING : 0);
+	/* kube-proxy uses only the first address of an endpoint. */
+	snprintf(p, sizeof(p), "%s.addresses[0]", path);
+	if (k8s_ip(cJSON_GetArrayItem(addrs, 0), p, &ep->addr, 1, e) == -1)
+		return -1;
+	if (family != NULL && ((strcmp(family, "IPv4") == 0 &&
+	    ep->addr.sa.sa_family != AF_INET) ||
+	    (strcmp(family, "IPv6") == 0 && ep->addr.sa.sa_family != AF_INET6)))
+		return k8s_fail(e, "%s: \"%.60s\" is not an %s address", p,
+		    cJSON_GetArrayItem(addrs, 0)->valuestring, family);
+	if (k8s_endpoint_where(v, path, "nodeName", 1, &ep->node, e) == -1 ||
+	    k8s_endpoint_where(v, path, "zone", 0, &ep->zone, e) == -1)
+		return -1;
+	snprintf(p, sizeof(p), "%s.hints", path);
+	if (k8s_hints(hints, p, "forZones", 0, &ep->zone_hints,
+	    &ep->n_zone_hints, e) == -1 ||
+	    k8s_hints(hints, p, "forNodes", 1, &ep->node_hints,
+	    &ep->n_node_hints, e) == -1)
+		return -1;
+	return 0;
+}
+
+static void
+k8s_endpoint_free(struct k8s_endpoint *ep)
+{
+	size_t i;
+
+	for (i = 0; i < ep->n_zone_hints; i++)
+		free(ep->zone_hints[i]);
+	for (i = 0; i < ep->n_node_hints; i++)
+		free(ep->node_hints[i]);
+	free(ep->zone_hints);
+	free(ep->node_hints);
+	free(ep->node);
+	free(ep->zone);
+	memset(ep, 0, sizeof(*ep));
+}
+
 static int
 k8s_endpointslice(const cJSON *json, struct k8s_object *obj,
     const char *service, struct k8s_err *e)
 {
-	const cJSON *arr, *v, *addrs, *cond;
+	const cJSON *arr, *v;
 	struct k8s_slice *sl;
 	const char *family;
-	char p[K8S_PATH_LEN], cp[K8S_PATH_LEN];
+	char p[K8S_PATH_LEN];
 	size_t i = 0;
-	int ready, terminating;
+	int skip;
 
 	obj->slices = xcalloc(1, sizeof(*obj->slices));
 	obj->n_slices = 1;
@@ -484,51 +742,65 @@ k8s_endpointslice(const cJSON *json, struct k8s_object *obj,
 	if (k8s_get_arr(json, "", "endpoints", &arr, e) == -1)
 		return -1;
 	if (arr != NULL && cJSON_GetArraySize(arr) > 0)
-		sl->ready = xcalloc(cJSON_GetArraySize(arr),
-		    sizeof(*sl->ready));
+		sl->endpoints = xcalloc(cJSON_GetArraySize(arr),
+		    sizeof(*sl->endpoints));
 	cJSON_ArrayForEach(v, arr) {
 		snprintf(p, sizeof(p), "endpoints[%zu]", i++);
-		if (!cJSON_IsObject(v))
-			return k8s_type_error(e, p, v, "an object");
-		if (k8s_get_arr(v, p, "addresses", &addrs, e) == -1)
+		/* Counted first: a failure halfway is freed with the rest. */
+		sl->n_endpoints++;
+		if (k8s_slice_endpoint(v, p, family,
+		    &sl->endpoints[sl->n_endpoints - 1], &skip, e) == -1)
 			return -1;
-		if (k8s_get_obj(v, p, "conditions", &cond, e) == -1)
-			return -1;
-		snprintf(cp, sizeof(cp), "endpoints[%zu].conditions", i - 1);
-		/* nil ready means ready; nil terminating means not. */
-		if (k8s_get_bool(cond, cp, "ready", 1, &ready, e) == -1 ||
-		    k8s_get_bool(cond, cp, "terminating", 0, &terminating,
-		    e) == -1)
-			return -1;
-		if (!ready || terminating || cJSON_GetArraySize(addrs) == 0)
-			continue;
-		/* kube-proxy uses only the first address of an endpoint. */
-		snprintf(p, sizeof(p), "endpoints[%zu].addresses[0]", i - 1);
-		if (k8s_ip(cJSON_GetArrayItem(addrs, 0), p,
-		    &sl->ready[sl->n_ready], 1, e) == -1)
-			return -1;
-		if (family != NULL && ((strcmp(family, "IPv4") == 0 &&
-		    sl->ready[sl->n_ready].sa.sa_family != AF_INET) ||
-		    (strcmp(family, "IPv6") == 0 &&
-		    sl->ready[sl->n_ready].sa.sa_family != AF_INET6)))
-			return k8s_fail(e, "%s: \"%.60s\" is not an %s address",
-			    p, cJSON_GetArrayItem(addrs, 0)->valuestring,
-			    family);
-		sl->n_ready++;
+		if (skip)
+			sl->n_endpoints--;
 	}
 	if (k8s_get_arr(json, "", "ports", &arr, e) == -1)
 		return -1;
 	return k8s_endpoint_ports(arr, "ports", sl, e);
 }
 
+/*
+ * The addresses of one v1 Endpoints subset: ready and serving
+ * (addresses) or neither (notReadyAddresses); each with its nodeName.
+ */
+static int
+k8s_subset_addresses(const cJSON *sub, const char *path, const char *key,
+    unsigned conditions, struct k8s_slice *sl, struct k8s_err *e)
+{
+	const cJSON *addrs, *a;
+	struct k8s_endpoint *ep;
+	char ap[K8S_PATH_LEN];
+	size_t j = 0;
+
+	if (k8s_get_arr(sub, path, key, &addrs, e) == -1)
+		return -1;
+	cJSON_ArrayForEach(a, addrs) {
+		snprintf(ap, sizeof(ap), "%s.%s[%zu]", path, key, j++);
+		ep = &sl->endpoints[sl->n_endpoints++];
+		ep->conditions = conditions;
+		if (!cJSON_IsObject(a))
+			return k8s_type_error(e, ap, a, "an object");
+		if (k8s_endpoint_where(a, ap, "nodeName", 1, &ep->node,
+		    e) == -1)
+			return -1;
+		ep->zone = xstrdup("");
+		snprintf(ap, sizeof(ap), "%s.%s[%zu].ip", path, key, j - 1);
+		if (k8s_get(a, "ip") == NULL)
+			return k8s_fail(e, "%s: missing", ap);
+		if (k8s_ip(k8s_get(a, "ip"), ap, &ep->addr, 1, e) == -1)
+			return -1;
+	}
+	return 0;
+}
+
 /* v1 Endpoints: one k8s_slice per subset, named after the object. */
 static int
 k8s_endpoints(const cJSON *json, struct k8s_object *obj, struct k8s_err *e)
 {
-	const cJSON *subsets, *sub, *addrs, *a, *ports;
+	const cJSON *subsets, *sub, *ready, *not_ready, *ports;
 	struct k8s_slice *sl;
-	char p[K8S_PATH_LEN], ap[K8S_PATH_LEN], pp[K8S_PATH_LEN];
-	size_t j;
+	char p[K8S_PATH_LEN], pp[K8S_PATH_LEN];
+	size_t n;
 
 	if (k8s_get_arr(json, "", "subsets", &subsets, e) == -1)
 		return -1;
@@ -542,32 +814,63 @@ k8s_endpoints(const cJSON *json, struct k8s_object *obj, struct k8s_err *e)
 		sl->service = xstrdup(obj->name);
 		if (!cJSON_IsObject(sub))
 			return k8s_type_error(e, p, sub, "an object");
-		/* notReadyAddresses never receive traffic: not read at all. */
-		if (k8s_get_arr(sub, p, "addresses", &addrs, e) == -1)
+		if (k8s_get_arr(sub, p, "addresses", &ready, e) == -1 ||
+		    k8s_get_arr(sub, p, "notReadyAddresses", &not_ready,
+		    e) == -1)
 			return -1;
-		if (addrs != NULL && cJSON_GetArraySize(addrs) > 0)
-			sl->ready = xcalloc(cJSON_GetArraySize(addrs),
-			    sizeof(*sl->ready));
-		j = 0;
-		cJSON_ArrayForEach(a, addrs) {
-			snprintf(ap, sizeof(ap), "subsets[%zu].addresses[%zu]",
-			    obj->n_slices - 1, j);
-			if (!cJSON_IsObject(a))
-				return k8s_type_error(e, ap, a, "an object");
-			snprintf(ap, sizeof(ap), "subsets[%zu].addresses[%zu].ip",
-			    obj->n_slices - 1, j++);
-			if (k8s_get(a, "ip") == NULL)
-				return k8s_fail(e, "%s: missing", ap);
-			if (k8s_ip(k8s_get(a, "ip"), ap,
-			    &sl->ready[sl->n_ready], 1, e) == -1)
-				return -1;
-			sl->n_ready++;
-		}
+		n = (size_t)cJSON_GetArraySize(ready) +
+		    (size_t)cJSON_GetArraySize(not_ready);
+		if (n > 0)
+			sl->endpoints = xcalloc(n, sizeof(*sl->endpoints));
+		if (k8s_subset_addresses(sub, p, "addresses",
+		    K8S_EP_READY | K8S_EP_SERVING, sl, e) == -1 ||
+		    k8s_subset_addresses(sub, p, "notReadyAddresses", 0, sl,
+		    e) == -1)
+			return -1;
 		if (k8s_get_arr(sub, p, "ports", &ports, e) == -1)
 			return -1;
 		snprintf(pp, sizeof(pp), "subsets[%zu].ports", obj->n_slices - 1);
 		if (k8s_endpoint_ports(ports, pp, sl, e) == -1)
 			return -1;
+	}
+	return 0;
+}
+
+/*
+ * A Node: its zone label, and whether it is going away (kube-proxy's
+ * healthz: deletionTimestamp, or the cluster autoscaler's taint).
+ */
+static int
+k8s_node(const cJSON *json, struct k8s_node *node, struct k8s_err *e)
+{
+	const cJSON *meta, *labels, *spec, *taints, *t;
+	const char *zone, *ts, *key, *why;
+	char p[K8S_PATH_LEN];
+	size_t i = 0;
+
+	meta = k8s_get(json, "metadata");
+	if (k8s_get_obj(meta, "metadata", "labels", &labels, e) == -1 ||
+	    k8s_get_str(labels, "metadata.labels",
+	    "topology.kubernetes.io/zone", "", &zone, e) == -1 ||
+	    k8s_get_str(meta, "metadata", "deletionTimestamp", "", &ts,
+	    e) == -1)
+		return -1;
+	if (*zone != '\0' && (why = validate_label_value(zone)) != NULL)
+		return k8s_fail(e, "metadata.labels.topology.kubernetes.io/zone: "
+		    "\"%.40s%s\" %s", zone, strlen(zone) > 40 ? "..." : "", why);
+	node->zone = xstrdup(zone);
+	node->deleting = *ts != '\0';
+	if (k8s_get_obj(json, "", "spec", &spec, e) == -1 ||
+	    k8s_get_arr(spec, "spec", "taints", &taints, e) == -1)
+		return -1;
+	cJSON_ArrayForEach(t, taints) {
+		snprintf(p, sizeof(p), "spec.taints[%zu]", i++);
+		if (!cJSON_IsObject(t))
+			return k8s_type_error(e, p, t, "an object");
+		if (k8s_get_str(t, p, "key", "", &key, e) == -1)
+			return -1;
+		if (strcmp(key, "ToBeDeletedByClusterAutoscaler") == 0)
+			node->deleting = 1;
 	}
 	return 0;
 }
@@ -601,53 +904,117 @@ k8s_fp_port(const char *name, enum k8s_proto proto, unsigned port)
  * resourceVersion, annotations or managedFields changes on every write
  * and must not make the store believe that anything changed.
  */
+static void
+k8s_fp_names(cJSON *o, const char *key, char *const *names, size_t n)
+{
+	cJSON *arr;
+	size_t i;
+
+	if (n == 0)
+		return;
+	arr = cJSON_AddArrayToObject(o, key);
+	for (i = 0; i < n; i++)
+		cJSON_AddItemToArray(arr, cJSON_CreateString(names[i]));
+}
+
+static void
+k8s_fp_service(cJSON *fp, const struct k8s_service *svc)
+{
+	cJSON *arr, *p;
+	char buf[ADDR_STRLEN + 4];
+	size_t i;
+
+	cJSON_AddStringToObject(fp, "type", svc->type);
+	if (svc->skip_reason != NULL)
+		cJSON_AddStringToObject(fp, "skip", svc->skip_reason);
+	k8s_fp_ips(fp, "clusterIPs", svc->cluster_ips, svc->n_cluster_ips);
+	k8s_fp_ips(fp, "externalIPs", svc->external_ips, svc->n_external_ips);
+	k8s_fp_ips(fp, "loadBalancerIPs", svc->lb_ips, svc->n_lb_ips);
+	cJSON_AddBoolToObject(fp, "clientIPAffinity", svc->affinity_client_ip);
+	cJSON_AddNumberToObject(fp, "affinityTimeout", svc->affinity_timeout);
+	cJSON_AddBoolToObject(fp, "internalLocal", svc->internal_local);
+	cJSON_AddBoolToObject(fp, "externalLocal", svc->external_local);
+	cJSON_AddNumberToObject(fp, "healthCheckNodePort",
+	    svc->health_check_node_port);
+	cJSON_AddStringToObject(fp, "trafficDistribution",
+	    svc->traffic_distribution != NULL ? svc->traffic_distribution : "");
+	arr = cJSON_AddArrayToObject(fp, "sourceRanges");
+	for (i = 0; i < svc->n_source_ranges; i++)
+		cJSON_AddItemToArray(arr, cJSON_CreateString(addr_prefix_str(
+		    &svc->source_ranges[i], buf, sizeof(buf))));
+	arr = cJSON_AddArrayToObject(fp, "ports");
+	for (i = 0; i < svc->n_ports; i++) {
+		p = k8s_fp_port(svc->ports[i].name, svc->ports[i].protocol,
+		    svc->ports[i].port);
+		cJSON_AddNumberToObject(p, "nodePort", svc->ports[i].node_port);
+		cJSON_AddItemToArray(arr, p);
+	}
+}
+
+static void
+k8s_fp_slices(cJSON *fp, const struct k8s_object *obj)
+{
+	const struct k8s_slice *sl;
+	const struct k8s_endpoint *ep;
+	cJSON *arr, *s, *ports, *eps, *o;
+	char buf[ADDR_STRLEN];
+	size_t i, j;
+
+	arr = cJSON_AddArrayToObject(fp, "slices");
+	for (i = 0; i < obj->n_slices; i++) {
+		sl = &obj->slices[i];
+		s = cJSON_CreateObject();
+		cJSON_AddStringToObject(s, "service", sl->service);
+		ports = cJSON_AddArrayToObject(s, "ports");
+		for (j = 0; j < sl->n_ports; j++)
+			cJSON_AddItemToArray(ports, k8s_fp_port(
+			    sl->ports[j].name, sl->ports[j].protocol,
+			    sl->ports[j].port));
+		eps = cJSON_AddArrayToObject(s, "endpoints");
+		for (j = 0; j < sl->n_endpoints; j++) {
+			ep = &sl->endpoints[j];
+			o = cJSON_CreateObject();
+			cJSON_AddStringToObject(o, "ip", addr_str(&ep->addr, 0,
+			    buf, sizeof(buf)));
+			cJSON_AddNumberToObject(o, "conditions",
+			    ep->conditions);
+			cJSON_AddStringToObject(o, "nodeName", ep->node);
+			cJSON_AddStringToObject(o, "zone", ep->zone);
+			k8s_fp_names(o, "forZones", ep->zone_hints,
+			    ep->n_zone_hints);
+			k8s_fp_names(o, "forNodes", ep->node_hints,
+			    ep->n_node_hints);
+			cJSON_AddItemToArray(eps, o);
+		}
+		cJSON_AddItemToArray(arr, s);
+	}
+}
+
+/*
+ * Canonical JSON of the decoded fields only: metadata such as
+ * resourceVersion, annotations or managedFields changes on every write
+ * and must not make the store believe that anything changed.
+ */
 static int
 k8s_fingerprint(struct k8s_object *obj, struct k8s_err *e)
 {
-	const struct k8s_service *svc = &obj->svc;
-	cJSON *fp = cJSON_CreateObject(), *arr, *s, *p;
-	size_t i, j;
+	cJSON *fp = cJSON_CreateObject();
 
 	cJSON_AddStringToObject(fp, "kind", k8s_kind_str(obj->kind));
 	cJSON_AddStringToObject(fp, "namespace", obj->ns);
 	cJSON_AddStringToObject(fp, "name", obj->name);
-	if (obj->kind == K8S_SERVICE) {
-		cJSON_AddStringToObject(fp, "type", svc->type);
-		if (svc->skip_reason != NULL)
-			cJSON_AddStringToObject(fp, "skip", svc->skip_reason);
-		k8s_fp_ips(fp, "clusterIPs", svc->cluster_ips,
-		    svc->n_cluster_ips);
-		k8s_fp_ips(fp, "externalIPs", svc->external_ips,
-		    svc->n_external_ips);
-		k8s_fp_ips(fp, "loadBalancerIPs", svc->lb_ips, svc->n_lb_ips);
-		cJSON_AddBoolToObject(fp, "clientIPAffinity",
-		    svc->affinity_client_ip);
-		cJSON_AddNumberToObject(fp, "affinityTimeout",
-		    svc->affinity_timeout);
-		arr = cJSON_AddArrayToObject(fp, "ports");
-		for (i = 0; i < svc->n_ports; i++) {
-			p = k8s_fp_port(svc->ports[i].name,
-			    svc->ports[i].protocol, svc->ports[i].port);
-			cJSON_AddNumberToObject(p, "nodePort",
-			    svc->ports[i].node_port);
-			cJSON_AddItemToArray(arr, p);
-		}
-	} else {
-		arr = cJSON_AddArrayToObject(fp, "slices");
-		for (i = 0; i < obj->n_slices; i++) {
-			const struct k8s_slice *sl = &obj->slices[i];
-			cJSON *ports;
-
-			s = cJSON_CreateObject();
-			cJSON_AddStringToObject(s, "service", sl->service);
-			ports = cJSON_AddArrayToObject(s, "ports");
-			for (j = 0; j < sl->n_ports; j++)
-				cJSON_AddItemToArray(ports, k8s_fp_port(
-				    sl->ports[j].name, sl->ports[j].protocol,
-				    sl->ports[j].port));
-			k8s_fp_ips(s, "ready", sl->ready, sl->n_ready);
-			cJSON_AddItemToArray(arr, s);
-		}
+	switch (obj->kind) {
+	case K8S_SERVICE:
+		k8s_fp_service(fp, &obj->svc);
+		break;
+	case K8S_NODE:
+		cJSON_AddStringToObject(fp, "zone", obj->node.zone);
+		cJSON_AddBoolToObject(fp, "deleting", obj->node.deleting);
+		break;
+	case K8S_ENDPOINTSLICE:
+	case K8S_ENDPOINTS:
+		k8s_fp_slices(fp, obj);
+		break;
 	}
 	obj->fingerprint = cJSON_PrintUnformatted(fp);
 	cJSON_Delete(fp);
@@ -721,17 +1088,22 @@ k8s_metadata(const cJSON *json, struct k8s_object *obj, struct k8s_err *e)
 		return -1;
 	if (*name == '\0')
 		return k8s_fail(e, "metadata.name: missing");
+	/* Nodes are cluster-scoped: no namespace, whatever is written. */
+	if (obj->kind == K8S_NODE)
+		ns = "";
 	if (validate_names(obj->kind == K8S_SERVICE, ns, name, e->buf,
 	    e->len) == -1)
 		return -1;
 	/* Manifests usually leave the namespace to kubectl's default. */
-	obj->ns = xstrdup(*ns != '\0' ? ns : "default");
+	obj->ns = xstrdup(*ns != '\0' || obj->kind == K8S_NODE ? ns :
+	    "default");
 	obj->name = xstrdup(name);
 	obj->resource_version = xstrdup(rv);
 	trigger = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(
 	    cJSON_GetObjectItemCaseSensitive(meta, "annotations"),
 	    "endpoints.kubernetes.io/last-change-trigger-time"));
-	if (obj->kind != K8S_SERVICE && trigger != NULL)
+	if ((obj->kind == K8S_ENDPOINTSLICE || obj->kind == K8S_ENDPOINTS) &&
+	    trigger != NULL)
 		obj->trigger_time = k8s_rfc3339(trigger);
 	return 0;
 }
@@ -803,6 +1175,9 @@ k8s_decode(const cJSON *json, struct k8s_object **out, char *name_out,
 	} else if (strcmp(kind, "Endpoints") == 0) {
 		k = K8S_ENDPOINTS;
 		want = "v1";
+	} else if (strcmp(kind, "Node") == 0) {
+		k = K8S_NODE;
+		want = "v1";
 	} else {
 		k8s_fail(&e, "kind %.40s is not used by the proxy", kind);
 		return 0;
@@ -828,6 +1203,9 @@ k8s_decode(const cJSON *json, struct k8s_object **out, char *name_out,
 		}
 		rc = k8s_endpointslice(json, obj, service, &e);
 		break;
+	case K8S_NODE:
+		rc = k8s_node(json, &obj->node, &e);
+		break;
 	default:
 		rc = k8s_endpoints(json, obj, &e);
 		break;
@@ -848,8 +1226,10 @@ k8s_slice_free(struct k8s_slice *sl)
 
 	for (i = 0; i < sl->n_ports; i++)
 		free(sl->ports[i].name);
+	for (i = 0; i < sl->n_endpoints; i++)
+		k8s_endpoint_free(&sl->endpoints[i]);
 	free(sl->ports);
-	free(sl->ready);
+	free(sl->endpoints);
 	free(sl->service);
 }
 
@@ -860,8 +1240,12 @@ k8s_object_free(struct k8s_object *obj)
 
 	if (obj == NULL)
 		return;
-	if (obj->kind == K8S_SERVICE) {
+	if (obj->kind == K8S_NODE)
+		free(obj->node.zone);
+	else if (obj->kind == K8S_SERVICE) {
 		free(obj->svc.type);
+		free(obj->svc.traffic_distribution);
+		free(obj->svc.source_ranges);
 		free(obj->svc.cluster_ips);
 		free(obj->svc.external_ips);
 		free(obj->svc.lb_ips);
@@ -890,6 +1274,8 @@ k8s_kind_str(enum k8s_kind kind)
 		return "EndpointSlice";
 	case K8S_ENDPOINTS:
 		return "Endpoints";
+	case K8S_NODE:
+		return "Node";
 	}
 	return "unknown";
 }

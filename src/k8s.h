@@ -22,6 +22,7 @@ enum k8s_kind {
 	K8S_SERVICE = 1,
 	K8S_ENDPOINTSLICE,
 	K8S_ENDPOINTS,
+	K8S_NODE,		/* only our own Node is used (store.h) */
 };
 
 enum k8s_proto {
@@ -57,6 +58,25 @@ struct k8s_service {
 	uint32_t		 affinity_timeout;	/* seconds; default applied */
 	struct k8s_service_port	*ports;
 	size_t			 n_ports;
+	/*
+	 * Traffic policies as kube-proxy reads them (pkg/api/v1/service):
+	 * internal_local is internalTrafficPolicy Local; external_local is
+	 * externalTrafficPolicy Local on a Service that can take external
+	 * traffic at all (type NodePort or LoadBalancer, or externalIPs).
+	 * Absent, or the legacy "Global", is Cluster.
+	 */
+	int			 internal_local;
+	int			 external_local;
+	/* spec.healthCheckNodePort, kept only for LoadBalancer + eTP Local */
+	uint16_t		 health_check_node_port;
+	/* spec.trafficDistribution as written, "" when absent */
+	char			*traffic_distribution;
+	/*
+	 * spec.loadBalancerSourceRanges (kube-proxy trims the spaces the API
+	 * validation lets through, and does not read the annotation).
+	 */
+	struct addr_prefix	*source_ranges;
+	size_t			 n_source_ranges;
 };
 
 struct k8s_endpoint_port {
@@ -65,20 +85,53 @@ struct k8s_endpoint_port {
 	uint16_t	 port;
 };
 
+/* Conditions of one endpoint, kube-proxy's reading of absent values. */
+enum {
+	K8S_EP_READY		= 1 << 0,	/* ready: absent is true */
+	K8S_EP_SERVING		= 1 << 1,	/* serving: absent is true */
+	K8S_EP_TERMINATING	= 1 << 2,	/* terminating: absent is false */
+};
+
+/*
+ * One endpoint: its first address (kube-proxy uses only that one), its
+ * conditions and where it runs.  Hints are kept as names: whether one
+ * is ours is decided by the store, which knows our node and zone.
+ */
+struct k8s_endpoint {
+	union addr		 addr;		/* port 0 */
+	unsigned		 conditions;	/* K8S_EP_* */
+	char			*node;		/* nodeName, "" when absent */
+	char			*zone;		/* zone, "" when absent */
+	char			**zone_hints;	/* hints.forZones[].name */
+	size_t			 n_zone_hints;
+	char			**node_hints;	/* hints.forNodes[].name */
+	size_t			 n_node_hints;
+};
+
 /*
  * An EndpointSlice, or one subset of a v1 Endpoints object (the decoder
  * turns Endpoints into one k8s_slice per subset, so the store joins both
- * the same way).  Only endpoints that may receive new traffic are kept:
- * conditions.ready true or absent, and not terminating; for Endpoints,
- * subsets[].addresses (notReadyAddresses dropped).  Each endpoint's first
- * address is used, as kube-proxy does.
+ * the same way).  Every endpoint with an address is kept, ready or not:
+ * for Endpoints, subsets[].addresses are ready and serving,
+ * notReadyAddresses neither.
  */
 struct k8s_slice {
 	char			*service;	/* kubernetes.io/service-name label */
 	struct k8s_endpoint_port *ports;
 	size_t			 n_ports;
-	union addr		*ready;		/* port 0 */
-	size_t			 n_ready;
+	struct k8s_endpoint	*endpoints;
+	size_t			 n_endpoints;
+};
+
+/* A Node: what kube-proxy reads of its own one. */
+struct k8s_node {
+	char			*zone;		/* topology.kubernetes.io/zone, "" */
+	/*
+	 * metadata.deletionTimestamp set, or the taint
+	 * ToBeDeletedByClusterAutoscaler (kube-proxy's /healthz then fails,
+	 * so load balancers drain the node first).
+	 */
+	int			 deleting;
 };
 
 struct k8s_object {
@@ -101,6 +154,7 @@ struct k8s_object {
 	char			*fingerprint;
 	union {
 		struct k8s_service	 svc;		/* K8S_SERVICE */
+		struct k8s_node		 node;		/* K8S_NODE (ns "") */
 		struct {			/* K8S_ENDPOINTSLICE: 1 slice, */
 			struct k8s_slice *slices;	/* K8S_ENDPOINTS: 1 per subset */
 			size_t		  n_slices;
@@ -112,7 +166,7 @@ struct k8s_object {
  * Decode one object (a cJSON object with kind, metadata, ...).
  *
  * Returns 1 and sets *out (caller owns it, free with k8s_object_free) for a
- * Service, discovery.k8s.io/v1 EndpointSlice or v1 Endpoints; 0 for a kind
+ * Service, discovery.k8s.io/v1 EndpointSlice, v1 Endpoints or v1 Node; 0 for a kind
  * we do not use (*out NULL; err says which kind, for a debug line); -1 for
  * a broken object, with a one-line reason in err (e.g. "spec.ports[1].port:
  * 70000 is not a valid port") that the caller prefixes with the object's

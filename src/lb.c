@@ -5,7 +5,13 @@
  * endpoints whenever they change; the TCP and UDP proxies call lb_pick for
  * every new connection or flow.
  *
- * Round robin walks a private, sorted copy of the endpoint list.  ClientIP
+ * Round robin walks a private, sorted copy of the endpoint list, one
+ * family at a time: a client's traffic goes to endpoints of its own family
+ * (an IPv4 client, or an IPv4-mapped one on a dual-stack proxy socket, to
+ * IPv4 endpoints; IPv6 to IPv6), as kube-proxy's one proxier per family
+ * does.  addr_cmp sorts IPv4 before IPv6, so each family is a slice of the
+ * array, [0, lb_n4) and [lb_n4, lb_neps), with a round-robin position of
+ * its own; a pick allocates nothing.  ClientIP
  * affinity keeps one record per client IP (the port is ignored, as in the
  * Go original) in a red-black tree for lookup, and the same records on a
  * list ordered by last use, so that expiry and eviction only ever look at
@@ -51,12 +57,16 @@ struct lb {
 	union addr		*lb_eps;
 	struct endpoint_stats	**lb_stats;	/* one per lb_eps entry */
 	size_t			 lb_neps;
-	size_t			 lb_next;	/* round-robin position */
+	size_t			 lb_n4;		/* IPv4 ones: lb_eps[0, lb_n4) */
+	size_t			 lb_next[2];	/* round-robin position, per
+						   family (0 IPv4, 1 IPv6),
+						   an index in its slice */
 	int			 lb_affinity;
 	uint64_t		 lb_timeout_ms;
 	struct affinity_tree	 lb_tree;
 	struct affinity_lru	 lb_lru;
 	size_t			 lb_naffinity;
+	struct lb		*lb_partner;	/* shares endpoint records */
 };
 
 static int
@@ -110,6 +120,8 @@ lb_free(struct lb *lb)
 
 	if (lb == NULL)
 		return;
+	if (lb->lb_partner != NULL)
+		lb->lb_partner->lb_partner = NULL;
 	affinity_clear(lb);
 	for (i = 0; i < lb->lb_neps; i++)
 		metrics_endpoint_unlist(lb->lb_stats[i]);
@@ -118,13 +130,61 @@ lb_free(struct lb *lb)
 	free(lb);
 }
 
+/*
+ * A family's round-robin position when its slice goes from old_n to n
+ * endpoints.
+ */
+static void
+rr_carry(size_t *next, size_t old_n, size_t n)
+{
+	if (n == 0)
+		*next = 0;
+	else if (old_n == 0)
+		/*
+		 * Start at a random endpoint: every node gets the same sorted
+		 * list, and without this they would all send their first
+		 * connection to the same pod.
+		 */
+		*next = arc4random_uniform((uint32_t)n);
+	else
+		*next %= n;
+}
+
+/* Index of the first IPv6 endpoint of a sorted array. */
+static size_t
+count_ipv4(const union addr *eps, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n && eps[i].sa.sa_family == AF_INET; i++)
+		;
+	return i;
+}
+
+/*
+ * The counters for endpoint `ep` entering lb's list: the partner's record
+ * when it lists the same endpoint (one record per endpoint of a service
+ * port, whichever of its sockets connects), else a new one.
+ */
+static struct endpoint_stats *
+stats_for(const struct lb *lb, const union addr *ep)
+{
+	const struct lb *pt = lb->lb_partner;
+	union addr *found;
+
+	if (pt != NULL && pt->lb_neps > 0 && (found = bsearch(ep, pt->lb_eps,
+	    pt->lb_neps, sizeof(*ep), endpoint_cmp)) != NULL)
+		return metrics_endpoint_list(pt->lb_stats[found - pt->lb_eps]);
+	return metrics_endpoint_new(ep);
+}
+
 void
 lb_set_endpoints(struct lb *lb, const union addr *eps, size_t n)
 {
 	struct affinity *af, *next;
 	union addr *found, *copy = NULL;
 	struct endpoint_stats **stats;
-	size_t old_n = lb->lb_neps, i;
+	size_t old_n = lb->lb_neps, old_n4 = lb->lb_n4, n4, i;
 
 	/* Copy before freeing: eps may be our own array. */
 	if (n > 0) {
@@ -149,7 +209,7 @@ lb_set_endpoints(struct lb *lb, const union addr *eps, size_t n)
 			stats[i] = lb->lb_stats[found - lb->lb_eps];
 			lb->lb_stats[found - lb->lb_eps] = NULL;
 		} else
-			stats[i] = metrics_endpoint_new(&copy[i]);
+			stats[i] = stats_for(lb, &copy[i]);
 	}
 	for (i = 0; i < old_n; i++)
 		if (lb->lb_stats[i] != NULL)
@@ -159,6 +219,7 @@ lb_set_endpoints(struct lb *lb, const union addr *eps, size_t n)
 	free(lb->lb_eps);
 	lb->lb_eps = copy;
 	lb->lb_neps = n;
+	lb->lb_n4 = n4 = count_ipv4(copy, n);
 
 	/* Keep the affinity of clients whose endpoint is still here. */
 	TAILQ_FOREACH_SAFE(af, &lb->lb_lru, af_lru, next) {
@@ -170,17 +231,8 @@ lb_set_endpoints(struct lb *lb, const union addr *eps, size_t n)
 			af->af_index = found - lb->lb_eps;
 	}
 
-	if (n == 0)
-		lb->lb_next = 0;
-	else if (old_n == 0)
-		/*
-		 * Start at a random endpoint: every node gets the same sorted
-		 * list, and without this they would all send their first
-		 * connection to the same pod.
-		 */
-		lb->lb_next = arc4random_uniform((uint32_t)n);
-	else
-		lb->lb_next %= n;
+	rr_carry(&lb->lb_next[0], old_n4, n4);
+	rr_carry(&lb->lb_next[1], old_n - old_n4, n - n4);
 }
 
 void
@@ -308,13 +360,45 @@ affinity_new(struct lb *lb, const union addr *client, uint64_t now_ms)
 	return af;
 }
 
+void
+lb_share_stats(struct lb *a, struct lb *b)
+{
+	if (a->lb_partner != NULL)
+		a->lb_partner->lb_partner = NULL;
+	if (b != NULL && b->lb_partner != NULL)
+		b->lb_partner->lb_partner = NULL;
+	a->lb_partner = b;
+	if (b != NULL)
+		b->lb_partner = a;
+}
+
+int
+lb_family_index(const union addr *a)
+{
+	if (a->sa.sa_family == AF_INET6 &&
+	    !IN6_IS_ADDR_V4MAPPED(&a->in6.sin6_addr))
+		return 1;
+	return 0;
+}
+
+size_t
+lb_count_family(const struct lb *lb, int family_index)
+{
+	return family_index == 0 ? lb->lb_n4 : lb->lb_neps - lb->lb_n4;
+}
+
 const union addr *
 lb_pick(struct lb *lb, const union addr *client, int retry, uint64_t now_ms)
 {
 	struct affinity key, *af = NULL;
-	size_t i;
+	size_t i, lo, n;
+	int fam;
 
-	if (lb->lb_neps == 0)
+	/* The client's family's slice of the endpoints. */
+	fam = lb_family_index(client);
+	lo = fam == 0 ? 0 : lb->lb_n4;
+	n = lb_count_family(lb, fam);
+	if (n == 0)
 		return NULL;
 
 	if (lb->lb_affinity) {
@@ -328,8 +412,8 @@ lb_pick(struct lb *lb, const union addr *client, int retry, uint64_t now_ms)
 		}
 	}
 
-	i = lb->lb_next;
-	lb->lb_next = (i + 1) % lb->lb_neps;
+	i = lo + lb->lb_next[fam];
+	lb->lb_next[fam] = (lb->lb_next[fam] + 1) % n;
 
 	if (lb->lb_affinity) {
 		/* New, expired, or rebinding after a failed connect. */

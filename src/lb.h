@@ -3,6 +3,9 @@
  *
  * Round robin over the ready endpoints, or ClientIP session affinity: a
  * client IP keeps its endpoint while it returns within the timeout.
+ * Each family apart: a client's connections go to endpoints of its own
+ * family (IPv4-mapped IPv6 clients of a dual-stack socket are IPv4), each
+ * family with its round-robin position; none of its family: no endpoint.
  * Unlike the Go original, the affinity timeout is applied whenever it
  * changes, affinity to endpoints that left is dropped while the rest is
  * kept, and a failed connect rebinds the client to the next endpoint.
@@ -35,16 +38,32 @@ void		 lb_set_endpoints(struct lb *, const union addr *eps, size_t n);
 /* Enable/disable ClientIP affinity and set its timeout (seconds, >0). */
 void		 lb_set_affinity(struct lb *, int client_ip, uint32_t timeout_s);
 size_t		 lb_count(const struct lb *);
+/* 0 for IPv4 and IPv4-mapped IPv6 addresses, 1 for other IPv6 ones. */
+int		 lb_family_index(const union addr *);
+/* Endpoints of one family (lb_family_index's numbering). */
+size_t		 lb_count_family(const struct lb *, int family_index);
 
 /*
- * Choose an endpoint for a connection or flow from `client`.
+ * Make a and b (two lbs of one service port: its internal and external
+ * traffic) share their endpoints' counters: an endpoint that enters one
+ * list while the other lists it takes the other's record, so a port has
+ * one record per endpoint.  b NULL: a shares with nobody.  lb_free
+ * undoes it.
+ */
+void		 lb_share_stats(struct lb *a, struct lb *b);
+
+/*
+ * Choose an endpoint for a connection or flow from `client`, among the
+ * endpoints of the client's family.  Allocates nothing but an affinity
+ * record.
  *
  * With affinity: a live record for the client's IP (age < timeout) is used
  * and refreshed, without advancing round robin; otherwise the next
  * round-robin endpoint is taken and recorded.  `retry` (set after a failed
  * connect) skips the record, takes the next endpoint and rebinds the
  * client to it.  Returns a pointer into the lb's endpoint array (valid
- * until the next lb_set_endpoints), or NULL when there is no endpoint.
+ * until the next lb_set_endpoints), or NULL when there is no endpoint of
+ * the client's family.
  */
 const union addr *lb_pick(struct lb *, const union addr *client, int retry,
 		    uint64_t now_ms);

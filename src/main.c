@@ -208,6 +208,8 @@ main(int argc, char **argv)
 	if ((d.proxier = proxier_new(d.base, &d.cfg)) == NULL)
 		fatalx("cannot set up the iptables rules");
 	d.store = store_new(proxier_apply, d.proxier);
+	/* Endpoints on this node are local; our Node object gives the zone. */
+	store_set_node_name(d.store, d.cfg.hostname);
 	/*
 	 * From here on our chains exist: a failure goes through the teardown,
 	 * which removes them, instead of exiting on the spot.

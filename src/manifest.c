@@ -79,7 +79,10 @@ manifest_claimed_key(const cJSON *raw, enum k8s_kind *kind, const char **ns,
 		*kind = K8S_ENDPOINTSLICE;
 	else if (strcmp(k, "Endpoints") == 0)
 		*kind = K8S_ENDPOINTS;
-	else
+	else if (strcmp(k, "Node") == 0) {
+		*kind = K8S_NODE;
+		*ns = "";		/* cluster-scoped, as k8s_decode keys it */
+	} else
 		return -1;
 	return 0;
 }

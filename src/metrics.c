@@ -121,11 +121,17 @@ metrics_endpoint_new(const union addr *ep)
 	return es;
 }
 
+struct endpoint_stats *
+metrics_endpoint_list(struct endpoint_stats *es)
+{
+	es->es_listed++;
+	return es;
+}
+
 void
 metrics_endpoint_unlist(struct endpoint_stats *es)
 {
-	es->es_listed = 0;
-	if (es->es_active == 0)
+	if (--es->es_listed == 0 && es->es_active == 0)
 		free(es);
 }
 

@@ -89,12 +89,18 @@ struct endpoint_stats {
 	uint64_t	es_dial_failures;	/* attempts to it that failed */
 	uint64_t	es_dial_retries;	/* attempts to it after a failure */
 	uint64_t	es_connections;		/* connections or flows sent to it */
-	int		es_listed;		/* still in its lb's list */
+	int		es_listed;		/* lbs listing it (0, 1 or 2) */
 };
 
 /* A new listed record for ep (the lb's side). */
 struct endpoint_stats *metrics_endpoint_new(const union addr *ep);
-/* The lb drops the endpoint: frees the record unless a holder remains. */
+/*
+ * A second lb of the same service port lists the endpoint too (its
+ * external traffic's, lb_share_stats): es_listed counts the lbs.
+ * Returns es.
+ */
+struct endpoint_stats *metrics_endpoint_list(struct endpoint_stats *);
+/* An lb drops the endpoint: frees the record unless a holder remains. */
 void	metrics_endpoint_unlist(struct endpoint_stats *);
 /*
  * A connection or flow starts using es: es_active++ and es_connections++

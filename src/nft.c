@@ -47,6 +47,8 @@ struct elem_table {
 
 struct family_state {
 	int		 fs_family;
+	struct addr_prefix *fs_np;	/* --nodeport-addresses built with */
+	size_t		 fs_n_np;
 	int		 fs_built;	/* our table was built by this handle */
 	int		 fs_gen_ok;	/* fs_gen is a generation we checked */
 	uint32_t	 fs_gen;
@@ -222,6 +224,61 @@ put_addr(uint8_t *p, const union addr *a)
 		memcpy(p, &a->in4.sin_addr, 4);
 }
 
+/* daddr . l4proto . dport of a rule into p; returns its length. */
+static size_t
+put_portal_key(uint8_t *p, const struct rule *r)
+{
+	size_t alen = r->r_family == AF_INET6 ? 16 : 4;
+	uint16_t port = htons(r->r_dport);
+
+	put_addr(p, &r->r_dst);
+	p[alen] = r->r_proto == K8S_PROTO_UDP ? IPPROTO_UDP : IPPROTO_TCP;
+	memcpy(p + alen + 4, &port, 2);
+	return alen + 8;
+}
+
+/*
+ * The firewall-allow element of a portal rule with a source range: the
+ * key daddr . l4proto . dport . first address of the range, the closing
+ * key the same with the last one.  Returns 0, or -1 for a bad range.
+ */
+static int
+allow_elem(const struct rule *r, struct elem *e)
+{
+	size_t alen = r->r_family == AF_INET6 ? 16 : 4, o, i;
+	unsigned bits = r->r_src.ap_len;
+
+	memset(e, 0, sizeof(*e));
+	if (r->r_src.ap_addr.sa.sa_family != r->r_family || bits > alen * 8)
+		return -1;
+	e->e_map = NFT_SET_FIREWALL_ALLOW;
+	o = put_portal_key(e->e_key, r);
+	put_addr(e->e_key + o, &r->r_src.ap_addr);
+	memcpy(e->e_data, e->e_key, o + alen);
+	for (i = 0; i < alen; i++, bits = bits > 8 ? bits - 8 : 0)
+		e->e_data[o + i] |= bits >= 8 ? 0 : (uint8_t)(0xff >> bits);
+	e->e_comment = r->r_comment;
+	e->e_hash = elem_hash(e);
+	return 0;
+}
+
+/*
+ * The elements a rule stands for, into e[0..2): a portal rule with a
+ * source range gives its portal element and its firewall-allow element.
+ * Returns how many (0: a rule we skip).
+ */
+static int rule_elem(const struct rule *, struct elem *);
+
+static int
+rule_elems(const struct rule *r, struct elem e[2])
+{
+	if (rule_elem(r, &e[0]) == -1)
+		return 0;
+	if (r->r_has_src && r->r_chain == RULES_PORTALS_CONTAINER)
+		return allow_elem(r, &e[1]) == 0 ? 2 : 1;
+	return 1;
+}
+
 /* The element a rule stands for.  Returns 0, or -1 for a rule we skip. */
 static int
 rule_elem(const struct rule *r, struct elem *e)
@@ -232,6 +289,15 @@ rule_elem(const struct rule *r, struct elem *e)
 	memset(e, 0, sizeof(*e));
 	if (r->r_proto != K8S_PROTO_TCP && r->r_proto != K8S_PROTO_UDP)
 		return -1;
+	if (r->r_target == RULES_DROP) {
+		if (!r->r_has_dst || r->r_dst.sa.sa_family != r->r_family)
+			return -1;
+		e->e_map = NFT_SET_FIREWALL;
+		put_portal_key(e->e_key, r);
+		e->e_comment = r->r_comment;
+		e->e_hash = elem_hash(e);
+		return 0;
+	}
 	if (r->r_has_dst) {
 		if (r->r_dst.sa.sa_family != r->r_family)
 			return -1;
@@ -280,27 +346,31 @@ fam_of(struct nft *n, int family)
 static void
 plan_wanted(struct family_state *fs, const struct rule_set *rs)
 {
-	struct elem e, *s;
+	struct elem e[2], *s;
 	size_t i;
+	int k, ne;
 
-	table_reset(&fs->fs_wanted, rules_count_family(rs, fs->fs_family));
+	table_reset(&fs->fs_wanted, 2 * rules_count_family(rs, fs->fs_family));
 	for (i = 0; i < rs->rs_n; i++) {
 		const struct rule *r = &rs->rs_rules[i];
 
-		if (r->r_family != fs->fs_family || is_twin(r) ||
-		    rule_elem(r, &e) == -1)
+		if (r->r_family != fs->fs_family || is_twin(r))
 			continue;
-		s = table_slot(&fs->fs_wanted, &e);
-		if (s->e_gen == fs->fs_wanted.t_gen) {
-			if (!same_value(s, &e))
-				log_debug(LOG_V_SERVICE, "nftables: %s and %s "
-				    "claim one address and port; %s keeps it",
-				    s->e_comment, e.e_comment, s->e_comment);
-			continue;
+		for (k = 0, ne = rule_elems(r, e); k < ne; k++) {
+			table_grow(&fs->fs_wanted);
+			s = table_slot(&fs->fs_wanted, &e[k]);
+			if (s->e_gen == fs->fs_wanted.t_gen) {
+				if (!same_value(s, &e[k]))
+					log_debug(LOG_V_SERVICE, "nftables: %s "
+					    "and %s claim one address and "
+					    "port; %s keeps it", s->e_comment,
+					    e[k].e_comment, s->e_comment);
+				continue;
+			}
+			*s = e[k];
+			s->e_gen = fs->fs_wanted.t_gen;
+			fs->fs_wanted.t_n++;
 		}
-		*s = e;
-		s->e_gen = fs->fs_wanted.t_gen;
-		fs->fs_wanted.t_n++;
 	}
 }
 
@@ -347,7 +417,8 @@ kernel_matches(struct nft *n, struct family_state *fs)
 	int m, rc;
 
 	n->stats.ns_checks++;
-	if ((rc = nft_dump_layout_ok(n->sock, fs->fs_family)) != 1)
+	if ((rc = nft_dump_layout_ok(n->sock, fs->fs_family, fs->fs_np,
+	    fs->fs_n_np)) != 1)
 		return rc;
 	for (m = 0; m < NFT_NMAPS; m++) {
 		rc = nft_dump_elems(n->sock, fs->fs_family, m, compare_cb, &c);
@@ -429,10 +500,17 @@ rebuild(struct nft *n, struct family_state *fs, const struct rule_set *rs,
 			n->chg[cnt++] = &w->t_slots[i];
 	nft_batch_begin(n->batch, n->sock, gen);
 	nft_batch_del_table(n->batch, fs->fs_family, 1);
-	nft_batch_new_table(n->batch, fs->fs_family);
+	nft_batch_new_table(n->batch, fs->fs_family, rs->rs_nodeport,
+	    rs->rs_n_nodeport);
 	batch_elems(n, fs->fs_family, n->chg, cnt, 0);
 	if (nft_batch_commit(n->batch, n->sock, err, errlen) == -1)
 		return -1;
+	free(fs->fs_np);
+	fs->fs_n_np = rs->rs_n_nodeport;
+	fs->fs_np = xcalloc(fs->fs_n_np + 1, sizeof(*fs->fs_np));
+	if (fs->fs_n_np > 0)
+		memcpy(fs->fs_np, rs->rs_nodeport,
+		    fs->fs_n_np * sizeof(*fs->fs_np));
 	table_free_comments(&fs->fs_installed);
 	table_reset(&fs->fs_installed, cnt);
 	for (i = 0; i < cnt; i++) {
@@ -470,17 +548,19 @@ update(struct nft *n, struct family_state *fs, const struct rule_set *rs,
 {
 	struct elem_table *in = &fs->fs_installed, *fresh = &fs->fs_wanted;
 	const struct elem **list;
-	struct elem e, *s;
+	struct elem e, two[2], *s;
 	size_t i, ndel = 0, nadd = 0;
+	int k, ne;
 	uint32_t mark = ++n->mark;
 
 	table_reset(fresh, 0);
 	for (i = 0; i < rs->rs_n; i++) {
 		const struct rule *r = &rs->rs_rules[i];
 
-		if (r->r_family != fs->fs_family || is_twin(r) ||
-		    rule_elem(r, &e) == -1)
+		if (r->r_family != fs->fs_family || is_twin(r))
 			continue;
+		for (k = 0, ne = rule_elems(r, two); k < ne; k++) {
+		e = two[k];
 		if (in->t_cap != 0 &&
 		    (s = table_slot(in, &e))->e_gen == in->t_gen) {
 			if (s->e_mark == mark)
@@ -493,6 +573,7 @@ update(struct nft *n, struct family_state *fs, const struct rule_set *rs,
 		} else if (table_find(fresh, &e) == NULL) {
 			table_insert(fresh, &e);
 			push(&n->adds, &nadd, &n->adds_cap, &e);
+		}
 		}
 	}
 	for (i = 0; i < in->t_cap; i++)
@@ -531,6 +612,15 @@ update(struct nft *n, struct family_state *fs, const struct rule_set *rs,
 	return 1;
 }
 
+/* Was our table built with the plan's --nodeport-addresses? */
+static int
+same_nodeport(const struct family_state *fs, const struct rule_set *rs)
+{
+	return fs->fs_n_np == rs->rs_n_nodeport && (fs->fs_n_np == 0 ||
+	    memcmp(fs->fs_np, rs->rs_nodeport,
+	    fs->fs_n_np * sizeof(*fs->fs_np)) == 0);
+}
+
 int
 nft_apply(struct nft *n, int family, const struct rule_set *rs, char *err,
     size_t errlen)
@@ -544,8 +634,11 @@ nft_apply(struct nft *n, int family, const struct rule_set *rs, char *err,
 		    "%s", strerror(errno));
 		return -1;
 	}
-	if (!fs->fs_built) {
-		/* Start: whatever an earlier run left goes, in the same step. */
+	if (!fs->fs_built || !same_nodeport(fs, rs)) {
+		/*
+		 * Start: whatever an earlier run left goes, in the same
+		 * step.  New --nodeport-addresses (tests) change the layout.
+		 */
 		rc = rebuild(n, fs, rs, gen, err, errlen);
 		fs->fs_built = rc == 1;
 	} else if (fs->fs_gen_ok && gen == fs->fs_gen)
@@ -610,6 +703,7 @@ nft_free(struct nft *n)
 		return;
 	for (f = 0; f < nitems(n->fams); f++) {
 		table_free_comments(&n->fams[f].fs_installed);
+		free(n->fams[f].fs_np);
 		free(n->fams[f].fs_installed.t_slots);
 		free(n->fams[f].fs_wanted.t_slots);
 	}

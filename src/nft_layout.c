@@ -7,6 +7,7 @@
  */
 
 #include <sys/socket.h>
+#include <netinet/in.h>
 
 #include <errno.h>
 #include <stdio.h>
@@ -26,6 +27,7 @@
 #include <linux/netfilter/nf_tables.h>
 #include <linux/rtnetlink.h>
 
+#include "addr.h"
 #include "log.h"
 #include "nft_msg.h"
 #include "util.h"
@@ -41,15 +43,21 @@
 #define REG32(i)		(NFT_REG32_00 + (i))
 
 #define CHAIN_PRIO		(-100)	/* dstnat */
+#define FW_PRIO			(-110)	/* dstnat - 10: before any nat */
+#define COMMENT_FIREWALL	"kube-uproxy firewall"
+#define RULES_MAX		(2 + 2 * 64)	/* a chain's, 64 ranges */
+#define COMMENT_LEN		96
 
 static const char *const map_names[NFT_NMAPS] = {
 	[NFT_MAP_PORTALS] = "portals",
 	[NFT_MAP_PORTALS_DNAT] = "portals-dnat",
 	[NFT_MAP_NODEPORTS] = "nodeports",
 	[NFT_MAP_NODEPORTS_DNAT] = "nodeports-dnat",
+	[NFT_SET_FIREWALL] = "firewall",
+	[NFT_SET_FIREWALL_ALLOW] = "firewall-allow",
 };
 
-static const char *const rule_comments[NFT_NMAPS] = {
+static const char *const rule_comments[NFT_NAT_MAPS] = {
 	[NFT_MAP_PORTALS] = "kube-uproxy portals",
 	[NFT_MAP_PORTALS_DNAT] = "kube-uproxy portals (dnat)",
 	[NFT_MAP_NODEPORTS] = "kube-uproxy nodeports",
@@ -59,10 +67,20 @@ static const char *const rule_comments[NFT_NMAPS] = {
 static const struct {
 	const char	*name;
 	uint32_t	 hook;
+	const char	*type;
+	int32_t		 prio;
 } chains[] = {
-	{ "prerouting", NF_INET_PRE_ROUTING },
-	{ "output", NF_INET_LOCAL_OUT },
+	{ "prerouting", NF_INET_PRE_ROUTING, "nat", CHAIN_PRIO },
+	{ "output", NF_INET_LOCAL_OUT, "nat", CHAIN_PRIO },
+	{ "firewall-prerouting", NF_INET_PRE_ROUTING, "filter", FW_PRIO },
+	{ "firewall-output", NF_INET_LOCAL_OUT, "filter", FW_PRIO },
 };
+
+static int
+is_fw_chain(size_t c)
+{
+	return strcmp(chains[c].type, "filter") == 0;
+}
 
 const char *
 nft_map_name(enum nft_map m)
@@ -97,13 +115,55 @@ addr_bytes(int family)
 size_t
 nft_key_len(int family, enum nft_map m)
 {
+	if (m == NFT_SET_FIREWALL_ALLOW)
+		return 2 * addr_bytes(family) + 8;
 	return (is_nodeport(m) ? 0 : addr_bytes(family)) + 8;
 }
 
 size_t
 nft_data_len(int family, enum nft_map m)
 {
+	if (m == NFT_SET_FIREWALL)
+		return 0;
+	if (m == NFT_SET_FIREWALL_ALLOW)
+		return nft_key_len(family, m);
 	return is_dnat(m) ? addr_bytes(family) + 4 : 2;
+}
+
+/*
+ * The comments of chain c's rules, in order, into exp: returns how many.
+ * The nodeports rules come once per --nodeport-addresses range of the
+ * family (named in the comment), or once when there are no ranges.
+ */
+static size_t
+expected_rules(int family, size_t c, const struct addr_prefix *np,
+    size_t n_np, char exp[][COMMENT_LEN])
+{
+	char pfx[ADDR_STRLEN + 8];
+	size_t i, n = 0, nr = 0;
+	int m;
+
+	if (is_fw_chain(c)) {
+		snprintf(exp[n++], COMMENT_LEN, "%s", COMMENT_FIREWALL);
+		return n;
+	}
+	for (m = 0; m < NFT_NAT_MAPS; m++)
+		if (!is_nodeport(m))
+			snprintf(exp[n++], COMMENT_LEN, "%s", rule_comments[m]);
+	for (i = 0; i < n_np && n + 2 <= RULES_MAX; i++) {
+		if (np[i].ap_addr.sa.sa_family != family)
+			continue;
+		addr_prefix_str(&np[i], pfx, sizeof(pfx));
+		for (m = 0; m < NFT_NAT_MAPS; m++)
+			if (is_nodeport(m))
+				snprintf(exp[n++], COMMENT_LEN, "%s %s",
+				    rule_comments[m], pfx);
+		nr++;
+	}
+	for (m = 0; n_np == 0 && m < NFT_NAT_MAPS; m++)
+		if (is_nodeport(m))
+			snprintf(exp[n++], COMMENT_LEN, "%s", rule_comments[m]);
+	return n;
 }
 
 uint16_t
@@ -149,10 +209,15 @@ add_table(struct nft_batch *b, int family)
 	nftnl_table_free(t);
 }
 
-/* add chain ip kube-uproxy prerouting { type nat hook prerouting priority dstnat; policy accept; } */
+/*
+ * add chain ip kube-uproxy prerouting { type nat hook prerouting priority dstnat; policy accept; }
+ * add chain ip kube-uproxy firewall-prerouting { type filter hook prerouting priority dstnat - 10; policy accept; }
+ */
 static void
-add_chain(struct nft_batch *b, int family, const char *name, uint32_t hook)
+add_chain(struct nft_batch *b, int family, size_t ci)
 {
+	const char *name = chains[ci].name;
+	uint32_t hook = chains[ci].hook;
 	struct nftnl_chain *c = nftnl_chain_alloc();
 	struct nlmsghdr *nlh;
 
@@ -160,9 +225,9 @@ add_chain(struct nft_batch *b, int family, const char *name, uint32_t hook)
 		fatalx("out of memory");
 	nftnl_chain_set_str(c, NFTNL_CHAIN_TABLE, NFT_TABLE_NAME);
 	nftnl_chain_set_str(c, NFTNL_CHAIN_NAME, name);
-	nftnl_chain_set_str(c, NFTNL_CHAIN_TYPE, "nat");
+	nftnl_chain_set_str(c, NFTNL_CHAIN_TYPE, chains[ci].type);
 	nftnl_chain_set_u32(c, NFTNL_CHAIN_HOOKNUM, hook);
-	nftnl_chain_set_s32(c, NFTNL_CHAIN_PRIO, CHAIN_PRIO);
+	nftnl_chain_set_s32(c, NFTNL_CHAIN_PRIO, chains[ci].prio);
 	nftnl_chain_set_u32(c, NFTNL_CHAIN_POLICY, NF_ACCEPT);
 	nlh = nft_batch_msg(b, NFT_MSG_NEWCHAIN, family, NLM_F_CREATE, 0);
 	nftnl_chain_nlmsg_build_payload(nlh, c);
@@ -206,6 +271,31 @@ add_map(struct nft_batch *b, int family, enum nft_map m)
 	if (!is_nodeport(m))
 		key |= addr << (2 * TYPE_BITS);
 	nftnl_set_set_u32(s, NFTNL_SET_FAMILY, nft_nfproto(family));
+	if (m == NFT_SET_FIREWALL || m == NFT_SET_FIREWALL_ALLOW) {
+		/*
+		 * add set ip kube-uproxy firewall-allow { type ipv4_addr .
+		 *   inet_proto . inet_service . ipv4_addr; flags interval; }
+		 * A concatenation with a range in it: the kernel's pipapo
+		 * set, each element a key and a closing key.
+		 */
+		uint8_t fields[4] = { (uint8_t)addr_bytes(family), 1, 2,
+		    (uint8_t)addr_bytes(family) };
+
+		if (m == NFT_SET_FIREWALL_ALLOW) {
+			key = key << TYPE_BITS | addr;
+			nftnl_set_set_u32(s, NFTNL_SET_FLAGS, NFT_SET_INTERVAL |
+			    NFT_SET_CONCAT);
+			nftnl_set_set_data(s, NFTNL_SET_DESC_CONCAT, fields,
+			    sizeof(fields));
+		} else
+			nftnl_set_set_u32(s, NFTNL_SET_FLAGS, 0);
+		nftnl_set_set_u32(s, NFTNL_SET_KEY_TYPE, key);
+		nftnl_set_set_u32(s, NFTNL_SET_KEY_LEN,
+		    (uint32_t)nft_key_len(family, m));
+		add_set_msg(b, family, s);
+		nftnl_set_free(s);
+		return;
+	}
 	nftnl_set_set_u32(s, NFTNL_SET_FLAGS, NFT_SET_MAP);
 	nftnl_set_set_u32(s, NFTNL_SET_KEY_TYPE, key);
 	nftnl_set_set_u32(s, NFTNL_SET_KEY_LEN, (uint32_t)nft_key_len(family, m));
@@ -314,6 +404,108 @@ x_fib_local(struct nftnl_rule *r)
 	nftnl_expr_set(e, NFTNL_EXPR_CMP_DATA, &local, sizeof(local));
 }
 
+/* ip daddr 198.18.0.0/24 (reg 1 is free again after the fib check) */
+static void
+x_daddr_in(struct nftnl_rule *r, int family, const struct addr_prefix *p)
+{
+	uint8_t mask[16], net[16], zero[16];
+	uint32_t alen = (uint32_t)addr_bytes(family), i;
+	unsigned bits = p->ap_len;
+	struct nftnl_expr *e;
+
+	memset(zero, 0, sizeof(zero));
+	for (i = 0; i < alen; i++, bits = bits > 8 ? bits - 8 : 0)
+		mask[i] = bits >= 8 ? 0xff : (uint8_t)(0xff00 >> bits);
+	if (family == AF_INET6)
+		memcpy(net, &p->ap_addr.in6.sin6_addr, 16);
+	else
+		memcpy(net, &p->ap_addr.in4.sin_addr, 4);
+	x_payload(r, NFT_PAYLOAD_NETWORK_HEADER, family == AF_INET6 ? 24 : 16,
+	    alen, NFT_REG_1);
+	e = nftnl_expr_alloc("bitwise");
+	expr_add(r, e);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_SREG, NFT_REG_1);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_DREG, NFT_REG_1);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_LEN, alen);
+	nftnl_expr_set(e, NFTNL_EXPR_BITWISE_MASK, mask, alen);
+	nftnl_expr_set(e, NFTNL_EXPR_BITWISE_XOR, zero, alen);
+	e = nftnl_expr_alloc("cmp");
+	expr_add(r, e);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_CMP_SREG, NFT_REG_1);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_CMP_OP, NFT_CMP_EQ);
+	nftnl_expr_set(e, NFTNL_EXPR_CMP_DATA, net, alen);
+}
+
+/* ip daddr . meta l4proto . th dport into registers from reg 1 on */
+static uint32_t
+x_portal_key(struct nftnl_rule *r, int family)
+{
+	uint32_t aregs = (uint32_t)addr_bytes(family) / 4;
+
+	x_payload(r, NFT_PAYLOAD_NETWORK_HEADER, family == AF_INET6 ? 24 : 16,
+	    aregs * 4, NFT_REG_1);
+	x_meta(r, NFT_META_L4PROTO, REG32(aregs));
+	x_payload(r, NFT_PAYLOAD_TRANSPORT_HEADER, 2, 2, REG32(aregs + 1));
+	return aregs + 2;
+}
+
+static void
+put_comment(struct nftnl_rule *r, const char *comment)
+{
+	struct nftnl_udata_buf *ud = nftnl_udata_buf_alloc(256);
+
+	if (ud == NULL)
+		fatalx("out of memory");
+	nftnl_udata_put_strz(ud, NFTNL_UDATA_RULE_COMMENT, comment);
+	nftnl_rule_set_data(r, NFTNL_RULE_USERDATA, nftnl_udata_buf_data(ud),
+	    nftnl_udata_buf_len(ud));
+	nftnl_udata_buf_free(ud);
+}
+
+/*
+ * The rule of a firewall chain:
+ *   meta l4proto { tcp, udp } ip daddr . meta l4proto . th dport @firewall
+ *     ip daddr . meta l4proto . th dport . ip saddr != @firewall-allow drop
+ */
+static void
+add_fw_rule(struct nft_batch *b, int family, const char *chain)
+{
+	struct nftnl_rule *r = nftnl_rule_alloc();
+	struct nftnl_expr *e;
+	struct nlmsghdr *nlh;
+	uint32_t id, reg, alen = (uint32_t)addr_bytes(family);
+
+	if (r == NULL)
+		fatalx("out of memory");
+	id = add_proto_set(b, family);
+	nftnl_rule_set_str(r, NFTNL_RULE_TABLE, NFT_TABLE_NAME);
+	nftnl_rule_set_str(r, NFTNL_RULE_CHAIN, chain);
+	nftnl_rule_set_u32(r, NFTNL_RULE_FAMILY, nft_nfproto(family));
+	x_meta(r, NFT_META_L4PROTO, NFT_REG_1);
+	x_lookup(r, "__set%d", id, 0);
+	x_portal_key(r, family);
+	x_lookup(r, map_names[NFT_SET_FIREWALL], 0, 0);
+	reg = x_portal_key(r, family);
+	x_payload(r, NFT_PAYLOAD_NETWORK_HEADER, family == AF_INET6 ? 8 : 12,
+	    alen, REG32(reg));
+	e = nftnl_expr_alloc("lookup");
+	expr_add(r, e);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_SREG, NFT_REG_1);
+	nftnl_expr_set_str(e, NFTNL_EXPR_LOOKUP_SET,
+	    map_names[NFT_SET_FIREWALL_ALLOW]);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_FLAGS, NFT_LOOKUP_F_INV);
+	e = nftnl_expr_alloc("immediate");
+	expr_add(r, e);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_DREG, NFT_REG_VERDICT);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_VERDICT, NF_DROP);
+	put_comment(r, COMMENT_FIREWALL);
+	nlh = nft_batch_msg(b, NFT_MSG_NEWRULE, family,
+	    NLM_F_CREATE | NLM_F_APPEND, 0);
+	nftnl_rule_nlmsg_build_payload(nlh, r);
+	nft_batch_msg_end(b, nlh);
+	nftnl_rule_free(r);
+}
+
 /*
  * One of the four rules of a chain, e.g. for NFT_MAP_PORTALS:
  *   meta l4proto { tcp, udp } redirect to : ip daddr . meta l4proto . th dport map @portals
@@ -322,15 +514,16 @@ x_fib_local(struct nftnl_rule *r)
  * port in the next register) reads it.
  */
 static void
-add_rule(struct nft_batch *b, int family, const char *chain, enum nft_map m)
+add_rule(struct nft_batch *b, int family, const char *chain, enum nft_map m,
+    const struct addr_prefix *range)
 {
 	struct nftnl_rule *r = nftnl_rule_alloc();
-	struct nftnl_udata_buf *ud = nftnl_udata_buf_alloc(256);
 	struct nftnl_expr *e;
 	struct nlmsghdr *nlh;
 	uint32_t id, reg = 0, aregs = (uint32_t)addr_bytes(family) / 4;
+	char comment[COMMENT_LEN], pfx[ADDR_STRLEN + 8];
 
-	if (r == NULL || ud == NULL)
+	if (r == NULL)
 		fatalx("out of memory");
 	id = add_proto_set(b, family);
 	nftnl_rule_set_str(r, NFTNL_RULE_TABLE, NFT_TABLE_NAME);
@@ -338,9 +531,11 @@ add_rule(struct nft_batch *b, int family, const char *chain, enum nft_map m)
 	nftnl_rule_set_u32(r, NFTNL_RULE_FAMILY, nft_nfproto(family));
 	x_meta(r, NFT_META_L4PROTO, NFT_REG_1);
 	x_lookup(r, "__set%d", id, 0);
-	if (is_nodeport(m))
+	if (is_nodeport(m)) {
 		x_fib_local(r);
-	else {
+		if (range != NULL)
+			x_daddr_in(r, family, range);
+	} else {
 		x_payload(r, NFT_PAYLOAD_NETWORK_HEADER,
 		    family == AF_INET6 ? 24 : 16, aregs * 4, NFT_REG_1);
 		reg = aregs;
@@ -369,30 +564,52 @@ add_rule(struct nft_batch *b, int family, const char *chain, enum nft_map m)
 		nftnl_expr_set_u32(e, NFTNL_EXPR_REDIR_FLAGS,
 		    NF_NAT_RANGE_PROTO_SPECIFIED);
 	}
-	nftnl_udata_put_strz(ud, NFTNL_UDATA_RULE_COMMENT, rule_comments[m]);
-	nftnl_rule_set_data(r, NFTNL_RULE_USERDATA, nftnl_udata_buf_data(ud),
-	    nftnl_udata_buf_len(ud));
+	if (range != NULL)
+		snprintf(comment, sizeof(comment), "%s %s", rule_comments[m],
+		    addr_prefix_str(range, pfx, sizeof(pfx)));
+	else
+		snprintf(comment, sizeof(comment), "%s", rule_comments[m]);
+	put_comment(r, comment);
 	nlh = nft_batch_msg(b, NFT_MSG_NEWRULE, family, NLM_F_CREATE | NLM_F_APPEND,
 	    0);
 	nftnl_rule_nlmsg_build_payload(nlh, r);
 	nft_batch_msg_end(b, nlh);
-	nftnl_udata_buf_free(ud);
 	nftnl_rule_free(r);
 }
 
 void
-nft_batch_new_table(struct nft_batch *b, int family)
+nft_batch_new_table(struct nft_batch *b, int family,
+    const struct addr_prefix *np, size_t n_np)
 {
-	size_t c;
+	size_t c, i, nr;
 	int m;
 
 	add_table(b, family);
 	for (m = 0; m < NFT_NMAPS; m++)
 		add_map(b, family, m);
 	for (c = 0; c < nitems(chains); c++) {
-		add_chain(b, family, chains[c].name, chains[c].hook);
-		for (m = 0; m < NFT_NMAPS; m++)
-			add_rule(b, family, chains[c].name, m);
+		add_chain(b, family, c);
+		if (is_fw_chain(c)) {
+			add_fw_rule(b, family, chains[c].name);
+			continue;
+		}
+		for (m = 0; m < NFT_NAT_MAPS; m++)
+			if (!is_nodeport(m))
+				add_rule(b, family, chains[c].name, m, NULL);
+		/* The same order as expected_rules. */
+		for (i = 0, nr = 0; i < n_np && 2 + 2 * (nr + 1) <= RULES_MAX;
+		    i++) {
+			if (np[i].ap_addr.sa.sa_family != family)
+				continue;
+			for (m = 0; m < NFT_NAT_MAPS; m++)
+				if (is_nodeport(m))
+					add_rule(b, family, chains[c].name, m,
+					    &np[i]);
+			nr++;
+		}
+		for (m = 0; n_np == 0 && m < NFT_NAT_MAPS; m++)
+			if (is_nodeport(m))
+				add_rule(b, family, chains[c].name, m, NULL);
 	}
 }
 
@@ -402,6 +619,8 @@ nft_batch_new_table(struct nft_batch *b, int family)
 struct layout {
 	int		 family;
 	size_t		 chains_ok, rules_seen[nitems(chains)], bad;
+	size_t		 n_exp[nitems(chains)];
+	char		 exp[nitems(chains)][RULES_MAX][COMMENT_LEN];
 };
 
 static int
@@ -457,9 +676,9 @@ chain_cb(const struct nlmsghdr *nlh, void *arg)
 	}
 	i = chain_index(nftnl_chain_get_str(c, NFTNL_CHAIN_NAME));
 	type = nftnl_chain_get_str(c, NFTNL_CHAIN_TYPE);
-	if (i >= 0 && type != NULL && strcmp(type, "nat") == 0 &&
+	if (i >= 0 && type != NULL && strcmp(type, chains[i].type) == 0 &&
 	    nftnl_chain_get_u32(c, NFTNL_CHAIN_HOOKNUM) == chains[i].hook &&
-	    nftnl_chain_get_s32(c, NFTNL_CHAIN_PRIO) == CHAIN_PRIO &&
+	    nftnl_chain_get_s32(c, NFTNL_CHAIN_PRIO) == chains[i].prio &&
 	    nftnl_chain_get_u32(c, NFTNL_CHAIN_POLICY) == NF_ACCEPT)
 		l->chains_ok++;
 	else
@@ -501,27 +720,30 @@ rule_cb(const struct nlmsghdr *nlh, void *arg)
 		nftnl_udata_parse(ud, udlen, comment_cb, &comment);
 	/* Rules come in chain order: the k-th of a chain must be ours. */
 	k = i >= 0 ? l->rules_seen[i]++ : 0;
-	if (i < 0 || k >= NFT_NMAPS || comment == NULL ||
-	    strnlen(comment, udlen) == udlen || strcmp(comment, rule_comments[k]) != 0)
+	if (i < 0 || k >= l->n_exp[i] || comment == NULL ||
+	    strnlen(comment, udlen) == udlen ||
+	    strcmp(comment, l->exp[i][k]) != 0)
 		l->bad++;
 	nftnl_rule_free(r);
 	return MNL_CB_OK;
 }
 
 int
-nft_dump_layout_ok(struct nft_sock *s, int family)
+nft_dump_layout_ok(struct nft_sock *s, int family,
+    const struct addr_prefix *np, size_t n_np)
 {
 	char buf[1024];
-	struct layout l;
+	struct layout *lp = xcalloc(1, sizeof(*lp));
 	struct nlmsghdr *nlh;
 	struct nftnl_table *t;
 	struct nftnl_chain *c;
 	struct nftnl_rule *r;
 	size_t i;
-	int rc;
+	int rc, ok = 1;
 
-	memset(&l, 0, sizeof(l));
-	l.family = family;
+	lp->family = family;
+	for (i = 0; i < nitems(chains); i++)
+		lp->n_exp[i] = expected_rules(family, i, np, n_np, lp->exp[i]);
 	if ((t = nftnl_table_alloc()) == NULL ||
 	    (c = nftnl_chain_alloc()) == NULL || (r = nftnl_rule_alloc()) == NULL)
 		fatalx("out of memory");
@@ -531,7 +753,7 @@ nft_dump_layout_ok(struct nft_sock *s, int family)
 	    NLM_F_ACK, nft_sock_seq(s));
 	nftnl_table_nlmsg_build_payload(nlh, t);
 	nftnl_table_free(t);
-	rc = nft_sock_talk(s, nlh, table_cb, &l);
+	rc = nft_sock_talk(s, nlh, table_cb, lp);
 	/* nft list chains ip kube-uproxy: only our table's, by its name */
 	nftnl_chain_set_str(c, NFTNL_CHAIN_TABLE, NFT_TABLE_NAME);
 	nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETCHAIN, nft_nfproto(family),
@@ -539,22 +761,26 @@ nft_dump_layout_ok(struct nft_sock *s, int family)
 	nftnl_chain_nlmsg_build_payload(nlh, c);
 	nftnl_chain_free(c);
 	if (rc == 0)
-		rc = nft_sock_talk(s, nlh, chain_cb, &l);
+		rc = nft_sock_talk(s, nlh, chain_cb, lp);
 	if (rc == 0) {
 		nftnl_rule_set_str(r, NFTNL_RULE_TABLE, NFT_TABLE_NAME);
 		nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETRULE,
 		    nft_nfproto(family), NLM_F_DUMP, nft_sock_seq(s));
 		nftnl_rule_nlmsg_build_payload(nlh, r);
-		rc = nft_sock_talk(s, nlh, rule_cb, &l);
+		rc = nft_sock_talk(s, nlh, rule_cb, lp);
 	}
 	nftnl_rule_free(r);
-	if (rc == -1)
-		return errno == ENOENT ? 0 : -1;
-	if (l.bad != 0 || l.chains_ok != nitems(chains))
-		return 0;
+	if (rc == -1) {
+		ok = errno == ENOENT ? 0 : -1;
+		goto done;
+	}
+	if (lp->bad != 0 || lp->chains_ok != nitems(chains))
+		ok = 0;
 	for (i = 0; i < nitems(chains); i++)
-		if (l.rules_seen[i] != NFT_NMAPS)
-			return 0;
-	return 1;
+		if (lp->rules_seen[i] != lp->n_exp[i])
+			ok = 0;
+ done:
+	free(lp);
+	return ok;
 }
 

@@ -249,7 +249,10 @@ nft_batch_elems(struct nft_batch *b, int family, enum nft_map m, int del,
 			if ((e = nftnl_set_elem_alloc()) == NULL)
 				fatalx("out of memory");
 			nftnl_set_elem_set(e, NFTNL_SET_ELEM_KEY, keys[j], klen);
-			if (!del) {
+			if (m == NFT_SET_FIREWALL_ALLOW)
+				nftnl_set_elem_set(e, NFTNL_SET_ELEM_KEY_END,
+				    data[j], dlen);
+			else if (!del && dlen > 0) {
 				nftnl_set_elem_set(e, NFTNL_SET_ELEM_DATA,
 				    data[j], dlen);
 			}
@@ -281,7 +284,7 @@ msg_name(int type)
 	case NFT_MSG_NEWTABLE:		return "add table";
 	case NFT_MSG_DELTABLE:		return "delete table";
 	case NFT_MSG_NEWCHAIN:		return "add chain";
-	case NFT_MSG_NEWSET:		return "add map";
+	case NFT_MSG_NEWSET:		return "add map or set";
 	case NFT_MSG_NEWRULE:		return "add rule";
 	case NFT_MSG_NEWSETELEM:	return "add element";
 	case NFT_MSG_DELSETELEM:	return "delete element";
@@ -391,7 +394,8 @@ elems_cb(const struct nlmsghdr *nlh, void *arg)
 	}
 	while (d->rc == 0 && (e = nftnl_set_elems_iter_next(it)) != NULL) {
 		key = nftnl_set_elem_get(e, NFTNL_SET_ELEM_KEY, &klen);
-		data = nftnl_set_elem_get(e, NFTNL_SET_ELEM_DATA, &dlen);
+		data = nftnl_set_elem_get(e, d->map == NFT_SET_FIREWALL_ALLOW ?
+		    NFTNL_SET_ELEM_KEY_END : NFTNL_SET_ELEM_DATA, &dlen);
 		ud = nftnl_set_elem_get(e, NFTNL_SET_ELEM_USERDATA, &udlen);
 		comment = NULL;
 		if (ud != NULL) {

@@ -12,14 +12,27 @@
  *     map portals-dnat   { type ipv4_addr . inet_proto . inet_service : ipv4_addr . inet_service }
  *     map nodeports      { type inet_proto . inet_service : inet_service }
  *     map nodeports-dnat { type inet_proto . inet_service : ipv4_addr . inet_service }
+ *     set firewall       { type ipv4_addr . inet_proto . inet_service }
+ *     set firewall-allow { type ipv4_addr . inet_proto . inet_service . ipv4_addr; flags interval }
  *     chain prerouting { type nat hook prerouting priority dstnat; policy accept;
- *       (the four rules below) }
+ *       (the rules below) }
  *     chain output { type nat hook output priority dstnat; policy accept;
  *       meta l4proto { tcp, udp } redirect to : ip daddr . meta l4proto . th dport map @portals
  *       meta l4proto { tcp, udp } dnat ip to ip daddr . meta l4proto . th dport map @portals-dnat
  *       meta l4proto { tcp, udp } fib daddr type local redirect to : meta l4proto . th dport map @nodeports
  *       meta l4proto { tcp, udp } fib daddr type local dnat ip to meta l4proto . th dport map @nodeports-dnat }
+ *     chain firewall-prerouting { type filter hook prerouting priority dstnat - 10; policy accept;
+ *       (the rule below) }
+ *     chain firewall-output { type filter hook output priority dstnat - 10; policy accept;
+ *       meta l4proto { tcp, udp } ip daddr . meta l4proto . th dport @firewall
+ *         ip daddr . meta l4proto . th dport . ip saddr != @firewall-allow drop }
  *   }
+ *
+ * With --nodeport-addresses, each nodeports rule comes once per range of
+ * the family, after `fib daddr type local`: `ip daddr 198.18.0.0/24`;
+ * with only ranges of the other family, it is not there at all.  The
+ * firewall chains drop, before any nat, what goes to an LB ingress IP
+ * and port that has loadBalancerSourceRanges from a source outside them.
  *
  * Nothing here keeps state but the socket; nft.c decides what to send.
  * nft_msg.c is the socket, batches and elements; nft_layout.c the table,
@@ -33,22 +46,30 @@
 
 #define NFT_TABLE_NAME	"kube-uproxy"
 
-/* Our four maps, in the order their rules come in each chain. */
+/*
+ * Our four maps, in the order their rules come in each nat chain, then
+ * our two sets.
+ */
 enum nft_map {
 	NFT_MAP_PORTALS,		/* daddr . l4proto . dport : port */
 	NFT_MAP_PORTALS_DNAT,		/* daddr . l4proto . dport : addr . port */
 	NFT_MAP_NODEPORTS,		/* l4proto . dport : port (local daddr) */
 	NFT_MAP_NODEPORTS_DNAT,		/* l4proto . dport : addr . port */
+	NFT_SET_FIREWALL,		/* daddr . l4proto . dport */
+	NFT_SET_FIREWALL_ALLOW,		/* daddr . l4proto . dport . saddr,
+					   an interval: the "data" of an
+					   element is its closing key */
 	NFT_NMAPS
 };
+#define NFT_NAT_MAPS	NFT_SET_FIREWALL
 
 /*
  * Key and data bytes as the kernel holds them: each field of a
  * concatenation fills whole 32-bit registers (l4proto is 1 byte then 3 of
  * zero, a port 2 bytes in network order then 2 of zero).
  */
-#define NFT_KEY_MAX	24		/* IPv6 address, proto, port */
-#define NFT_DATA_MAX	20		/* IPv6 address, port */
+#define NFT_KEY_MAX	40		/* IPv6 address, proto, port, address */
+#define NFT_DATA_MAX	40		/* the same (firewall-allow's end) */
 /* Element userdata is at most 256 bytes: type, length, text, NUL. */
 #define NFT_COMMENT_MAX	253
 
@@ -96,12 +117,16 @@ void		 nft_batch_del_table(struct nft_batch *, int family,
 /*
  * Create our table of `family` from nothing, with its chains, maps and
  * rules, and no element: after nft_batch_del_table of an existing one, or
- * alone when there is none.
+ * alone when there is none.  np[0..n_np): the --nodeport-addresses ranges
+ * (all families; none: every local address).
  */
-void		 nft_batch_new_table(struct nft_batch *, int family);
+struct addr_prefix;
+void		 nft_batch_new_table(struct nft_batch *, int family,
+		    const struct addr_prefix *np, size_t n_np);
 /*
  * Add (del 0) or delete (del 1) elements of map `m`: keys[i], data[i]
- * (ignored for deletes), comments[i] (ditto; NULL for none).
+ * (ignored for deletes, but for NFT_SET_FIREWALL_ALLOW, where it is the
+ * closing key), comments[i] (ignored for deletes; NULL for none).
  */
 void		 nft_batch_elems(struct nft_batch *, int family, enum nft_map m,
 		    int del, const uint8_t *const *keys,
@@ -141,7 +166,8 @@ uint32_t	 nft_sock_seq(struct nft_sock *);
  * their comments, in order)?  Returns 1 yes, 0 no (or no table), -1 on a
  * netlink error (errno set).
  */
-int		 nft_dump_layout_ok(struct nft_sock *, int family);
+int		 nft_dump_layout_ok(struct nft_sock *, int family,
+		    const struct addr_prefix *np, size_t n_np);
 /*
  * Call cb for every element of map `m` of our table of `family`.  Returns
  * 0, the first non-zero cb return, or -1 with errno (ENOENT: no such

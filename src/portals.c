@@ -16,6 +16,7 @@
 #include <sys/socket.h>
 
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -23,6 +24,7 @@
 #include "iptc.h"
 #include "log.h"
 #include "nft.h"
+#include "nodeaddr.h"
 #include "portals.h"
 #include "util.h"
 
@@ -44,16 +46,25 @@ struct portals {
 	uint64_t	 failures;
 	int		 v6;		/* the IPv6 nat table works */
 	struct nft	*nft;		/* --portals nftables, else NULL */
+	struct addr_prefix *nodeport;	/* --nodeport-addresses, resolved */
+	size_t		 n_nodeport;
 };
 
-/* The backend's apply: iptc's, or nft's (which never answers busy). */
+/*
+ * The backend's apply: iptc's, or nft's (which never answers busy), on
+ * the planned rules with the NodePort ranges of the layout.
+ */
 static int
-backend_apply(struct portals *pt, int af, const struct rule_set *rs,
+backend_apply(struct portals *pt, int af, const struct rule_set *plan,
     char *err, size_t len)
 {
+	struct rule_set rs = *plan;
+
+	rs.rs_nodeport = pt->nodeport;
+	rs.rs_n_nodeport = pt->n_nodeport;
 	if (pt->nft != NULL)
-		return nft_apply(pt->nft, af, rs, err, len);
-	return iptc_apply(af, rs, err, len);
+		return nft_apply(pt->nft, af, &rs, err, len);
+	return iptc_apply(af, &rs, err, len);
 }
 
 static const char *
@@ -161,10 +172,21 @@ portals_new(struct event_base *base, const struct config *cfg,
 	struct rule_set empty = { 0 };
 	struct timeval tv = { cfg->sync_period_ms / 1000,
 	    (cfg->sync_period_ms % 1000) * 1000 };
+	struct rules_node node;
 	char err[256];
 	int rc, tries = 0;
 
 	pt->cfg = cfg;
+	/*
+	 * What the planner and the layout need of the node, fixed for the
+	 * daemon's life like the configuration (kube-proxy too reads its
+	 * node IPs once).
+	 */
+	memset(&node, 0, sizeof(node));
+	(void)nodeaddr_primary(cfg, AF_INET, &node.rn_ip4);
+	(void)nodeaddr_primary(cfg, AF_INET6, &node.rn_ip6);
+	rules_set_node(&node);
+	nodeaddr_nodeport_ranges(cfg, &pt->nodeport, &pt->n_nodeport);
 	pt->plan = plan;
 	pt->done = done;
 	pt->plan_arg = arg;
@@ -241,6 +263,7 @@ portals_free(struct portals *pt, int cleanup)
 			rc = -1;
 	}
 	nft_free(pt->nft);
+	free(pt->nodeport);
 	free(pt);
 	return rc;
 }

@@ -40,6 +40,7 @@
 #include "tree.h"
 
 #include "config.h"
+#include "hc_server.h"
 #include "lb.h"
 #include "log.h"
 #include "portalloc.h"
@@ -55,15 +56,33 @@
 #define SWEEP_MS	10000		/* expired affinity records */
 #define BIND_TRIES	16		/* busy ports skipped before giving up */
 
+/* One proxy socket of a service port and the lb it picks from. */
+struct pp_sock {
+	struct lb		*ps_lb;
+	struct tcp_proxy	*ps_tcp;	/* one of these two once open */
+	struct udp_proxy	*ps_udp;
+	uint16_t		 ps_port;	/* proxy port, 0 while not open */
+	int			 ps_reserved;	/* ps_port came from the allocator */
+	const char		*ps_what;	/* "" or " (external)", for logs */
+};
+
 struct proxied_port {
 	RB_ENTRY(proxied_port)	 pp_entry;
 	const struct store_port	*pp_sp;		/* current state; the store owns it */
-	struct lb		*pp_lb;
+	/*
+	 * The proxy socket of every traffic, or with ext_separate of
+	 * internal (cluster IP) traffic only, and the socket of external
+	 * traffic then (its ps_lb NULL otherwise).  Both count in pp_stats.
+	 */
+	struct pp_sock		 pp_main;
+	struct pp_sock		 pp_ext;
 	struct port_stats	 pp_stats;
-	struct tcp_proxy	*pp_tcp;	/* one of these two once open */
-	struct udp_proxy	*pp_udp;
-	uint16_t		 pp_proxy_port;	/* 0 while not open */
-	int			 pp_reserved;	/* pp_proxy_port came from the allocator */
+	/*
+	 * The endpoint records of both lbs, once each (they share them),
+	 * sorted by address: what /metrics and /debug list per endpoint.
+	 */
+	struct endpoint_stats	**pp_es;
+	size_t			 pp_nes;
 	int			 pp_nodeport_fd; /* holds nodePort, or -1 */
 	uint16_t		 pp_nodeport;	/* the port it holds */
 	uint16_t		 pp_nodeport_warned; /* could not hold it: warned */
@@ -74,13 +93,28 @@ struct proxied_port {
 RB_HEAD(proxied_ports, proxied_port);
 TAILQ_HEAD(dirty_ports, proxied_port);
 
+/*
+ * The health check node port of one Service (hc_server.h): there while
+ * some port of the Service has a health_check_node_port.
+ */
+struct hc_entry {
+	RB_ENTRY(hc_entry)	 he_entry;	/* by namespace, then name */
+	char			*he_ns;
+	char			*he_name;
+	struct hc_server	*he_hs;
+	uint16_t		 he_port;	/* wanted */
+	uint16_t		 he_warned;	/* could not listen there: warned */
+};
+
+RB_HEAD(hc_entries, hc_entry);
+
 struct proxier {
 	struct event_base	*base;
 	const struct config	*cfg;
 	struct portalloc	*ports;
 	struct proxied_ports	 tree;
 	size_t			 count;
-	size_t			 failed;	/* ports without a socket */
+	size_t			 failed;	/* sockets wanted, not open */
 	size_t			 unheld;	/* nodePorts not held (at most) */
 	struct event		*retry_ev;
 	struct event		*sweep_ev;
@@ -100,6 +134,9 @@ struct proxier {
 	const void		**stale;
 	size_t			 nstale, stale_cap;
 	int			 plan_all;	/* replan every port */
+	struct hc_entries	 hcs;		/* health check node ports */
+	size_t			 hc_unbound;	/* of them not listening */
+	const struct store	*store;		/* our Node, for /healthz */
 };
 
 static double
@@ -118,6 +155,16 @@ pp_cmp(const struct proxied_port *a, const struct proxied_port *b)
 }
 
 RB_GENERATE_LOCAL(proxied_ports, proxied_port, pp_entry, pp_cmp)
+
+static int
+he_cmp(const struct hc_entry *a, const struct hc_entry *b)
+{
+	int c = strcmp(a->he_ns, b->he_ns);
+
+	return c != 0 ? c : strcmp(a->he_name, b->he_name);
+}
+
+RB_GENERATE_LOCAL(hc_entries, hc_entry, he_entry, he_cmp)
 
 static struct proxied_port *
 pp_find(struct proxier *p, const struct store_port *sp)
@@ -214,63 +261,70 @@ pp_nodeport_unheld(const struct proxier *p, const struct proxied_port *pp)
 }
 
 static void
-pp_close_socket(struct proxied_port *pp)
+ps_close_socket(struct pp_sock *ps)
 {
-	if (pp->pp_tcp != NULL)
-		tcp_proxy_close(pp->pp_tcp);
-	if (pp->pp_udp != NULL)
-		udp_proxy_close(pp->pp_udp);
-	pp->pp_tcp = NULL;
-	pp->pp_udp = NULL;
+	if (ps->ps_tcp != NULL)
+		tcp_proxy_close(ps->ps_tcp);
+	if (ps->ps_udp != NULL)
+		udp_proxy_close(ps->ps_udp);
+	ps->ps_tcp = NULL;
+	ps->ps_udp = NULL;
+}
+
+static int
+ps_is_open(const struct pp_sock *ps)
+{
+	return ps->ps_tcp != NULL || ps->ps_udp != NULL;
 }
 
 /* Try to bind `bind` + port; returns 0, or -1 with errno. */
 static int
-pp_open_on(struct proxier *p, struct proxied_port *pp, uint16_t port)
+pp_open_on(struct proxier *p, struct proxied_port *pp, struct pp_sock *ps,
+    uint16_t port)
 {
 	union addr bind = p->cfg->bind_address;
 
 	addr_set_port(&bind, port);
 	if (pp->pp_sp->protocol == K8S_PROTO_TCP) {
-		pp->pp_tcp = tcp_proxy_open(p->base, &bind, pp->pp_sp->key,
-		    pp->pp_lb, &pp->pp_stats);
-		if (pp->pp_tcp == NULL)
+		ps->ps_tcp = tcp_proxy_open(p->base, &bind, pp->pp_sp->key,
+		    ps->ps_lb, &pp->pp_stats);
+		if (ps->ps_tcp == NULL)
 			return -1;
-		pp->pp_proxy_port = tcp_proxy_port(pp->pp_tcp);
+		ps->ps_port = tcp_proxy_port(ps->ps_tcp);
 	} else {
-		pp->pp_udp = udp_proxy_open(p->base, &bind, pp->pp_sp->key,
-		    pp->pp_lb, &pp->pp_stats, p->cfg->udp_timeout_ms);
-		if (pp->pp_udp == NULL)
+		ps->ps_udp = udp_proxy_open(p->base, &bind, pp->pp_sp->key,
+		    ps->ps_lb, &pp->pp_stats, p->cfg->udp_timeout_ms);
+		if (ps->ps_udp == NULL)
 			return -1;
-		pp->pp_proxy_port = udp_proxy_port(pp->pp_udp);
+		ps->ps_port = udp_proxy_port(ps->ps_udp);
 	}
 	return 0;
 }
 
 /*
- * Open the proxy socket on a port from the allocator (or one the kernel
- * chooses).  Ports found busy stay reserved until a free one is found, so
- * the allocator does not hand them out again at once.
+ * Open one proxy socket of pp on a port from the allocator (or one the
+ * kernel chooses).  Ports found busy stay reserved until a free one is
+ * found, so the allocator does not hand them out again at once.
  */
 static int
-pp_open(struct proxier *p, struct proxied_port *pp)
+pp_open(struct proxier *p, struct proxied_port *pp, struct pp_sock *ps)
 {
 	int busy[BIND_TRIES];
 	int nbusy = 0, kernel_tries = 0, port, rc = -1, i;
 
 	for (;;) {
 		if ((port = portalloc_get(p->ports)) == -1) {
-			log_warnx("service %s: no free port left in "
+			log_warnx("service %s%s: no free port left in "
 			    "--proxy-port-range %s (%u wait for their old "
 			    "rules to leave the kernel)", pp->pp_sp->key,
-			    p->cfg->port_range_str,
+			    ps->ps_what, p->cfg->port_range_str,
 			    portalloc_quarantine_count(p->ports));
 			break;
 		}
-		if (pp_open_on(p, pp, (uint16_t)port) == 0) {
+		if (pp_open_on(p, pp, ps, (uint16_t)port) == 0) {
 			if (port != 0 || !portalloc_is_quarantined(p->ports,
-			    pp->pp_proxy_port)) {
-				pp->pp_reserved = port != 0;
+			    ps->ps_port)) {
+				ps->ps_reserved = port != 0;
 				rc = 0;
 				break;
 			}
@@ -278,14 +332,14 @@ pp_open(struct proxier *p, struct proxied_port *pp)
 			 * The kernel chose a port whose old rules may still
 			 * redirect another Service's clients: bind again.
 			 */
-			pp_close_socket(pp);
+			ps_close_socket(ps);
 			errno = EADDRINUSE;
 		}
 		if (errno != EADDRINUSE || nbusy == BIND_TRIES - 1 ||
 		    (port == 0 && ++kernel_tries == BIND_TRIES)) {
-			log_warn("service %s: cannot open %s proxy port %d",
-			    pp->pp_sp->key, k8s_proto_str(pp->pp_sp->protocol),
-			    port);
+			log_warn("service %s%s: cannot open %s proxy port %d",
+			    pp->pp_sp->key, ps->ps_what,
+			    k8s_proto_str(pp->pp_sp->protocol), port);
 			portalloc_put(p->ports, (uint16_t)port);
 			break;
 		}
@@ -295,40 +349,49 @@ pp_open(struct proxier *p, struct proxied_port *pp)
 	for (i = 0; i < nbusy; i++)
 		portalloc_put(p->ports, (uint16_t)busy[i]);
 	if (rc == 0) {
-		log_debug(LOG_V_SERVICE, "service %s: %s proxy port %u, "
-		    "%zu endpoints", pp->pp_sp->key, k8s_proto_str(pp->pp_sp->protocol),
-		    pp->pp_proxy_port, pp->pp_sp->n_endpoints);
+		log_debug(LOG_V_SERVICE, "service %s%s: %s proxy port %u, "
+		    "%zu endpoints", pp->pp_sp->key, ps->ps_what,
+		    k8s_proto_str(pp->pp_sp->protocol), ps->ps_port,
+		    lb_count(ps->ps_lb));
 		pp_rules_changed(p, pp);
 	}
 	return rc;
 }
 
 /*
- * Close the proxy socket.  Its port was in rules (or about to be): with
+ * Close one proxy socket.  Its port was in rules (or about to be): with
  * rules, it is quarantined until a commit has removed them, so no other
  * service port gets it while the kernel may still redirect this one's
  * clients there.
  */
 static void
-pp_close(struct proxier *p, struct proxied_port *pp)
+pp_close(struct proxier *p, struct proxied_port *pp, struct pp_sock *ps)
 {
-	int was_open = pp->pp_tcp != NULL || pp->pp_udp != NULL;
+	int was_open = ps_is_open(ps);
 
 	if (was_open)
 		pp_rules_changed(p, pp);
-	pp_close_socket(pp);
+	ps_close_socket(ps);
 	if (was_open && p->portals != NULL)
-		portalloc_quarantine(p->ports, pp->pp_proxy_port);
-	else if (pp->pp_reserved)
-		portalloc_put(p->ports, pp->pp_proxy_port);
-	pp->pp_reserved = 0;
-	pp->pp_proxy_port = 0;
+		portalloc_quarantine(p->ports, ps->ps_port);
+	else if (ps->ps_reserved)
+		portalloc_put(p->ports, ps->ps_port);
+	ps->ps_reserved = 0;
+	ps->ps_port = 0;
 }
 
 static int
 pp_is_open(const struct proxied_port *pp)
 {
-	return pp->pp_tcp != NULL || pp->pp_udp != NULL;
+	return ps_is_open(&pp->pp_main);
+}
+
+/* Sockets pp wants that are not open: p->failed counts them. */
+static size_t
+pp_missing(const struct proxied_port *pp)
+{
+	return !ps_is_open(&pp->pp_main) +
+	    (pp->pp_ext.ps_lb != NULL && !ps_is_open(&pp->pp_ext));
 }
 
 static void
@@ -336,20 +399,97 @@ proxier_schedule_retry(struct proxier *p)
 {
 	struct timeval tv = { RETRY_MS / 1000, (RETRY_MS % 1000) * 1000 };
 
-	if ((p->failed > 0 || p->unheld > 0) &&
+	if ((p->failed > 0 || p->unheld > 0 || p->hc_unbound > 0) &&
 	    !evtimer_pending(p->retry_ev, NULL))
 		evtimer_add(p->retry_ev, &tv);
 }
 
-static void
+/*
+ * Open what pp wants and is not open; p->failed follows.  Returns the
+ * sockets still missing.
+ */
+static size_t
 pp_ensure_open(struct proxier *p, struct proxied_port *pp)
 {
-	if (pp_is_open(pp))
-		return;
-	if (pp_open(p, pp) == -1) {
-		p->failed++;
-		proxier_schedule_retry(p);
+	size_t before = pp_missing(pp), after;
+
+	if (!ps_is_open(&pp->pp_main))
+		(void)pp_open(p, pp, &pp->pp_main);
+	if (pp->pp_ext.ps_lb != NULL && !ps_is_open(&pp->pp_ext))
+		(void)pp_open(p, pp, &pp->pp_ext);
+	after = pp_missing(pp);
+	p->failed = p->failed - before + after;
+	proxier_schedule_retry(p);
+	return after;
+}
+
+/*
+ * The external socket follows sp->ext_separate: opened (with an lb over
+ * ext_endpoints that shares the main lb's endpoint records) when the
+ * port's external traffic takes another endpoint set, closed when it no
+ * longer does.  p->failed is the caller's (pp_missing before and after).
+ */
+static void
+pp_follow_ext(struct proxier *p, struct proxied_port *pp)
+{
+	const struct store_port *sp = pp->pp_sp;
+	struct pp_sock *ps = &pp->pp_ext;
+
+	if (sp->ext_separate && ps->ps_lb == NULL) {
+		ps->ps_lb = lb_new();
+		lb_share_stats(ps->ps_lb, pp->pp_main.ps_lb);
+		lb_set_endpoints(ps->ps_lb, sp->ext_endpoints,
+		    sp->n_ext_endpoints);
+		lb_set_affinity(ps->ps_lb, sp->affinity_client_ip,
+		    sp->affinity_timeout);
+		log_debug(LOG_V_SERVICE, "service %s: external traffic on a "
+		    "proxy port of its own, %zu endpoints", sp->key,
+		    sp->n_ext_endpoints);
+		/* Until it opens, the rules send external traffic nowhere. */
+		pp_rules_changed(p, pp);
+	} else if (!sp->ext_separate && ps->ps_lb != NULL) {
+		pp_close(p, pp, ps);
+		/* Its stats records stay the main lb's (lb_free unshares). */
+		lb_free(ps->ps_lb);
+		ps->ps_lb = NULL;
+		pp_rules_changed(p, pp);
+		log_debug(LOG_V_SERVICE, "service %s: external traffic back on "
+		    "the port's proxy port", sp->key);
 	}
+}
+
+/* Rebuild pp_es: the union of both lbs' records, by a merge. */
+static void
+pp_collect_stats(struct proxied_port *pp)
+{
+	struct endpoint_stats *const *a, *const *b;
+	size_t na, nb, i = 0, j = 0, n = 0;
+	int c;
+
+	a = lb_endpoint_stats_all(pp->pp_main.ps_lb);
+	na = lb_count(pp->pp_main.ps_lb);
+	b = pp->pp_ext.ps_lb != NULL ?
+	    lb_endpoint_stats_all(pp->pp_ext.ps_lb) : NULL;
+	nb = pp->pp_ext.ps_lb != NULL ? lb_count(pp->pp_ext.ps_lb) : 0;
+	free(pp->pp_es);
+	pp->pp_es = na + nb > 0 ?
+	    xreallocarray(NULL, na + nb, sizeof(*pp->pp_es)) : NULL;
+	while (i < na || j < nb) {
+		if (i == na)
+			c = 1;
+		else if (j == nb)
+			c = -1;
+		else
+			c = addr_cmp(&a[i]->es_addr, &b[j]->es_addr);
+		if (c <= 0)
+			pp->pp_es[n++] = a[i++];
+		else
+			pp->pp_es[n++] = b[j++];
+		/* The same endpoint in both: one shared record, once. */
+		if (c == 0)
+			j++;
+	}
+	pp->pp_nes = n;
 }
 
 static void
@@ -359,12 +499,17 @@ proxier_add(struct proxier *p, const struct store_port *sp)
 
 	pp->pp_sp = sp;
 	pp->pp_nodeport_fd = -1;
-	pp->pp_lb = lb_new();
-	lb_set_endpoints(pp->pp_lb, sp->endpoints, sp->n_endpoints);
-	lb_set_affinity(pp->pp_lb, sp->affinity_client_ip, sp->affinity_timeout);
+	pp->pp_main.ps_what = "";
+	pp->pp_ext.ps_what = " (external)";
+	pp->pp_main.ps_lb = lb_new();
+	lb_set_endpoints(pp->pp_main.ps_lb, sp->endpoints, sp->n_endpoints);
+	lb_set_affinity(pp->pp_main.ps_lb, sp->affinity_client_ip,
+	    sp->affinity_timeout);
 	RB_INSERT(proxied_ports, &p->tree, pp);
 	p->count++;
-	pp_ensure_open(p, pp);
+	pp_follow_ext(p, pp);
+	pp_collect_stats(pp);
+	(void)pp_ensure_open(p, pp);
 	pp_hold_nodeport(p, pp);
 }
 
@@ -372,19 +517,21 @@ static void
 proxier_remove(struct proxier *p, struct proxied_port *pp)
 {
 	log_debug(LOG_V_SERVICE, "service %s: removed (proxy port %u)",
-	    pp->pp_sp->key, pp->pp_proxy_port);
+	    pp->pp_sp->key, pp->pp_main.ps_port);
 	RB_REMOVE(proxied_ports, &p->tree, pp);
 	p->count--;
-	if (!pp_is_open(pp))
-		p->failed--;
-	pp_close(p, pp);
+	p->failed -= pp_missing(pp);
+	pp_close(p, pp, &pp->pp_ext);
+	pp_close(p, pp, &pp->pp_main);
 	/* Its rules leave the plan by pp_rules_changed's stale entry. */
 	if (pp->pp_dirty)
 		TAILQ_REMOVE(&p->dirty, pp, pp_dirty_entry);
 	if (pp->pp_nodeport_fd != -1)
 		close(pp->pp_nodeport_fd);
 	metrics_retire(&pp->pp_stats);
-	lb_free(pp->pp_lb);
+	lb_free(pp->pp_ext.ps_lb);
+	lb_free(pp->pp_main.ps_lb);
+	free(pp->pp_es);
 	free(pp);
 }
 
@@ -393,27 +540,202 @@ proxier_change(struct proxier *p, struct proxied_port *pp,
     const struct store_port *old, const struct store_port *new,
     unsigned changes)
 {
+	size_t missing = pp_missing(pp);
+
 	pp->pp_sp = new;
 	if (changes & STORE_ENDPOINTS_CHANGED) {
-		lb_set_endpoints(pp->pp_lb, new->endpoints, new->n_endpoints);
-		log_debug(LOG_V_SERVICE, "service %s: %zu endpoints", new->key,
+		/*
+		 * Only new picks change: connections to an endpoint that
+		 * left (or is terminating) run on until they end.
+		 */
+		lb_set_endpoints(pp->pp_main.ps_lb, new->endpoints,
 		    new->n_endpoints);
+		if (pp->pp_ext.ps_lb != NULL)
+			lb_set_endpoints(pp->pp_ext.ps_lb, new->ext_endpoints,
+			    new->n_ext_endpoints);
+		log_debug(LOG_V_SERVICE, "service %s: %zu endpoints, %zu for "
+		    "external traffic", new->key, new->n_endpoints,
+		    new->n_ext_endpoints);
 	}
-	if (!(changes & STORE_SERVICE_CHANGED))
+	/* (ext_separate is a Service matter, but follow it whatever.) */
+	pp_follow_ext(p, pp);
+	pp_collect_stats(pp);
+	if (changes & STORE_SERVICE_CHANGED) {
+		lb_set_affinity(pp->pp_main.ps_lb, new->affinity_client_ip,
+		    new->affinity_timeout);
+		if (pp->pp_ext.ps_lb != NULL)
+			lb_set_affinity(pp->pp_ext.ps_lb,
+			    new->affinity_client_ip, new->affinity_timeout);
+		pp_rules_changed(p, pp);
+		pp_hold_nodeport(p, pp);
+		if (old->protocol != new->protocol) {
+			/*
+			 * A TCP listener cannot serve UDP: reopen on new
+			 * proxy ports.
+			 */
+			pp_close(p, pp, &pp->pp_main);
+			pp_close(p, pp, &pp->pp_ext);
+		}
+		log_debug(LOG_V_SERVICE, "service %s: updated", new->key);
+	}
+	p->failed = p->failed - missing + pp_missing(pp);
+	(void)pp_ensure_open(p, pp);
+}
+
+/* ---- health check node ports (one per Service) ---- */
+
+static int
+addr_qsort_cmp(const void *a, const void *b)
+{
+	return addr_cmp(a, b);
+}
+
+static int
+proxier_hc_healthy(void *arg)
+{
+	struct proxier *p = arg;
+
+	return proxier_healthy(p) && proxier_node_eligible(p);
+}
+
+static struct hc_entry *
+hc_find(struct proxier *p, const char *ns, const char *name)
+{
+	struct hc_entry key;
+
+	key.he_ns = (char *)(uintptr_t)ns;
+	key.he_name = (char *)(uintptr_t)name;
+	return RB_FIND(hc_entries, &p->hcs, &key);
+}
+
+static void
+hc_remove(struct proxier *p, struct hc_entry *he)
+{
+	log_debug(LOG_V_SERVICE, "service %s/%s: health check node port %u "
+	    "closed", he->he_ns, he->he_name, he->he_port);
+	if (hc_server_port(he->he_hs) != he->he_port)
+		p->hc_unbound--;
+	RB_REMOVE(hc_entries, &p->hcs, he);
+	hc_server_free(he->he_hs);
+	free(he->he_ns);
+	free(he->he_name);
+	free(he);
+}
+
+/*
+ * Listen on the wanted port if not yet.  The addresses: every local one
+ * (the wildcard of both families), as NodePorts answer.
+ * XXX --nodeport-addresses: the local addresses within those ranges.
+ */
+static void
+hc_listen(struct proxier *p, struct hc_entry *he)
+{
+	union addr wild;
+	(void)p;
+	if (hc_server_port(he->he_hs) == he->he_port)
 		return;
-	lb_set_affinity(pp->pp_lb, new->affinity_client_ip, new->affinity_timeout);
-	pp_rules_changed(p, pp);
-	pp_hold_nodeport(p, pp);
-	if (old->protocol != new->protocol && pp_is_open(pp)) {
-		/* A TCP listener cannot serve UDP: reopen on a new proxy port. */
-		pp_close(p, pp);
-		p->failed++;
+	if (addr_parse("0.0.0.0", 0, &wild) == -1)
+		return;
+	if (hc_server_listen(he->he_hs, he->he_port, &wild, 1) == 0) {
+		if (he->he_warned == he->he_port)
+			log_info("service %s/%s: health check node port %u "
+			    "listening now", he->he_ns, he->he_name,
+			    he->he_port);
+		he->he_warned = 0;
+		return;
 	}
-	if (!pp_is_open(pp)) {
-		p->failed--;
-		pp_ensure_open(p, pp);
+	/* Someone else has it (or no descriptor): retried every second. */
+	if (he->he_warned != he->he_port)
+		log_warn("service %s/%s: cannot listen on health check node "
+		    "port %u", he->he_ns, he->he_name, he->he_port);
+	he->he_warned = he->he_port;
+}
+
+/*
+ * Bring Service ns/name's health check node port in line with its ports:
+ * open, moved or closed with spec.healthCheckNodePort, and its count of
+ * local endpoints as kube-proxy counts it (LocalReadyEndpoints): distinct
+ * IPs, ready (not terminating), on our node, over every port of the
+ * Service.  O(the Service's ports and endpoints).
+ */
+static void
+hc_sync_service(struct proxier *p, const char *ns, const char *name)
+{
+	struct store_port key_sp;
+	struct proxied_port key, *pp;
+	struct hc_entry *he;
+	const struct store_endpoint *se;
+	union addr *ips = NULL;
+	size_t nips = 0, cap = 0, klen, i, local;
+	uint16_t port = 0;
+	int was_unbound;
+
+	memset(&key_sp, 0, sizeof(key_sp));
+	key_sp.key = xasprintf("%s/%s:", ns, name);
+	klen = strlen(key_sp.key);
+	key.pp_sp = &key_sp;
+	/* Keys "ns/name:port" of one Service sort next to each other. */
+	for (pp = RB_NFIND(proxied_ports, &p->tree, &key); pp != NULL &&
+	    strncmp(pp->pp_sp->key, key_sp.key, klen) == 0;
+	    pp = RB_NEXT(proxied_ports, &p->tree, pp)) {
+		if (port == 0)
+			port = pp->pp_sp->health_check_node_port;
+		for (i = 0; i < pp->pp_sp->n_all_endpoints; i++) {
+			se = &pp->pp_sp->all_endpoints[i];
+			if ((se->se_flags & (TOPO_READY | TOPO_LOCAL)) !=
+			    (TOPO_READY | TOPO_LOCAL))
+				continue;
+			if (nips == cap) {
+				cap = cap ? cap * 2 : 16;
+				ips = xreallocarray(ips, cap, sizeof(*ips));
+			}
+			ips[nips] = se->se_addr;
+			addr_set_port(&ips[nips++], 0);
+		}
 	}
-	log_debug(LOG_V_SERVICE, "service %s: updated", new->key);
+	free(key_sp.key);
+	qsort(ips, nips, sizeof(*ips), addr_qsort_cmp);
+	for (i = 0, local = 0; i < nips; i++)
+		if (i == 0 || addr_cmp(&ips[i], &ips[i - 1]) != 0)
+			local++;
+	free(ips);
+
+	he = hc_find(p, ns, name);
+	if (port == 0) {
+		if (he != NULL)
+			hc_remove(p, he);
+		return;
+	}
+	if (he == NULL) {
+		he = xcalloc(1, sizeof(*he));
+		he->he_ns = xstrdup(ns);
+		he->he_name = xstrdup(name);
+		he->he_hs = hc_server_new(p->base, ns, name,
+		    proxier_hc_healthy, p);
+		RB_INSERT(hc_entries, &p->hcs, he);
+		was_unbound = 0;
+	} else
+		was_unbound = hc_server_port(he->he_hs) != he->he_port;
+	he->he_port = port;
+	hc_server_set_local(he->he_hs, (unsigned)local);
+	hc_listen(p, he);
+	p->hc_unbound = p->hc_unbound - was_unbound +
+	    (hc_server_port(he->he_hs) != he->he_port);
+	proxier_schedule_retry(p);
+}
+
+/* After a change of one port: its Service's health check, if any. */
+static void
+hc_port_changed(struct proxier *p, const struct store_port *old,
+    const struct store_port *new)
+{
+	const struct store_port *sp = new != NULL ? new : old;
+
+	if ((old == NULL || old->health_check_node_port == 0) &&
+	    (new == NULL || new->health_check_node_port == 0) &&
+	    hc_find(p, sp->ns, sp->name) == NULL)
+		return;
+	hc_sync_service(p, sp->ns, sp->name);
 }
 
 /*
@@ -475,6 +797,7 @@ proxier_apply(void *arg, const struct store_port *old,
 		proxier_remove(p, pp);
 	else
 		proxier_change(p, pp, old, new, changes);
+	hc_port_changed(p, old, new);
 	p->batch_s += clock_seconds(CLOCK_MONOTONIC) - t0;
 }
 
@@ -524,6 +847,7 @@ proxier_retry_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct proxier *p = arg;
 	struct proxied_port *pp;
+	struct hc_entry *he;
 	int check_holds;
 
 	(void)fd;
@@ -536,10 +860,16 @@ proxier_retry_cb(evutil_socket_t fd, short what, void *arg)
 			if (pp->pp_nodeport_fd != -1)
 				pp_rules_changed(p, pp);
 		}
-		if (pp_is_open(pp))
-			continue;
-		if (pp_open(p, pp) == 0)
-			p->failed--;
+		if (pp_missing(pp) > 0)
+			(void)pp_ensure_open(p, pp);
+	}
+	if (p->hc_unbound > 0) {
+		p->hc_unbound = 0;
+		RB_FOREACH(he, hc_entries, &p->hcs) {
+			hc_listen(p, he);
+			p->hc_unbound += hc_server_port(he->he_hs) !=
+			    he->he_port;
+		}
 	}
 	proxier_schedule_retry(p);
 }
@@ -553,8 +883,11 @@ proxier_sweep_cb(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	RB_FOREACH(pp, proxied_ports, &p->tree)
-		lb_expire(pp->pp_lb, now);
+	RB_FOREACH(pp, proxied_ports, &p->tree) {
+		lb_expire(pp->pp_main.ps_lb, now);
+		if (pp->pp_ext.ps_lb != NULL)
+			lb_expire(pp->pp_ext.ps_lb, now);
+	}
 }
 
 /* portals_plan_cb: the rules of every port that has a socket. */
@@ -565,7 +898,16 @@ plan_port(struct proxier *p, struct rule_set *rs, struct proxied_port *pp)
 
 	if (!pp_is_open(pp))
 		return;
-	rules_plan_port(rs, pp->pp_sp, pp->pp_proxy_port, &p->cfg->bind_address);
+	/*
+	 * External traffic to its own proxy port while the port has one
+	 * (until it opens: no rule for it, such traffic is not taken).
+	 */
+	if (pp->pp_ext.ps_lb != NULL)
+		rules_plan_port_ext(rs, pp->pp_sp, pp->pp_main.ps_port,
+		    pp->pp_ext.ps_port, &p->cfg->bind_address);
+	else
+		rules_plan_port(rs, pp->pp_sp, pp->pp_main.ps_port,
+		    &p->cfg->bind_address);
 	if (pp_nodeport_unheld(p, pp))
 		rules_drop_nodeports(rs, i);
 	for (; i < rs->rs_n; i++)
@@ -637,6 +979,7 @@ proxier_new(struct event_base *base, const struct config *cfg)
 	p->cfg = cfg;
 	p->ports = portalloc_new(cfg->port_lo, cfg->port_hi);
 	RB_INIT(&p->tree);
+	RB_INIT(&p->hcs);
 	TAILQ_INIT(&p->dirty);
 	p->plan_all = 1;
 	p->retry_ev = evtimer_new(base, proxier_retry_cb, p);
@@ -660,19 +1003,25 @@ int
 proxier_free(struct proxier *p, int cleanup)
 {
 	struct proxied_port *pp, *next;
+	struct hc_entry *he, *he_next;
 	int rc;
 
 	if (p == NULL)
 		return 0;
+	RB_FOREACH_SAFE(he, hc_entries, &p->hcs, he_next)
+		hc_remove(p, he);
 	/* Rules first: no packet may be redirected to a closed port. */
 	rc = portals_free(p->portals, cleanup);
 	p->portals = NULL;
 	RB_FOREACH_SAFE(pp, proxied_ports, &p->tree, next) {
 		RB_REMOVE(proxied_ports, &p->tree, pp);
-		pp_close(p, pp);
+		pp_close(p, pp, &pp->pp_ext);
+		pp_close(p, pp, &pp->pp_main);
 		if (pp->pp_nodeport_fd != -1)
 			close(pp->pp_nodeport_fd);
-		lb_free(pp->pp_lb);
+		lb_free(pp->pp_ext.ps_lb);
+		lb_free(pp->pp_main.ps_lb);
+		free(pp->pp_es);
 		free(pp);
 	}
 	event_free(p->retry_ev);
@@ -711,6 +1060,22 @@ proxier_healthy(const struct proxier *p)
 		return 0;
 	since = portals_pending_since(p->portals);
 	return since == 0 || mono_ms() - since < 2 * p->cfg->sync_period_ms;
+}
+
+void
+proxier_set_store(struct proxier *p, const struct store *store)
+{
+	p->store = store;
+}
+
+int
+proxier_node_eligible(const struct proxier *p)
+{
+	const struct store_node *n;
+
+	if (p->store == NULL || (n = store_node(p->store)) == NULL)
+		return 1;
+	return !n->sn_deleting;
 }
 
 int64_t
@@ -762,8 +1127,8 @@ proxier_write_metrics(struct proxier *p, struct evbuffer *b)
 		ports[n].name = pp->pp_sp->key;
 		ports[n].protocol = k8s_proto_str(pp->pp_sp->protocol);
 		ports[n].stats = &pp->pp_stats;
-		ports[n].endpoints = lb_endpoint_stats_all(pp->pp_lb);
-		ports[n].n_endpoints = lb_count(pp->pp_lb);
+		ports[n].endpoints = pp->pp_es;
+		ports[n].n_endpoints = pp->pp_nes;
 		n++;
 	}
 	if (retired) {
@@ -807,24 +1172,108 @@ addrs_json(const union addr *a, size_t n, int with_port)
 
 /* Per endpoint, as ipvsadm -Ln lists real servers with their ActiveConn. */
 static cJSON *
-endpoint_stats_json(const struct lb *lb)
+endpoint_stats_json(const struct proxied_port *pp)
 {
-	struct endpoint_stats *const *es = lb_endpoint_stats_all(lb);
 	cJSON *arr = cJSON_CreateArray(), *o;
 	char buf[ADDR_STRLEN];
 	size_t i;
 
-	for (i = 0; i < lb_count(lb); i++) {
+	for (i = 0; i < pp->pp_nes; i++) {
 		o = cJSON_CreateObject();
 		cJSON_AddStringToObject(o, "endpoint",
-		    addr_str(&es[i]->es_addr, 1, buf, sizeof(buf)));
+		    addr_str(&pp->pp_es[i]->es_addr, 1, buf, sizeof(buf)));
 		cJSON_AddNumberToObject(o, "activeConnections",
-		    es[i]->es_active);
+		    pp->pp_es[i]->es_active);
 		cJSON_AddNumberToObject(o, "dialFailures",
-		    es[i]->es_dial_failures);
-		cJSON_AddNumberToObject(o, "dialRetries", es[i]->es_dial_retries);
+		    pp->pp_es[i]->es_dial_failures);
+		cJSON_AddNumberToObject(o, "dialRetries",
+		    pp->pp_es[i]->es_dial_retries);
 		cJSON_AddItemToArray(arr, o);
 	}
+	return arr;
+}
+
+static const char *
+topo_mode_str(enum topo_mode m)
+{
+	switch (m) {
+	case TOPO_MODE_SAME_ZONE:
+		return "PreferSameZone";
+	case TOPO_MODE_SAME_NODE:
+		return "PreferSameNode";
+	case TOPO_MODE_ALL:
+		break;
+	}
+	return "All";
+}
+
+/*
+ * How one kind of traffic is served: which set ("cluster" or "local"),
+ * how many endpoints, and why (topo_reason).
+ */
+static cJSON *
+traffic_json(const struct store_port *sp, unsigned set, size_t n,
+    uint16_t proxy_port)
+{
+	cJSON *o = cJSON_CreateObject();
+
+	cJSON_AddStringToObject(o, "endpointSet",
+	    set == TOPO_IN_LOCAL ? "local" : "cluster");
+	cJSON_AddNumberToObject(o, "endpoints", (double)n);
+	cJSON_AddStringToObject(o, "reason", topo_reason(&sp->choice, set));
+	cJSON_AddNumberToObject(o, "proxyPort", proxy_port);
+	return o;
+}
+
+/*
+ * Every endpoint the slices list, ready or not, with what it is for us
+ * and which traffic may use it.
+ */
+static cJSON *
+all_endpoints_json(const struct store_port *sp)
+{
+	const struct store_endpoint *se;
+	unsigned in_set = topo_internal_set(&sp->policy);
+	unsigned ex_set = topo_external_set(&sp->policy);
+	cJSON *arr = cJSON_CreateArray(), *o;
+	char buf[ADDR_STRLEN];
+	size_t i;
+
+	for (i = 0; i < sp->n_all_endpoints; i++) {
+		se = &sp->all_endpoints[i];
+		o = cJSON_CreateObject();
+		cJSON_AddStringToObject(o, "endpoint",
+		    addr_str(&se->se_addr, 1, buf, sizeof(buf)));
+		cJSON_AddStringToObject(o, "nodeName",
+		    se->se_node != NULL ? se->se_node : "");
+		cJSON_AddStringToObject(o, "zone",
+		    se->se_zone != NULL ? se->se_zone : "");
+		cJSON_AddBoolToObject(o, "local",
+		    (se->se_flags & TOPO_LOCAL) != 0);
+		cJSON_AddBoolToObject(o, "ready",
+		    (se->se_flags & TOPO_READY) != 0);
+		cJSON_AddBoolToObject(o, "serving",
+		    (se->se_flags & TOPO_SERVING) != 0);
+		cJSON_AddBoolToObject(o, "terminating",
+		    (se->se_flags & TOPO_TERMINATING) != 0);
+		cJSON_AddBoolToObject(o, "internal", (se->se_in & in_set) != 0);
+		cJSON_AddBoolToObject(o, "external", sp->policy.tp_external &&
+		    (se->se_in & ex_set) != 0);
+		cJSON_AddItemToArray(arr, o);
+	}
+	return arr;
+}
+
+static cJSON *
+prefixes_json(const struct addr_prefix *p, size_t n)
+{
+	cJSON *arr = cJSON_CreateArray();
+	char buf[ADDR_STRLEN + 4];
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		cJSON_AddItemToArray(arr, cJSON_CreateString(
+		    addr_prefix_str(&p[i], buf, sizeof(buf))));
 	return arr;
 }
 
@@ -834,6 +1283,7 @@ proxier_debug_json(struct proxier *p)
 	cJSON *arr = cJSON_CreateArray(), *o;
 	struct proxied_port *pp;
 	const struct store_port *sp;
+	uint16_t ext_port;
 	char *svc;
 
 	RB_FOREACH(pp, proxied_ports, &p->tree) {
@@ -852,19 +1302,46 @@ proxier_debug_json(struct proxier *p)
 		    addrs_json(sp->external_ips, sp->n_external_ips, 0));
 		cJSON_AddItemToObject(o, "loadBalancerIPs",
 		    addrs_json(sp->lb_ips, sp->n_lb_ips, 0));
-		cJSON_AddNumberToObject(o, "proxyPort", pp->pp_proxy_port);
+		cJSON_AddNumberToObject(o, "proxyPort", pp->pp_main.ps_port);
+		/* External traffic's own proxy port, or the same one. */
+		ext_port = pp->pp_ext.ps_lb != NULL ? pp->pp_ext.ps_port :
+		    pp->pp_main.ps_port;
+		cJSON_AddNumberToObject(o, "externalProxyPort", ext_port);
 		cJSON_AddStringToObject(o, "sessionAffinity",
 		    sp->affinity_client_ip ? "ClientIP" : "None");
 		cJSON_AddNumberToObject(o, "affinityTimeoutSeconds",
 		    sp->affinity_timeout);
+		cJSON_AddStringToObject(o, "internalTrafficPolicy",
+		    sp->policy.tp_internal_local ? "Local" : "Cluster");
+		cJSON_AddStringToObject(o, "externalTrafficPolicy",
+		    sp->policy.tp_external_local ? "Local" : "Cluster");
+		cJSON_AddNumberToObject(o, "healthCheckNodePort",
+		    sp->health_check_node_port);
+		cJSON_AddItemToObject(o, "loadBalancerSourceRanges",
+		    prefixes_json(sp->source_ranges, sp->n_source_ranges));
+		cJSON_AddStringToObject(o, "topology",
+		    topo_mode_str(sp->choice.tc_mode));
 		cJSON_AddItemToObject(o, "endpoints",
 		    addrs_json(sp->endpoints, sp->n_endpoints, 1));
+		/* (Equal to the internal ones unless ext_separate.) */
+		cJSON_AddItemToObject(o, "externalEndpoints", sp->ext_separate ?
+		    addrs_json(sp->ext_endpoints, sp->n_ext_endpoints, 1) :
+		    addrs_json(sp->endpoints, sp->n_endpoints, 1));
+		cJSON_AddItemToObject(o, "internalTraffic", traffic_json(sp,
+		    topo_internal_set(&sp->policy), sp->n_endpoints,
+		    pp->pp_main.ps_port));
+		if (sp->policy.tp_external)
+			cJSON_AddItemToObject(o, "externalTraffic",
+			    traffic_json(sp, topo_external_set(&sp->policy),
+			    sp->ext_separate ? sp->n_ext_endpoints :
+			    sp->n_endpoints, ext_port));
+		cJSON_AddItemToObject(o, "allEndpoints", all_endpoints_json(sp));
 		cJSON_AddStringToObject(o, "scheduler", "rr");
 		cJSON_AddNumberToObject(o, "activeConnections",
 		    sp->protocol == K8S_PROTO_UDP ?
 		    pp->pp_stats.udp_flows_active : pp->pp_stats.tcp_active);
 		cJSON_AddItemToObject(o, "endpointStats",
-		    endpoint_stats_json(pp->pp_lb));
+		    endpoint_stats_json(pp));
 		cJSON_AddItemToArray(arr, o);
 	}
 	return arr;
@@ -883,8 +1360,8 @@ proxier_ports(struct proxier *p, size_t *n)
 		ports[*n].name = pp->pp_sp->key;
 		ports[*n].protocol = k8s_proto_str(pp->pp_sp->protocol);
 		ports[*n].stats = &pp->pp_stats;
-		ports[*n].endpoints = lb_endpoint_stats_all(pp->pp_lb);
-		ports[*n].n_endpoints = lb_count(pp->pp_lb);
+		ports[*n].endpoints = pp->pp_es;
+		ports[*n].n_endpoints = pp->pp_nes;
 		(*n)++;
 	}
 	return ports;

@@ -44,10 +44,23 @@ void		 proxier_apply(void *arg, const struct store_port *old,
  */
 void		 proxier_mark_synced(struct proxier *);
 /*
- * /healthz: synced once, and no rule change waiting for more than two
- * --iptables-sync-periods.
+ * The proxy's own health: synced once, and no rule change waiting for
+ * more than two --iptables-sync-periods.  /healthz (and the health check
+ * node ports' serviceProxyHealthy) also want proxier_node_eligible.
  */
 int		 proxier_healthy(const struct proxier *);
+/*
+ * The store, to read our Node (store_node) from: main.c sets it once both
+ * exist.  Borrowed; without it our Node is taken as eligible.
+ */
+void		 proxier_set_store(struct proxier *, const struct store *);
+/*
+ * 0 while our Node is being deleted (deletionTimestamp) or carries the
+ * cluster autoscaler's ToBeDeletedByClusterAutoscaler taint: kube-proxy
+ * (>= 1.29) then answers /healthz 503 so that load balancers drain the
+ * node first.  /livez is not affected.
+ */
+int		 proxier_node_eligible(const struct proxier *);
 /* Wall-clock time of the last applied change or sync (for /healthz). */
 int64_t		 proxier_last_update(const struct proxier *);
 

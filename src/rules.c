@@ -19,7 +19,20 @@ static const char *const chain_names[RULES_NCHAINS] = {
 	[RULES_NODEPORT_HOST] = "KUBE-NODEPORT-HOST",
 	[RULES_PORTALS_CONTAINER] = "KUBE-PORTALS-CONTAINER",
 	[RULES_PORTALS_HOST] = "KUBE-PORTALS-HOST",
+	[RULES_FIREWALL] = "KUBE-UPROXY-FIREWALL",
 };
+
+/* Set at start-up from the configuration (rules_set_node). */
+static struct rules_node node;
+
+void
+rules_set_node(const struct rules_node *n)
+{
+	if (n != NULL)
+		node = *n;
+	else
+		memset(&node, 0, sizeof(node));
+}
 
 const char *
 rules_chain_name(enum rules_chain c)
@@ -61,6 +74,8 @@ struct plan {
 	const struct store_port	*sp;
 	const union addr	*bind;	/* NULL: wildcard */
 	uint16_t		 proxy_port;
+	const struct addr_prefix *src;	/* -s, or NULL */
+	int			 drop;		/* -j DROP */
 	int			 n;
 };
 
@@ -88,22 +103,41 @@ plan_rule(struct plan *p, enum rules_chain chain, int family,
 		r->r_has_dst = 1;
 		ip_only(dst, &r->r_dst);
 	}
+	if (p->src != NULL) {
+		r->r_has_src = 1;
+		r->r_src = *p->src;
+	}
 	r->r_proto = p->sp->protocol;
 	r->r_dport = dport;
-	if (p->bind != NULL) {
+	if (p->drop)
+		r->r_target = RULES_DROP;
+	else if (p->bind != NULL) {
 		r->r_target = RULES_DNAT;
 		ip_only(p->bind, &r->r_to);
 	} else {
 		r->r_target = RULES_REDIRECT;
 		r->r_to.sa.sa_family = family;
 	}
-	addr_set_port(&r->r_to, p->proxy_port);
+	if (!p->drop)
+		addr_set_port(&r->r_to, p->proxy_port);
 	clen = strlen(p->sp->key);
 	if (clen > RULES_COMMENT_MAX)
 		clen = RULES_COMMENT_MAX;
 	r->r_comment = xcalloc(1, clen + 1);
 	memcpy(r->r_comment, p->sp->key, clen);
 	p->n++;
+}
+
+/* Is LB IP j of sp equal to an earlier one? */
+static int
+seen_before_lb(const struct store_port *sp, size_t j)
+{
+	size_t i;
+
+	for (i = 0; i < j; i++)
+		if (addr_cmp_ip(&sp->lb_ips[i], &sp->lb_ips[j]) == 0)
+			return 1;
+	return 0;
 }
 
 /* Has `ip` already been planned among the first `n` portal IPs? */
@@ -118,6 +152,96 @@ seen_before(const union addr *const *ips, size_t n, const union addr *ip)
 	return 0;
 }
 
+static int
+prefix_cmp(const void *a, const void *b)
+{
+	const struct addr_prefix *pa = a, *pb = b;
+	int c;
+
+	if ((c = addr_cmp_ip(&pa->ap_addr, &pb->ap_addr)) != 0)
+		return c;
+	return pa->ap_len < pb->ap_len ? -1 : pa->ap_len > pb->ap_len;
+}
+
+size_t
+rules_disjoint_prefixes(const struct addr_prefix *p, size_t n, int family,
+    struct addr_prefix *out)
+{
+	size_t i, k = 0;
+
+	for (i = 0; i < n; i++)
+		if (p[i].ap_addr.sa.sa_family == family)
+			out[k++] = p[i];
+	if (k > 1)
+		qsort(out, k, sizeof(*out), prefix_cmp);
+	/*
+	 * Sorted by address, then length: a prefix holding others comes
+	 * right before them, so keeping only what the last kept one does
+	 * not hold leaves the outermost of each nest.
+	 */
+	for (i = 0, n = 0; i < k; i++) {
+		if (n > 0 && addr_in_prefix(&out[i].ap_addr, &out[n - 1]))
+			continue;
+		out[n++] = out[i];
+	}
+	return n;
+}
+
+/* The node's IP of `family`, or NULL. */
+static const union addr *
+node_ip(int family)
+{
+	const union addr *a = family == AF_INET6 ? &node.rn_ip6 : &node.rn_ip4;
+
+	return a->sa.sa_family == family ? a : NULL;
+}
+
+/*
+ * The portal rules of one LB IP of a port with source ranges (see
+ * rules.h), and its DROP rule.  ranges: the port's ranges of the IP's
+ * family, disjoint.
+ */
+static void
+plan_firewalled(struct plan *p, const union addr *lb,
+    const struct addr_prefix *ranges, size_t n)
+{
+	const struct store_port *sp = p->sp;
+	const union addr *nip = node_ip(lb->sa.sa_family);
+	struct addr_prefix self;
+	size_t i, j;
+	int from_node = 0;
+
+	for (i = 0; i < n; i++) {
+		p->src = &ranges[i];
+		plan_rule(p, RULES_PORTALS_CONTAINER, lb->sa.sa_family, lb,
+		    sp->port);
+		plan_rule(p, RULES_PORTALS_HOST, lb->sa.sa_family, lb, sp->port);
+		if (nip != NULL && addr_in_prefix(nip, &ranges[i]))
+			from_node = 1;
+	}
+	for (j = 0; from_node && j < sp->n_lb_ips; j++) {
+		if (sp->lb_ips[j].sa.sa_family != lb->sa.sa_family)
+			continue;
+		memset(&self, 0, sizeof(self));
+		ip_only(&sp->lb_ips[j], &self.ap_addr);
+		self.ap_len = lb->sa.sa_family == AF_INET6 ? 128 : 32;
+		/* Already allowed, or listed before: once is enough. */
+		for (i = 0; i < n; i++)
+			if (addr_in_prefix(&self.ap_addr, &ranges[i]))
+				break;
+		if (i < n || seen_before_lb(sp, j))
+			continue;
+		p->src = &self;
+		plan_rule(p, RULES_PORTALS_CONTAINER, lb->sa.sa_family, lb,
+		    sp->port);
+		plan_rule(p, RULES_PORTALS_HOST, lb->sa.sa_family, lb, sp->port);
+	}
+	p->src = NULL;
+	p->drop = 1;
+	plan_rule(p, RULES_FIREWALL, lb->sa.sa_family, lb, sp->port);
+	p->drop = 0;
+}
+
 int
 rules_plan_port(struct rule_set *rs, const struct store_port *sp,
     uint16_t proxy_port, const union addr *bind)
@@ -130,6 +254,8 @@ rules_plan_port_ext(struct rule_set *rs, const struct store_port *sp,
     uint16_t proxy_port, uint16_t ext_proxy_port, const union addr *bind)
 {
 	const union addr **ips;
+	struct addr_prefix *ranges[2] = { NULL, NULL };
+	size_t n_ranges[2] = { 0, 0 };
 	struct plan p;
 	size_t i, n = 0, total;
 	int has_v6 = 0;
@@ -167,10 +293,26 @@ rules_plan_port_ext(struct rule_set *rs, const struct store_port *sp,
 		p.proxy_port = i < sp->n_cluster_ips ? proxy_port : ext_proxy_port;
 		if (p.proxy_port == 0)
 			continue;
+		if (sp->n_source_ranges > 0 &&
+		    i >= sp->n_cluster_ips + sp->n_external_ips) {
+			int f = family == AF_INET6;
+
+			if (ranges[f] == NULL) {
+				ranges[f] = xcalloc(sp->n_source_ranges,
+				    sizeof(*ranges[f]));
+				n_ranges[f] = rules_disjoint_prefixes(
+				    sp->source_ranges, sp->n_source_ranges,
+				    family, ranges[f]);
+			}
+			plan_firewalled(&p, ips[i], ranges[f], n_ranges[f]);
+			continue;
+		}
 		plan_rule(&p, RULES_PORTALS_CONTAINER, family, ips[i], sp->port);
 		plan_rule(&p, RULES_PORTALS_HOST, family, ips[i], sp->port);
 	}
 	free(ips);
+	free(ranges[0]);
+	free(ranges[1]);
 
 	p.proxy_port = ext_proxy_port;
 	if (sp->node_port != 0 && ext_proxy_port != 0) {
@@ -220,6 +362,9 @@ rules_cmp(const struct rule *a, const struct rule *b)
 		return c;
 	CMP(a->r_proto, b->r_proto);
 	CMP(a->r_dport, b->r_dport);
+	CMP(a->r_has_src, b->r_has_src);
+	if (a->r_has_src && (c = prefix_cmp(&a->r_src, &b->r_src)) != 0)
+		return c;
 	CMP(a->r_target, b->r_target);
 	return addr_cmp(&a->r_to, &b->r_to);
 }
@@ -262,6 +407,8 @@ rules_set_update(struct rule_set *set, struct rule_set *add,
 	free(set->rs_rules);
 	free(add->rs_rules);
 	memset(add, 0, sizeof(*add));
+	out.rs_nodeport = set->rs_nodeport;
+	out.rs_n_nodeport = set->rs_n_nodeport;
 	*set = out;
 }
 
@@ -337,23 +484,29 @@ quote_comment(const char *s, char *buf, size_t len)
 int
 rules_render(const struct rule *r, char *buf, size_t len)
 {
-	char dst[ADDR_STRLEN + 8], to[ADDR_STRLEN + 32];
+	char src[ADDR_STRLEN + 8], dst[ADDR_STRLEN + 8], to[ADDR_STRLEN + 32];
 	char comment[2 * RULES_COMMENT_MAX + 8], ip[ADDR_STRLEN];
 	const char *proto = r->r_proto == K8S_PROTO_UDP ? "udp" : "tcp";
 
-	dst[0] = '\0';
+	src[0] = dst[0] = '\0';
+	if (r->r_has_src)
+		snprintf(src, sizeof(src), " -s %s/%u",
+		    addr_str(&r->r_src.ap_addr, 0, ip, sizeof(ip)),
+		    r->r_src.ap_len);
 	if (r->r_has_dst)
 		snprintf(dst, sizeof(dst), " -d %s/%d",
 		    addr_str(&r->r_dst, 0, ip, sizeof(ip)),
 		    r->r_family == AF_INET6 ? 128 : 32);
-	if (r->r_target == RULES_DNAT)
+	if (r->r_target == RULES_DROP)
+		snprintf(to, sizeof(to), "DROP");
+	else if (r->r_target == RULES_DNAT)
 		snprintf(to, sizeof(to), "DNAT --to-destination %s",
 		    addr_str(&r->r_to, 1, ip, sizeof(ip)));
 	else
 		snprintf(to, sizeof(to), "REDIRECT --to-ports %u",
 		    addr_port(&r->r_to));
 	quote_comment(r->r_comment, comment, sizeof(comment));
-	return snprintf(buf, len, "-A %s%s -p %s -m %s --dport %u"
+	return snprintf(buf, len, "-A %s%s%s -p %s -m %s --dport %u"
 	    " -m comment --comment %s -j %s", rules_chain_name(r->r_chain),
-	    dst, proto, proto, r->r_dport, comment, to);
+	    src, dst, proto, proto, r->r_dport, comment, to);
 }

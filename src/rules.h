@@ -27,12 +27,17 @@ enum rules_chain {
 	RULES_NODEPORT_HOST,		/* from OUTPUT, last, dst-type LOCAL */
 	RULES_PORTALS_CONTAINER,	/* from PREROUTING, first */
 	RULES_PORTALS_HOST,		/* from OUTPUT, first */
+	RULES_FIREWALL,			/* filter table: from INPUT, FORWARD
+					   and OUTPUT, first */
 	RULES_NCHAINS
 };
+/* The chains of the nat table: those before RULES_FIREWALL. */
+#define RULES_NAT_NCHAINS	RULES_FIREWALL
 
 enum rules_target {
 	RULES_REDIRECT,		/* -j REDIRECT --to-ports PORT */
 	RULES_DNAT,		/* -j DNAT --to-destination IP:PORT */
+	RULES_DROP,		/* -j DROP (RULES_FIREWALL only) */
 };
 
 /* Longest comment the kernel's comment match holds (XT_MAX_COMMENT_LEN - 1). */
@@ -42,22 +47,45 @@ enum rules_target {
 struct rule {
 	enum rules_chain r_chain;
 	int		 r_family;	/* AF_INET or AF_INET6 */
+	int		 r_has_src;	/* a source range: -s PREFIX */
+	struct addr_prefix r_src;
 	int		 r_has_dst;	/* 0 for NodePort rules: no -d */
 	union addr	 r_dst;		/* -d IP/32 or /128; port 0 */
 	enum k8s_proto	 r_proto;	/* TCP or UDP */
 	uint16_t	 r_dport;	/* --dport: service port or nodePort */
 	enum rules_target r_target;
-	union addr	 r_to;		/* proxy port; DNAT: also the bind IP */
+	union addr	 r_to;		/* proxy port; DNAT: also the bind IP;
+					   DROP: zero */
 	char		*r_comment;	/* "ns/name:portname", owned */
 	const void	*r_owner;	/* who planned it (rules_set_update) */
 };
 
-/* A growable array of rules.  A zeroed struct rule_set is empty. */
+/*
+ * A growable array of rules.  A zeroed struct rule_set is empty.
+ * rs_nodeport (borrowed, not freed with the set) limits where the
+ * NodePort chains are reached from: only destinations in these ranges
+ * (--nodeport-addresses; a range of the other family does not count); 0
+ * ranges: every local address.  Backends read it; the planner ignores it.
+ */
 struct rule_set {
 	struct rule	*rs_rules;
 	size_t		 rs_n;
 	size_t		 rs_cap;
+	const struct addr_prefix *rs_nodeport;
+	size_t		 rs_n_nodeport;
 };
+
+/*
+ * What the planner knows of the node, set once at start-up (portals_new)
+ * from the configuration, like the configuration itself: the node's
+ * primary IP of each family (kube-proxy's nodeIP; family 0 when unknown).
+ */
+struct rules_node {
+	union addr	 rn_ip4;
+	union addr	 rn_ip6;
+};
+/* Copy *n for the planner; NULL forgets it (no node IP known). */
+void		 rules_set_node(const struct rules_node *n);
 
 /* "KUBE-PORTALS-CONTAINER" etc. */
 const char	*rules_chain_name(enum rules_chain);
@@ -78,6 +106,16 @@ const char	*rules_chain_name(enum rules_chain);
  *    socket bound to one specific IP does not listen.  For the same reason
  *    a rule of the other family than a specific bind address is not
  *    planned at all (no IPv6 packet can reach an IPv4-bound socket).
+ * loadBalancerSourceRanges (sp->source_ranges), as kube-proxy's
+ * iptables proxier: an LB ingress IP of a port with source ranges gets
+ * its two portal rules once per range of its family (-s RANGE; a range
+ * inside another one is left out), and when one of those ranges holds
+ * the node's IP of that family (rules_set_node), once more per LB IP of
+ * the port as source (-s LBIP/32: a node's request to a VIP that routes
+ * back to itself comes from the VIP); plus one RULES_FIREWALL rule
+ * (-d LBIP --dport port -j DROP) that drops in the filter table what no
+ * portal rule redirected.  An LB IP with no range of its family gets
+ * only the DROP rule: every source is outside the ranges.
  * The comment is sp->key, cut to RULES_COMMENT_MAX bytes.  Returns the
  * number of rules appended, or -1 (nothing appended) for a protocol other
  * than TCP and UDP or a zero proxy port.
@@ -107,7 +145,7 @@ void		 rules_set_free(struct rule_set *);
 
 /*
  * Canonical order: family, chain (iptables -S order), comment, destination,
- * protocol, dport, target.  Like memcmp.
+ * protocol, dport, source, target.  Like memcmp.
  */
 int		 rules_cmp(const struct rule *, const struct rule *);
 /* Sort the set in canonical order. */
@@ -122,12 +160,20 @@ int		 rules_set_equal(const struct rule_set *, const struct rule_set *);
  */
 void		 rules_set_update(struct rule_set *set, struct rule_set *add,
 		    int (*drop)(const void *owner, void *arg), void *arg);
+/*
+ * Of the prefixes p[0..n), those of `family`, none inside another one
+ * (prefixes nest or are disjoint: these are disjoint), sorted by address:
+ * written to out (room for n), returns how many.
+ */
+size_t		 rules_disjoint_prefixes(const struct addr_prefix *p, size_t n,
+		    int family, struct addr_prefix *out);
 /* Rules of one family in the set. */
 size_t		 rules_count_family(const struct rule_set *, int family);
 
 /*
- * Print a rule as `iptables-legacy -t nat -S` (or ip6tables-legacy) shows
- * it, without a newline (match order is ours: -d, -p, -m tcp|udp, then
+ * Print a rule as `iptables-legacy -t nat -S` (or ip6tables-legacy; the
+ * firewall chain: -t filter) shows it, without a newline (match order is
+ * ours: -s, -d, -p, -m tcp|udp, then
  * -m comment, as DESIGN.md section 3; iptables prints matches in the order
  * the entry holds them):
  *   -A KUBE-PORTALS-CONTAINER -d 198.19.0.10/32 -p tcp -m tcp --dport 80

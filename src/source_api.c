@@ -1,8 +1,9 @@
 /*
  * source_api.c - list and watch the API server into the store.
  *
- * One watcher per resource (Services; EndpointSlices or Endpoints), each a
- * small state machine (K8S-API.md §2.9):
+ * One watcher per resource (Services; EndpointSlices or Endpoints; our own
+ * Node, by the field selector metadata.name=NAME, as kube-proxy watches
+ * it), each a small state machine (K8S-API.md §2.9):
  *
  *	LIST (pages of 500) ──ok──► WATCH from the list's resourceVersion
  *	  ▲                          │ clean end: WATCH again from the last
@@ -15,6 +16,11 @@
  * Events are framed by newlines (jsonstream.c): a bad line ends that
  * watch, whatever its bytes, and the next list starts from a clean state.
  * The backoff (backoff.c) starts over only when a watch event decodes.
+ *
+ * The Node watcher never holds anything back: the first sync waits for
+ * Services and endpoints only, and its failures (a proxy not allowed to
+ * read nodes gets 403) are logged once per outage and retried with the
+ * same backoff; until it works there is no zone and no deletion state.
  *
  * A list is applied as a replacement (store_replace_*), so a relist is a
  * diff against what we had; watch events are applied one by one.  The
@@ -55,6 +61,7 @@ enum resource {
 	RES_SERVICES,
 	RES_ENDPOINTSLICES,
 	RES_ENDPOINTS,
+	RES_NODES,
 	RES_COUNT
 };
 
@@ -69,6 +76,7 @@ static const struct resource_info {
 	{ "endpointslices", "/apis/discovery.k8s.io/v1/endpointslices",
 	    K8S_ENDPOINTSLICE, "EndpointSlice", "discovery.k8s.io/v1" },
 	{ "endpoints", "/api/v1/endpoints", K8S_ENDPOINTS, "Endpoints", "v1" },
+	{ "nodes", "/api/v1/nodes", K8S_NODE, "Node", "v1" },
 };
 
 static const char *event_types[] = {
@@ -99,6 +107,8 @@ struct watcher {
 	int			 w_up;		/* last request went well */
 	struct backoff		 w_backoff;
 	int			 w_auth_retried; /* one quick retry after a 401 */
+	char			*w_selector;	/* query: label or field selector */
+	int			 w_quiet;	/* failures logged once (nodes) */
 	/* listing */
 	char			*w_continue;
 	char			*w_page;	/* body of the page in flight */
@@ -127,6 +137,7 @@ struct source_api {
 	int			 sa_synced;
 	struct watcher		 sa_services;
 	struct watcher		 sa_endpoints;	/* slices, or Endpoints */
+	struct watcher		 sa_node;	/* our own Node, if named */
 	struct resource_stats	 sa_stats[RES_COUNT];
 };
 
@@ -316,9 +327,24 @@ retry_later(struct watcher *w, enum next_step next, const char *why,
 	if (retry_after_s > 0 && delay < (uint64_t)retry_after_s * 1000)
 		delay = (uint64_t)retry_after_s * 1000;
 	stats(w)->errors++;
-	log_warnx("api: %s: %s; %s, retrying in %.1f s", res_name(w), why,
-	    w->w_api->sa_synced ? "serving the last known state" :
-	    "not synced yet", delay / 1000.0);
+	if (w->w_res == RES_NODES) {
+		/*
+		 * Our Node only adds the zone and the deletion state: Services
+		 * never wait for it, and a proxy not allowed to read nodes
+		 * (a 403) says so once, not every backoff.
+		 */
+		if (!w->w_quiet)
+			log_warnx("api: nodes: %s; going on without our Node "
+			    "(no zone, no deletion state), retrying with "
+			    "backoff", why);
+		else
+			log_debug(1, "api: nodes: %s; retrying in %.1f s", why,
+			    delay / 1000.0);
+		w->w_quiet = 1;
+	} else
+		log_warnx("api: %s: %s; %s, retrying in %.1f s", res_name(w),
+		    why, w->w_api->sa_synced ? "serving the last known state" :
+		    "not synced yet", delay / 1000.0);
 	w->w_up = 0;
 	w->w_next = next;
 	tv.tv_sec = delay / 1000;
@@ -348,6 +374,7 @@ went_well(struct watcher *w)
 		    api_client_server(w->w_api->sa_client));
 	w->w_up = 1;
 	w->w_auth_retried = 0;
+	w->w_quiet = 0;
 }
 
 /*
@@ -578,7 +605,7 @@ start_list(struct watcher *w)
 	if (w->w_continue != NULL)
 		cont = url_escape(w->w_continue);
 	path = xasprintf("%s?%s&limit=%d%s%s", resources[w->w_res].path,
-	    SELECTOR, PAGE_SIZE, cont ? "&continue=" : "", cont ? cont : "");
+	    w->w_selector, PAGE_SIZE, cont ? "&continue=" : "", cont ? cont : "");
 	w->w_req = api_get(w->w_api->sa_client, path, LIST_TIMEOUT_S, 0,
 	    list_data_cb, list_done_cb, w);
 	free(path);
@@ -772,7 +799,7 @@ start_watch(struct watcher *w)
 	timeout = 300 + (long)(random_u32() % 300);
 	path = xasprintf("%s?%s&watch=true&allowWatchBookmarks=true"
 	    "&resourceVersion=%s&timeoutSeconds=%ld", resources[w->w_res].path,
-	    SELECTOR, w->w_rv != NULL ? w->w_rv : "0", timeout);
+	    w->w_selector, w->w_rv != NULL ? w->w_rv : "0", timeout);
 	w->w_watch_start = mono_ms();
 	w->w_watch_bytes = 0;
 	stats(w)->watches++;
@@ -786,8 +813,18 @@ start_watch(struct watcher *w)
 static void
 watcher_init(struct source_api *sa, struct watcher *w, enum resource res)
 {
+	char *name;
+
 	w->w_api = sa;
 	w->w_res = res;
+	if (res == RES_NODES) {
+		/* kube-proxy's own: metadata.name=NAME (K8S-API.md 1.8) */
+		name = url_escape(store_node(sa->sa_store)->sn_name);
+		w->w_selector = xasprintf("fieldSelector=metadata.name%%3D%s",
+		    name);
+		free(name);
+	} else
+		w->w_selector = xstrdup(SELECTOR);
 	jsonstream_init(&w->w_stream, BOUND_WATCH_EVENT_BYTES);
 	if ((w->w_timer = evtimer_new(sa->sa_base, timer_cb, w)) == NULL)
 		fatalx("evtimer_new");
@@ -803,6 +840,7 @@ watcher_free(struct watcher *w)
 	jsonstream_reset(&w->w_stream);
 	free(w->w_end);
 	free(w->w_rv);
+	free(w->w_selector);
 }
 
 struct source_api *
@@ -824,10 +862,13 @@ source_api_new(struct event_base *base, struct kube_client_config *cfg,
 		fatalx("event_new");
 	watcher_init(sa, &sa->sa_services, RES_SERVICES);
 	watcher_init(sa, &sa->sa_endpoints, RES_ENDPOINTSLICES);
+	watcher_init(sa, &sa->sa_node, RES_NODES);
 	log_info("api: listing services and endpointslices from %s",
 	    api_client_server(sa->sa_client));
 	start_list(&sa->sa_services);
 	start_list(&sa->sa_endpoints);
+	if (*store_node(store)->sn_name != '\0')
+		start_list(&sa->sa_node);
 	return sa;
 }
 
@@ -838,6 +879,7 @@ source_api_free(struct source_api *sa)
 		return;
 	watcher_free(&sa->sa_services);
 	watcher_free(&sa->sa_endpoints);
+	watcher_free(&sa->sa_node);
 	event_free(sa->sa_flush);
 	api_client_free(sa->sa_client);
 	free(sa);

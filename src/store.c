@@ -54,7 +54,8 @@ struct obj_entry {
 struct port_node {
 	RB_ENTRY(port_node)	 entry;
 	struct store_port	 port;
-	union addr		 addrs[];	/* then the strings */
+	/* then the source ranges, the address arrays and the strings */
+	struct store_endpoint	 all[];
 };
 
 struct group {
@@ -88,6 +89,10 @@ struct store {
 	size_t			 n_services;	/* joined, not parked */
 	size_t			 n_ports;
 	uint64_t		 gen;
+	/* our Node: names own the strings node points into */
+	char			*node_name;
+	char			*node_zone;
+	struct store_node	 node;
 };
 
 static int
@@ -134,6 +139,10 @@ store_new(store_cb *cb, void *arg)
 	RB_INIT(&st->ports);
 	TAILQ_INIT(&st->dirty);
 	TAILQ_INIT(&st->parked);
+	st->node_name = xstrdup("");
+	st->node_zone = xstrdup("");
+	st->node.sn_name = st->node_name;
+	st->node.sn_zone = st->node_zone;
 	return st;
 }
 
@@ -160,6 +169,8 @@ store_free(struct store *st)
 		RB_REMOVE(port_tree, &st->ports, pn);
 		free(pn);
 	}
+	free(st->node_name);
+	free(st->node_zone);
 	free(st);
 }
 
@@ -208,11 +219,53 @@ obj_service(const struct k8s_object *obj)
 	return obj->slices[0].service;
 }
 
+/* Every Service is joined again at the next flush (our zone changed). */
+static void
+dirty_all(struct store *st)
+{
+	struct group *g;
+
+	RB_FOREACH(g, group_tree, &st->groups)
+		if (g->svc != NULL)
+			group_dirty(st, g);
+}
+
+/*
+ * Our Node is now `obj` (NULL: gone).  Only its zone changes which
+ * endpoints are ours by topology; deleting is read through store_node().
+ */
+static void
+node_set(struct store *st, const struct k8s_object *obj)
+{
+	const char *zone = obj != NULL ? obj->node.zone : "";
+	int deleting = obj != NULL && obj->node.deleting;
+
+	if (st->node.sn_seen != (obj != NULL) ||
+	    st->node.sn_deleting != deleting)
+		log_info("node %s: %s%s", st->node_name, obj == NULL ? "gone" :
+		    "seen", deleting ? ", being deleted (healthz fails)" : "");
+	st->node.sn_seen = obj != NULL;
+	st->node.sn_deleting = deleting;
+	if (strcmp(zone, st->node_zone) == 0)
+		return;
+	log_info("node %s: zone \"%s\" (was \"%s\"); joining every service "
+	    "again", st->node_name, zone, st->node_zone);
+	free(st->node_zone);
+	st->node_zone = xstrdup(zone);
+	st->node.sn_zone = st->node_zone;
+	dirty_all(st);
+}
+
 static void
 obj_link(struct store *st, struct obj_entry *e)
 {
 	const char *svc = obj_service(e->obj);
 	struct group *g;
+
+	if (e->kind == K8S_NODE) {
+		node_set(st, e->obj);
+		return;
+	}
 
 	if (svc == NULL) {
 		/* kube-proxy ignores slices without the service-name label. */
@@ -232,6 +285,8 @@ obj_link(struct store *st, struct obj_entry *e)
 	case K8S_ENDPOINTSLICE:
 		TAILQ_INSERT_TAIL(&g->slices, e, group_entry);
 		break;
+	case K8S_NODE:
+		break;
 	}
 	e->group = g;
 	group_dirty(st, g);
@@ -242,9 +297,12 @@ obj_unlink(struct store *st, struct obj_entry *e)
 {
 	struct group *g = e->group;
 
-	if (g == NULL)
+	/* A Node is linked to nothing; obj_remove() reports it gone. */
+	if (g == NULL || e->kind == K8S_NODE)
 		return;
 	switch (e->kind) {
+	case K8S_NODE:
+		break;
 	case K8S_SERVICE:
 		g->svc = NULL;
 		g->svc_changed = 1;
@@ -266,6 +324,13 @@ store_upsert(struct store *st, struct k8s_object *obj)
 	struct obj_entry key, *e;
 	struct k8s_object *old = NULL;
 
+	/* Other nodes' objects (manifests may list every Node) say nothing. */
+	if (obj->kind == K8S_NODE && strcmp(obj->name, st->node_name) != 0) {
+		log_debug(2, "node %s: not ours (%s), ignored", obj->name,
+		    st->node_name);
+		k8s_object_free(obj);
+		return;
+	}
 	key.kind = obj->kind;
 	key.ns = obj->ns;
 	key.name = obj->name;
@@ -308,6 +373,8 @@ obj_remove(struct store *st, struct obj_entry *e)
 	struct obj_entry *next;
 
 	obj_unlink(st, e);
+	if (e->kind == K8S_NODE)
+		node_set(st, NULL);
 	RB_REMOVE(obj_tree, &st->objects, e);
 	if (e->parked)
 		TAILQ_REMOVE(&st->parked, e, park_entry);
@@ -376,27 +443,116 @@ store_replace_end(struct store *st, unsigned kinds)
 	}
 }
 
+/*
+ * One endpoint of one service port while it is joined: its address with
+ * the slice's port number, its TOPO_* flags against our node, and where
+ * it runs (pointing into the stored object).
+ */
+struct join_ep {
+	union addr	 addr;
+	unsigned	 flags;
+	const char	*node;
+	const char	*zone;
+};
+
 static int
-addr_qcmp(const void *a, const void *b)
+name_in(const char *name, char *const *names, size_t n)
 {
-	return addr_cmp(a, b);
+	size_t i;
+
+	if (*name == '\0')
+		return 0;
+	for (i = 0; i < n; i++)
+		if (strcmp(names[i], name) == 0)
+			return 1;
+	return 0;
 }
 
 /*
- * The ready endpoints of one Service port: over every slice (or, with no
- * slice at all, every subset of the Endpoints object), the addresses of
- * the slice ports with the Service port's name and protocol, each with
- * that slice's own number (pods of one Service may resolve a named
- * targetPort differently, K8S-API.md 4.6).  Sorted, duplicates dropped.
+ * What one endpoint is for us (topology.h): its conditions, whether it
+ * runs on our node, and whether its hints name our zone or our node.
+ * With no node name or no zone of ours, nothing is local or hinted for
+ * us, as in kube-proxy (an empty name matches nothing).
  */
-static union addr *
-join_endpoints(const struct group *g, const struct k8s_service_port *sp,
-    size_t *np)
+static unsigned
+endpoint_flags(const struct store *st, const struct k8s_endpoint *ep)
+{
+	unsigned f = 0;
+
+	if (ep->conditions & K8S_EP_READY)
+		f |= TOPO_READY;
+	if (ep->conditions & K8S_EP_SERVING)
+		f |= TOPO_SERVING;
+	if (ep->conditions & K8S_EP_TERMINATING)
+		f |= TOPO_TERMINATING;
+	if (*st->node_name != '\0' && strcmp(ep->node, st->node_name) == 0)
+		f |= TOPO_LOCAL;
+	if (ep->n_zone_hints > 0) {
+		f |= TOPO_ZONE_HINTS;
+		if (name_in(st->node_zone, ep->zone_hints, ep->n_zone_hints))
+			f |= TOPO_ZONE_OURS;
+	}
+	if (ep->n_node_hints > 0) {
+		f |= TOPO_NODE_HINTS;
+		if (name_in(st->node_name, ep->node_hints, ep->n_node_hints))
+			f |= TOPO_NODE_OURS;
+	}
+	return f;
+}
+
+/* How well a copy of an endpoint serves: the best copy stands for all. */
+static unsigned
+endpoint_rank(unsigned f)
+{
+	return ((f & TOPO_LOCAL) ? 8 : 0) | ((f & TOPO_READY) ? 4 : 0) |
+	    ((f & (TOPO_SERVING | TOPO_TERMINATING)) ==
+	    (TOPO_SERVING | TOPO_TERMINATING) ? 2 : 0);
+}
+
+/* By address, then the best copy of an address first. */
+static int
+join_ep_cmp(const void *va, const void *vb)
+{
+	const struct join_ep *a = va, *b = vb;
+	unsigned ra, rb;
+	int c;
+
+	if ((c = addr_cmp(&a->addr, &b->addr)) != 0)
+		return c;
+	ra = endpoint_rank(a->flags);
+	rb = endpoint_rank(b->flags);
+	if (ra != rb)
+		return ra > rb ? -1 : 1;
+	if (a->flags != b->flags)
+		return a->flags > b->flags ? -1 : 1;
+	if ((c = strcmp(a->node, b->node)) != 0)
+		return c;
+	return strcmp(a->zone, b->zone);
+}
+
+/*
+ * The endpoints of one Service port: over every slice (or, with no
+ * slice at all, every subset of the Endpoints object), the endpoints of
+ * the slices with a port of the Service port's name and protocol, each
+ * with that slice's own number (pods of one Service may resolve a named
+ * targetPort differently, K8S-API.md 4.6).  Sorted by address.
+ *
+ * The same address may sit in two slices for a while (an endpoint moving
+ * between slices): it counts once, and the copy that serves best stands
+ * for it (local over remote, then ready over serving-and-terminating
+ * over neither).  kube-proxy keeps the first copy unless a later one is
+ * local; ranking the rest too keeps the result independent of the order
+ * the slices arrived in.
+ */
+static struct join_ep *
+join_endpoints(const struct store *st, const struct group *g,
+    const struct k8s_service_port *sp, size_t *np)
 {
 	const struct obj_entry *e;
 	const struct k8s_slice *sl;
 	const struct k8s_endpoint_port *ep;
-	union addr *eps = NULL;
+	const struct k8s_endpoint *kep;
+	struct join_ep *eps = NULL;
 	size_t n = 0, cap = 0, i, j, k, out;
 
 	e = TAILQ_FIRST(&g->slices);
@@ -412,28 +568,68 @@ join_endpoints(const struct group *g, const struct k8s_service_port *sp,
 				    ep->port == 0 ||
 				    strcmp(ep->name, sp->name) != 0)
 					continue;
-				if (n + sl->n_ready > cap) {
-					cap = (n + sl->n_ready) * 2;
+				if (n + sl->n_endpoints > cap) {
+					cap = (n + sl->n_endpoints) * 2;
 					eps = xreallocarray(eps, cap,
 					    sizeof(*eps));
 				}
-				for (k = 0; k < sl->n_ready; k++) {
-					eps[n] = sl->ready[k];
-					addr_set_port(&eps[n++], ep->port);
+				for (k = 0; k < sl->n_endpoints; k++) {
+					kep = &sl->endpoints[k];
+					eps[n].addr = kep->addr;
+					addr_set_port(&eps[n].addr, ep->port);
+					eps[n].flags = endpoint_flags(st, kep);
+					eps[n].node = kep->node;
+					eps[n].zone = kep->zone;
+					n++;
 				}
 			}
 		}
 	}
 	if (n > 1) {
-		/* The same endpoint may sit in two slices for a while. */
-		qsort(eps, n, sizeof(*eps), addr_qcmp);
+		qsort(eps, n, sizeof(*eps), join_ep_cmp);
 		for (i = 1, out = 1; i < n; i++)
-			if (addr_cmp(&eps[i], &eps[out - 1]) != 0)
+			if (addr_cmp(&eps[i].addr, &eps[out - 1].addr) != 0)
 				eps[out++] = eps[i];
 		n = out;
 	}
 	*np = n;
 	return eps;
+}
+
+/*
+ * topo_categorize() for each address family on its own, as kube-proxy
+ * runs one proxier per family: hints are all-or-nothing within a family.
+ * The choices are merged: counts add up, flags are or-ed, and the mode
+ * is the one of the family with the most endpoints in the cluster set.
+ */
+static void
+join_categorize(const struct join_ep *eps, size_t n,
+    const struct topo_policy *pol, unsigned char *in, struct topo_choice *c)
+{
+	struct topo_choice fc;
+	unsigned *flags;
+	size_t i, lo, best = 0;
+
+	flags = xreallocarray(NULL, n + 1, sizeof(*flags));
+	for (i = 0; i < n; i++)
+		flags[i] = eps[i].flags;
+	topo_categorize(flags, 0, pol, in, c);
+	for (lo = 0; lo < n; lo = i) {
+		for (i = lo; i < n && eps[i].addr.sa.sa_family ==
+		    eps[lo].addr.sa.sa_family; i++)
+			;
+		topo_categorize(flags + lo, i - lo, pol, in + lo, &fc);
+		if (fc.tc_n_cluster > best || lo == 0) {
+			c->tc_mode = fc.tc_mode;
+			best = fc.tc_n_cluster;
+		}
+		c->tc_cluster_terminating |= fc.tc_cluster_terminating;
+		c->tc_local_terminating |= fc.tc_local_terminating;
+		c->tc_has_any |= fc.tc_has_any;
+		c->tc_n_cluster += fc.tc_n_cluster;
+		c->tc_n_local += fc.tc_n_local;
+	}
+	free(flags);
 }
 
 /* The newest trigger time of the objects join_endpoints reads. */
@@ -465,6 +661,23 @@ put_addrs(union addr **dst, const union addr **field, size_t *nfield,
 	*dst += n;
 }
 
+/* The endpoints of set `which` into *dst, as put_addrs(). */
+static void
+put_set(union addr **dst, const union addr **field, size_t *nfield,
+    const struct join_ep *eps, const unsigned char *in, size_t n,
+    unsigned which)
+{
+	size_t i;
+
+	*field = *dst;
+	*nfield = 0;
+	for (i = 0; i < n; i++)
+		if (in[i] & which) {
+			*(*dst)++ = eps[i].addr;
+			(*nfield)++;
+		}
+}
+
 static char *
 put_str(char **dst, const char *s)
 {
@@ -476,32 +689,95 @@ put_str(char **dst, const char *s)
 	return p;
 }
 
-/* One allocation holding the port, its arrays and its strings. */
+/* What the port's traffic policies are, from the Service. */
+static void
+port_policy(const struct k8s_service *svc, const struct k8s_service_port *sp,
+    struct topo_policy *pol)
+{
+	memset(pol, 0, sizeof(*pol));
+	pol->tp_internal_local = svc->internal_local != 0;
+	pol->tp_external_local = svc->external_local != 0;
+	/* ServicePort.ExternallyAccessible (LB IPs of mode VIP only) */
+	pol->tp_external = sp->node_port != 0 || svc->n_external_ips > 0 ||
+	    svc->n_lb_ips > 0;
+}
+
+/*
+ * One allocation holding the port, its arrays and its strings: the
+ * store_endpoint array first (the flexible member, so it is aligned),
+ * then the source ranges, the addresses and the strings.  The endpoints
+ * are categorized here (topology.c) into the sets the traffic uses.
+ */
 static struct port_node *
 port_node_new(const struct group *g, const struct k8s_service *svc,
     const struct k8s_service_port *sp, const char *key,
-    const union addr *eps, size_t n_eps)
+    const struct join_ep *eps, size_t n_eps)
 {
 	struct port_node *pn;
 	struct store_port *p;
-	size_t n_addrs, size;
+	struct store_endpoint *se;
+	struct addr_prefix *ranges;
+	struct topo_policy pol;
+	struct topo_choice choice;
+	unsigned char *in;
+	unsigned int_set, ext_set;
+	size_t n_addrs, size, i;
 	union addr *a;
 	char *s;
 
+	port_policy(svc, sp, &pol);
+	in = xcalloc(n_eps + 1, 1);
+	join_categorize(eps, n_eps, &pol, in, &choice);
+	int_set = topo_internal_set(&pol);
+	ext_set = topo_external_set(&pol);
+
+	/* Both sets at most n_eps each. */
 	n_addrs = svc->n_cluster_ips + svc->n_external_ips + svc->n_lb_ips +
-	    n_eps;
-	size = sizeof(*pn) + n_addrs * sizeof(union addr) + strlen(key) +
-	    strlen(g->ns) + strlen(g->name) + strlen(sp->name) + 4;
+	    2 * n_eps;
+	size = sizeof(*pn) + n_eps * sizeof(*se) +
+	    svc->n_source_ranges * sizeof(*ranges) +
+	    n_addrs * sizeof(union addr) + strlen(key) + strlen(g->ns) +
+	    strlen(g->name) + strlen(sp->name) + 4;
+	for (i = 0; i < n_eps; i++)
+		size += strlen(eps[i].node) + strlen(eps[i].zone) + 2;
 	pn = xcalloc(1, size);
 	p = &pn->port;
-	a = pn->addrs;
+	se = pn->all;
+	ranges = (struct addr_prefix *)(se + n_eps);
+	if (svc->n_source_ranges > 0)
+		memcpy(ranges, svc->source_ranges,
+		    svc->n_source_ranges * sizeof(*ranges));
+	p->source_ranges = ranges;
+	p->n_source_ranges = svc->n_source_ranges;
+	a = (union addr *)(ranges + svc->n_source_ranges);
 	put_addrs(&a, &p->cluster_ips, &p->n_cluster_ips, svc->cluster_ips,
 	    svc->n_cluster_ips);
 	put_addrs(&a, &p->external_ips, &p->n_external_ips,
 	    svc->external_ips, svc->n_external_ips);
 	put_addrs(&a, &p->lb_ips, &p->n_lb_ips, svc->lb_ips, svc->n_lb_ips);
-	put_addrs(&a, &p->endpoints, &p->n_endpoints, eps, n_eps);
+	put_set(&a, &p->endpoints, &p->n_endpoints, eps, in, n_eps, int_set);
+	/*
+	 * A second set only when the two are decided differently and some
+	 * traffic is external; otherwise the same array.
+	 */
+	p->ext_separate = int_set != ext_set && pol.tp_external;
+	if (p->ext_separate)
+		put_set(&a, &p->ext_endpoints, &p->n_ext_endpoints, eps, in,
+		    n_eps, ext_set);
+	else {
+		p->ext_endpoints = p->endpoints;
+		p->n_ext_endpoints = p->n_endpoints;
+	}
 	s = (char *)a;
+	for (i = 0; i < n_eps; i++) {
+		se[i].se_addr = eps[i].addr;
+		se[i].se_flags = eps[i].flags;
+		se[i].se_in = in[i];
+		se[i].se_node = put_str(&s, eps[i].node);
+		se[i].se_zone = put_str(&s, eps[i].zone);
+	}
+	p->all_endpoints = se;
+	p->n_all_endpoints = n_eps;
 	p->key = put_str(&s, key);
 	p->ns = put_str(&s, g->ns);
 	p->name = put_str(&s, g->name);
@@ -511,6 +787,10 @@ port_node_new(const struct group *g, const struct k8s_service *svc,
 	p->node_port = sp->node_port;
 	p->affinity_client_ip = svc->affinity_client_ip;
 	p->affinity_timeout = svc->affinity_timeout;
+	p->policy = pol;
+	p->choice = choice;
+	p->health_check_node_port = svc->health_check_node_port;
+	free(in);
 	return pn;
 }
 
@@ -527,6 +807,60 @@ addrs_equal(const union addr *a, size_t na, const union addr *b, size_t nb)
 	return 1;
 }
 
+static int
+ranges_equal(const struct store_port *a, const struct store_port *b)
+{
+	size_t i;
+
+	if (a->n_source_ranges != b->n_source_ranges)
+		return 0;
+	for (i = 0; i < a->n_source_ranges; i++)
+		if (a->source_ranges[i].ap_len != b->source_ranges[i].ap_len ||
+		    addr_cmp(&a->source_ranges[i].ap_addr,
+		    &b->source_ranges[i].ap_addr) != 0)
+			return 0;
+	return 1;
+}
+
+static int
+all_endpoints_equal(const struct store_port *a, const struct store_port *b)
+{
+	const struct store_endpoint *x, *y;
+	size_t i;
+
+	if (a->n_all_endpoints != b->n_all_endpoints)
+		return 0;
+	for (i = 0; i < a->n_all_endpoints; i++) {
+		x = &a->all_endpoints[i];
+		y = &b->all_endpoints[i];
+		if (addr_cmp(&x->se_addr, &y->se_addr) != 0 ||
+		    x->se_flags != y->se_flags || x->se_in != y->se_in ||
+		    strcmp(x->se_node, y->se_node) != 0 ||
+		    strcmp(x->se_zone, y->se_zone) != 0)
+			return 0;
+	}
+	return 1;
+}
+
+static int
+choice_equal(const struct topo_choice *a, const struct topo_choice *b)
+{
+	return a->tc_mode == b->tc_mode &&
+	    a->tc_uses_cluster == b->tc_uses_cluster &&
+	    a->tc_uses_local == b->tc_uses_local &&
+	    a->tc_cluster_terminating == b->tc_cluster_terminating &&
+	    a->tc_local_terminating == b->tc_local_terminating &&
+	    a->tc_has_any == b->tc_has_any &&
+	    a->tc_n_cluster == b->tc_n_cluster &&
+	    a->tc_n_local == b->tc_n_local;
+}
+
+/*
+ * What changed between two versions of a port: the Service's own fields
+ * (addresses, ports, affinity, policies, health check node port, source
+ * ranges) are STORE_SERVICE_CHANGED; the endpoints, their conditions and
+ * what topology made of them are STORE_ENDPOINTS_CHANGED.
+ */
 static unsigned
 port_diff(const struct store_port *a, const struct store_port *b)
 {
@@ -540,10 +874,19 @@ port_diff(const struct store_port *a, const struct store_port *b)
 	    b->n_cluster_ips) ||
 	    !addrs_equal(a->external_ips, a->n_external_ips, b->external_ips,
 	    b->n_external_ips) ||
-	    !addrs_equal(a->lb_ips, a->n_lb_ips, b->lb_ips, b->n_lb_ips))
+	    !addrs_equal(a->lb_ips, a->n_lb_ips, b->lb_ips, b->n_lb_ips) ||
+	    a->policy.tp_internal_local != b->policy.tp_internal_local ||
+	    a->policy.tp_external_local != b->policy.tp_external_local ||
+	    a->policy.tp_external != b->policy.tp_external ||
+	    a->ext_separate != b->ext_separate ||
+	    a->health_check_node_port != b->health_check_node_port ||
+	    !ranges_equal(a, b))
 		changes |= STORE_SERVICE_CHANGED;
 	if (!addrs_equal(a->endpoints, a->n_endpoints, b->endpoints,
-	    b->n_endpoints))
+	    b->n_endpoints) ||
+	    !addrs_equal(a->ext_endpoints, a->n_ext_endpoints,
+	    b->ext_endpoints, b->n_ext_endpoints) ||
+	    !all_endpoints_equal(a, b) || !choice_equal(&a->choice, &b->choice))
 		changes |= STORE_ENDPOINTS_CHANGED;
 	return changes;
 }
@@ -554,12 +897,12 @@ port_diff(const struct store_port *a, const struct store_port *b)
  * changed, so endpoint churn does not repeat the lines.
  */
 static struct port_node **
-group_join(struct group *g, size_t *np)
+group_join(const struct store *st, struct group *g, size_t *np)
 {
 	const struct k8s_service *svc;
 	const struct k8s_service_port *sp;
 	struct port_node **ports, *pn;
-	union addr *eps;
+	struct join_ep *eps;
 	size_t i, j, n = 0, n_eps;
 	char *key;
 
@@ -607,7 +950,7 @@ group_join(struct group *g, size_t *np)
 			free(key);
 			continue;
 		}
-		eps = join_endpoints(g, sp, &n_eps);
+		eps = join_endpoints(st, g, sp, &n_eps);
 		pn = port_node_new(g, svc, sp, key, eps, n_eps);
 		pn->port.trigger_time = join_trigger_time(g);
 		free(eps);
@@ -640,7 +983,7 @@ group_flush(struct store *st, struct group *g)
 	size_t n_next, n_kept = 0, i, j, count = 0;
 	unsigned changes;
 
-	next = group_join(g, &n_next);
+	next = group_join(st, g, &n_next);
 	g->svc_changed = 0;
 
 	/* Removals first: a renamed port frees its socket before the new. */
@@ -758,4 +1101,26 @@ size_t
 store_count(const struct store *st)
 {
 	return st->n_ports;
+}
+
+void
+store_set_node_name(struct store *st, const char *name)
+{
+	struct obj_entry *e;
+
+	if (strcmp(name, st->node_name) == 0)
+		return;
+	free(st->node_name);
+	st->node_name = xstrdup(name);
+	st->node.sn_name = st->node_name;
+	/* Which endpoints are local changed: every Service again. */
+	dirty_all(st);
+	e = obj_find(st, K8S_NODE, "", name);
+	node_set(st, e != NULL ? e->obj : NULL);
+}
+
+const struct store_node *
+store_node(const struct store *st)
+{
+	return &st->node;
 }

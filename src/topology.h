@@ -29,8 +29,8 @@
 
 /*
  * What one endpoint is, as flags.  EndpointSlice conditions as kube-proxy
- * reads them: ready absent means ready, serving absent means the same as
- * ready, terminating absent means not terminating.  The hint flags are
+ * reads them (endpointslicecache.go): ready absent means ready, serving
+ * absent means serving, terminating absent means not terminating.  The hint flags are
  * computed against our own node name and zone when the endpoint is
  * decoded, so the choice below compares no strings.
  */

@@ -10,6 +10,7 @@
 #include <cjson/cJSON.h>
 
 #include "fuzz.h"
+#include "bounds.h"
 #include "k8s.h"
 
 static void
@@ -34,12 +35,23 @@ check_object(const struct k8s_object *o)
 		for (i = 0; i < o->n_slices; i++) {
 			for (j = 0; j < o->slices[i].n_ports; j++)
 				FUZZ_CHECK(o->slices[i].ports[j].name != NULL);
-			for (j = 0; j < o->slices[i].n_ready; j++) {
-				sa_family_t f = o->slices[i].ready[j].sa.sa_family;
+			for (j = 0; j < o->slices[i].n_endpoints; j++) {
+				const struct k8s_endpoint *ep =
+				    &o->slices[i].endpoints[j];
+				sa_family_t f = ep->addr.sa.sa_family;
 
 				FUZZ_CHECK(f == AF_INET || f == AF_INET6);
+				FUZZ_CHECK(ep->node != NULL && ep->zone != NULL);
+				FUZZ_CHECK(ep->n_zone_hints <=
+				    BOUND_HINTS_PER_ENDPOINT);
+				FUZZ_CHECK(ep->n_node_hints <=
+				    BOUND_HINTS_PER_ENDPOINT);
+				FUZZ_CHECK((ep->conditions & ~7u) == 0);
 			}
 		}
+		break;
+	case K8S_NODE:
+		FUZZ_CHECK(o->node.zone != NULL && *o->ns == '\0');
 		break;
 	default:
 		FUZZ_CHECK(!"unknown kind");

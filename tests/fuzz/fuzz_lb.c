@@ -7,10 +7,10 @@
  * timeout, expire records.  The model knows the round-robin position
  * (after the first pick following a start from an empty list, which is
  * random by design) and each client's record, and checks:
- *  - every pick returns one of the current endpoints, NULL only when there
- *    is none;
- *  - round robin takes the endpoints in order, so n picks visit all n
- *    endpoints once;
+ *  - every pick returns one of the current endpoints of the client's
+ *    family, NULL only when there is none of that family;
+ *  - round robin takes each family's endpoints in order, so n picks of a
+ *    family visit its n endpoints once;
  *  - a client with a record younger than the timeout, whose endpoint is
  *    still listed, gets that endpoint back and round robin does not move;
  *    an expired, missing or retried one takes the next endpoint in turn
@@ -36,8 +36,9 @@ struct client {
 struct model {
 	union addr	 eps[NADDR];	/* sorted as lb keeps them */
 	size_t		 n;
-	int		 next_known;
-	size_t		 next;
+	size_t		 n4;		/* eps[0, n4) are IPv4 */
+	int		 next_known[2];	/* per family: 0 IPv4, 1 IPv6 */
+	size_t		 next[2];	/* index in the family's slice */
 	int		 affinity;
 	uint64_t	 timeout_ms;
 	struct client	 clients[NCLIENT];
@@ -102,7 +103,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	size_t i, idx, records, ops = 0, live;
 	uint8_t op, b;
 	uint16_t mask;
-	int retry;
+	size_t lo, fn, old[2];
+	int retry, fam;
 
 	if (!ready) {
 		init_pool();
@@ -119,13 +121,17 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			c = &m.clients[(op >> 3) % NCLIENT];
 			retry = (op & 4) && op % 6 == 1;
 			got = lb_pick(lb, &client_addr[c - m.clients], retry, now);
-			if (m.n == 0) {
+			fam = client_addr[c - m.clients].sa.sa_family ==
+			    AF_INET6;
+			lo = fam ? m.n4 : 0;
+			fn = fam ? m.n - m.n4 : m.n4;
+			if (fn == 0) {
 				FUZZ_CHECK(got == NULL);
 				break;
 			}
 			FUZZ_CHECK(got != NULL);
 			idx = index_of(&m, got);
-			FUZZ_CHECK(idx < m.n);
+			FUZZ_CHECK(idx >= lo && idx < lo + fn);
 			if (m.affinity && !retry && fresh(&m, c, now) &&
 			    index_of(&m, &c->ep) < m.n) {
 				FUZZ_CHECK(addr_cmp(got, &c->ep) == 0);
@@ -133,10 +139,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 					c->last = now;
 				break;
 			}
-			if (m.next_known)
-				FUZZ_CHECK(idx == m.next);
-			m.next = (idx + 1) % m.n;
-			m.next_known = 1;
+			if (m.next_known[fam])
+				FUZZ_CHECK(idx - lo == m.next[fam]);
+			m.next[fam] = (idx - lo + 1) % fn;
+			m.next_known[fam] = 1;
 			if (m.affinity) {
 				c->bound = 1;
 				c->ep = *got;
@@ -149,22 +155,28 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			break;
 		case 3:		/* new endpoint list */
 			mask = fuzz_u8(&in);
-			m.next_known = m.next_known && m.n > 0;
-			live = m.n;
+			old[0] = m.n4;
+			old[1] = m.n - m.n4;
 			m.n = 0;
 			for (i = 0; i < NADDR; i++)
 				if (mask & 1 << i)
 					m.eps[m.n++] = pool[i];
 			qsort(m.eps, m.n, sizeof(m.eps[0]), addr_qcmp);
+			for (m.n4 = 0; m.n4 < m.n &&
+			    m.eps[m.n4].sa.sa_family == AF_INET; m.n4++)
+				;
 			lb_set_endpoints(lb, m.eps, m.n);
 			FUZZ_CHECK(lb_count(lb) == m.n);
-			if (m.n == 0) {
-				m.next = 0;
-				m.next_known = 1;
-			} else if (live == 0)
-				m.next_known = 0;	/* random start */
-			else
-				m.next %= m.n;
+			for (fam = 0; fam < 2; fam++) {
+				fn = fam ? m.n - m.n4 : m.n4;
+				if (fn == 0) {
+					m.next[fam] = 0;
+					m.next_known[fam] = 1;
+				} else if (old[fam] == 0)
+					m.next_known[fam] = 0;	/* random start */
+				else
+					m.next[fam] %= fn;
+			}
 			for (i = 0; i < NCLIENT; i++)
 				if (m.clients[i].bound &&
 				    index_of(&m, &m.clients[i].ep) == m.n)

@@ -4,7 +4,9 @@
 # main, UDP sockets were IPV6_V6ONLY, so IPv4 UDP was silently dropped),
 # and UDP replies leave from the exact address the client sent to (here
 # 127.0.0.2 and ::1; after a REDIRECT that is what conntrack maps back to
-# the clusterIP).  With 0.0.0.0, IPv6 clients are served as well.
+# the clusterIP).  With 0.0.0.0, IPv6 clients are served as well.  Each
+# family's clients go to endpoints of their family (issue 12): the Service
+# has an IPv4 slice and an IPv6 one, and the replies name which answered.
 [ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
 . "${TESTS_SRCDIR:-$(dirname "$0")/..}/lib.sh"
 t_begin
@@ -14,9 +16,14 @@ t_begin
 P=$(free_ports 1)
 backend u udp-echo-name 127.0.0.11:$P
 backend t tcp-echo 127.0.0.11:$P
+backend u6 udp-echo-name "[::1]:$P"
+backend t6 tcp-name "[::1]:$P"
 write_manifest svc.yaml "$(m_service name=svc port=dns/UDP/53 port=web/TCP/80)
 ---
-$(m_slice name=svc port=dns/UDP/$P port=web/TCP/$P ep=127.0.0.11)"
+$(m_slice name=svc port=dns/UDP/$P port=web/TCP/$P ep=127.0.0.11)
+---
+$(m_slice name=svc slice=svc-v6 port=dns/UDP/$P port=web/TCP/$P ep=::1 |
+    sed 's/^addressType: IPv4/addressType: IPv6/')"
 
 # Prints one line per probe: "udp DEST FROM-ADDR REPLY" and "tcp DEST REPLY".
 probe() {
@@ -48,10 +55,11 @@ for bind in :: 0.0.0.0; do
 	log "--bind-address $bind:"; echo "$out" | sed 's/^/    /'
 	soft expect_eq "$bind: IPv4 UDP, reply from 127.0.0.2" \
 	    "$(echo "$out" | grep '^udp 127.0.0.2 ')" "udp 127.0.0.2 127.0.0.2 u:hi"
-	soft expect_eq "$bind: IPv6 UDP, reply from ::1" \
-	    "$(echo "$out" | grep '^udp ::1 ')" "udp ::1 ::1 u:hi"
+	soft expect_eq "$bind: IPv6 UDP, reply from ::1, by the IPv6 endpoint" \
+	    "$(echo "$out" | grep '^udp ::1 ')" "udp ::1 ::1 u6:hi"
 	soft expect_eq "$bind: IPv4 TCP" "$(echo "$out" | grep '^tcp 127.0.0.2 ')" "tcp 127.0.0.2 hi"
-	soft expect_eq "$bind: IPv6 TCP" "$(echo "$out" | grep '^tcp ::1 ')" "tcp ::1 hi"
+	soft expect_eq "$bind: IPv6 TCP, to the IPv6 endpoint" \
+	    "$(echo "$out" | grep '^tcp ::1 ')" "tcp ::1 t6"
 	stop_proxy
 done
 pass

@@ -762,7 +762,9 @@ test_write_round_trip(void **state)
 		  "--udp-timeout=1m30s", "--iptables-sync-period=1h2m3.5s",
 		  "--iptables-min-sync-period=250ms", "--iptables=none",
 		  "--relay=splice", "--healthz-bind-address=",
-		  "--metrics-bind-address=[::1]:9999", "--v=7", NULL },
+		  "--metrics-bind-address=[::1]:9999", "--v=7",
+		  "--nodeport-addresses=198.18.0.0/24,2001:2::/48", NULL },
+		{ "--nodeport-addresses=primary", NULL },
 		/* Text YAML would misread unquoted. */
 		{ "--kubeconfig=/a b/\"q\": #c\\d", "--manifests=-/x: y",
 		  "--hostname-override= Spaced\tNode ", "--master=null",
@@ -839,6 +841,79 @@ test_write_round_trip(void **state)
 	assert_null(strstr(text, "cleanup"));
 	assert_null(strstr(text, "\nconfig"));
 	assert_null(strstr(text, "write"));
+	unlink(path);
+}
+
+/*
+ * --nodeport-addresses: CIDRs, or primary alone; one clear error for
+ * anything else; the file's nodePortAddresses is a list.
+ */
+static void
+test_nodeport_addresses(void **state)
+{
+	static const char *const bad[][2] = {
+		{ "198.18.0.1", "\"198.18.0.1\" is not a CIDR" },
+		{ "198.18.0.0/33", "\"198.18.0.0/33\" is not a CIDR" },
+		{ "198.18.0.0/24,", "\"\" is not a CIDR" },
+		{ "primary,198.18.0.0/24", "\"primary\" must be alone" },
+		{ "198.18.0.0/24,primary", "\"primary\" must be alone" },
+		{ "eth0", "\"eth0\" is not a CIDR" },
+	};
+	struct config c;
+	char arg[128], buf[64], out[1024];
+	const char *path = tmp_path("np.yaml");
+	size_t i;
+
+	(void)state;
+	assert_int_equal(parse(&c, NULL), 0);
+	assert_int_equal(c.n_nodeport_addrs, 0);
+	assert_int_equal(c.nodeport_primary, 0);
+	config_free(&c);
+
+	assert_int_equal(parse(&c, "--nodeport-addresses",
+	    "198.18.0.0/24,2001:2::/48", NULL), 0);
+	assert_int_equal(c.n_nodeport_addrs, 2);
+	assert_string_equal(addr_prefix_str(&c.nodeport_addrs[1], buf,
+	    sizeof(buf)), "2001:2::/48");
+	config_free(&c);
+
+	assert_int_equal(parse(&c, "--nodeport-addresses=primary", NULL), 0);
+	assert_int_equal(c.nodeport_primary, 1);
+	assert_int_equal(c.n_nodeport_addrs, 0);
+	config_free(&c);
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		snprintf(arg, sizeof(arg), "--nodeport-addresses=%s", bad[i][0]);
+		assert_int_equal(parse(&c, arg, NULL), -1);
+		assert_non_null(strstr(err, "--nodeport-addresses: "));
+		if (strstr(err, bad[i][1]) == NULL)
+			fail_msg("%s: %s", bad[i][0], err);
+		config_free(&c);
+	}
+
+	/* The file: a list, or one string; a list of non-strings is refused. */
+	write_text(path, "apiVersion: kubeproxy.config.k8s.io/v1alpha1\n"
+	    "kind: KubeProxyConfiguration\n"
+	    "nodePortAddresses: [\"198.18.0.0/24\", \"198.19.0.0/16\"]\n");
+	if (load_capture(&c, path, out, sizeof(out)) != 0)
+		fail_msg("%s", err);
+	assert_string_equal(out, "");
+	assert_int_equal(c.n_nodeport_addrs, 2);
+	assert_string_equal(c.nodeport_addresses_str,
+	    "198.18.0.0/24,198.19.0.0/16");
+	config_free(&c);
+	write_text(path, "apiVersion: kubeproxy.config.k8s.io/v1alpha1\n"
+	    "kind: KubeProxyConfiguration\n"
+	    "nodePortAddresses: [1, 2]\n");
+	assert_int_equal(load_capture(&c, path, out, sizeof(out)), -1);
+	assert_non_null(strstr(err, "nodePortAddresses: not a list of strings"));
+	config_free(&c);
+	write_text(path, "apiVersion: kubeproxy.config.k8s.io/v1alpha1\n"
+	    "kind: KubeProxyConfiguration\n"
+	    "nodePortAddresses: [\"10.0.0.1\"]\n");
+	assert_int_equal(load_capture(&c, path, out, sizeof(out)), -1);
+	assert_non_null(strstr(err, "nodePortAddresses: \"10.0.0.1\" is not a CIDR"));
+	config_free(&c);
 	unlink(path);
 }
 
@@ -970,6 +1045,7 @@ main(void)
 		cmocka_unit_test(test_config_errors),
 		cmocka_unit_test(test_to_json),
 		cmocka_unit_test(test_write_round_trip),
+		cmocka_unit_test(test_nodeport_addresses),
 		cmocka_unit_test(test_write_errors),
 		cmocka_unit_test(test_file_field_errors),
 	};

@@ -117,6 +117,36 @@ decode_item(const char *file, const char *item_name, const char *kind,
 	return obj;
 }
 
+/* Endpoints that took new traffic before issue 12: ready, not terminating. */
+static int
+usable_ep(const struct k8s_endpoint *ep)
+{
+	return (ep->conditions & (K8S_EP_READY | K8S_EP_TERMINATING)) ==
+	    K8S_EP_READY;
+}
+
+static size_t
+n_usable(const struct k8s_slice *sl)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < sl->n_endpoints; i++)
+		n += usable_ep(&sl->endpoints[i]);
+	return n;
+}
+
+static const union addr *
+usable(const struct k8s_slice *sl, size_t which)
+{
+	size_t i;
+
+	for (i = 0; i < sl->n_endpoints; i++)
+		if (usable_ep(&sl->endpoints[i]) && which-- == 0)
+			return &sl->endpoints[i].addr;
+	fail_msg("no usable endpoint %zu", which);
+	return NULL;
+}
+
 static void
 assert_ip(const union addr *a, const char *want)
 {
@@ -301,8 +331,8 @@ test_endpointslices(void **state)
 	assert_int_equal(o->n_slices, 1);
 	sl = &o->slices[0];
 	assert_string_equal(sl->service, "kubernetes");
-	assert_int_equal(sl->n_ready, 1);
-	assert_ip(&sl->ready[0], "10.0.0.10");
+	assert_int_equal(n_usable(sl), 1);
+	assert_ip(usable(sl, 0), "10.0.0.10");
 	assert_int_equal(sl->n_ports, 1);
 	assert_eport(&sl->ports[0], "https", K8S_PROTO_TCP, 6443);
 	assert_string_equal(o->resource_version, "197");
@@ -313,9 +343,9 @@ test_endpointslices(void **state)
 	assert_string_equal(name, "default/web-4xr7d");
 	sl = &o->slices[0];
 	assert_string_equal(sl->service, "web");
-	assert_int_equal(sl->n_ready, 2);
-	assert_ip(&sl->ready[0], "10.244.1.7");
-	assert_ip(&sl->ready[1], "10.244.2.4");
+	assert_int_equal(n_usable(sl), 2);
+	assert_ip(usable(sl, 0), "10.244.1.7");
+	assert_ip(usable(sl, 1), "10.244.2.4");
 	assert_int_equal(sl->n_ports, 2);
 	assert_eport(&sl->ports[0], "https", K8S_PROTO_TCP, 8443);
 	assert_eport(&sl->ports[1], "http", K8S_PROTO_TCP, 8080);
@@ -323,20 +353,20 @@ test_endpointslices(void **state)
 
 	/* Not ready: no endpoints, but the ports are known. */
 	o = decode_item(f, "web-q7lmn", "EndpointSlice", v);
-	assert_int_equal(o->slices[0].n_ready, 0);
+	assert_int_equal(n_usable(&o->slices[0]), 0);
 	assert_int_equal(o->slices[0].n_ports, 2);
 	assert_eport(&o->slices[0].ports[1], "http", K8S_PROTO_TCP, 8081);
 	k8s_object_free(o);
 
 	o = decode_item(f, "kube-dns-8h2xq", "EndpointSlice", v);
-	assert_int_equal(o->slices[0].n_ready, 2);
+	assert_int_equal(n_usable(&o->slices[0]), 2);
 	assert_eport(&o->slices[0].ports[1], "dns", K8S_PROTO_UDP, 53);
 	k8s_object_free(o);
 
 	/* The controller's placeholder: "endpoints": null, "ports": null. */
 	o = decode_item(f, "cart-z9wfp", "EndpointSlice", v);
 	assert_string_equal(o->slices[0].service, "cart");
-	assert_int_equal(o->slices[0].n_ready, 0);
+	assert_int_equal(n_usable(&o->slices[0]), 0);
 	assert_int_equal(o->slices[0].n_ports, 0);
 	k8s_object_free(o);
 }
@@ -353,14 +383,14 @@ test_endpoints(void **state)
 	assert_int_equal(o->kind, K8S_ENDPOINTS);
 	assert_int_equal(o->n_slices, 2);
 	assert_string_equal(o->slices[0].service, "web");
-	assert_int_equal(o->slices[0].n_ready, 2);
-	assert_ip(&o->slices[0].ready[0], "10.244.1.7");
-	assert_ip(&o->slices[0].ready[1], "10.244.2.4");
+	assert_int_equal(n_usable(&o->slices[0]), 2);
+	assert_ip(usable(&o->slices[0], 0), "10.244.1.7");
+	assert_ip(usable(&o->slices[0], 1), "10.244.2.4");
 	assert_int_equal(o->slices[0].n_ports, 2);
 	assert_eport(&o->slices[0].ports[0], "https", K8S_PROTO_TCP, 8443);
 	assert_eport(&o->slices[0].ports[1], "http", K8S_PROTO_TCP, 8080);
 	assert_string_equal(o->slices[1].service, "web");
-	assert_int_equal(o->slices[1].n_ready, 0);
+	assert_int_equal(n_usable(&o->slices[1]), 0);
 	assert_eport(&o->slices[1].ports[1], "http", K8S_PROTO_TCP, 8081);
 	k8s_object_free(o);
 
@@ -441,8 +471,8 @@ test_yaml_manifest(void **state)
 	k8s_object_free(o);
 
 	o = decode(cJSON_GetArrayItem(docs, 1), 1);
-	assert_int_equal(o->slices[0].n_ready, 2);
-	assert_ip(&o->slices[0].ready[1], "198.18.1.12");
+	assert_int_equal(n_usable(&o->slices[0]), 2);
+	assert_ip(usable(&o->slices[0], 1), "198.18.1.12");
 	assert_eport(&o->slices[0].ports[0], "http", K8S_PROTO_TCP, 8080);
 	assert_eport(&o->slices[0].ports[1], "dns", K8S_PROTO_UDP, 5353);
 	k8s_object_free(o);
@@ -471,7 +501,86 @@ struct bad_case {
 #define EPS(body) "{\"kind\":\"Endpoints\",\"apiVersion\":\"v1\"," \
 	"\"metadata\":{\"name\":\"s\",\"namespace\":\"n\"}," body "}"
 
+#define NODE(body) "{\"kind\":\"Node\",\"apiVersion\":\"v1\"," body "}"
+#define SLICE1(ep) SLICE("\"addressType\":\"IPv4\",\"endpoints\":[" ep "]")
+
 static const struct bad_case bad_cases[] = {
+	/* issue 12: traffic policies, health check, source ranges, ipMode */
+	{ SVC("{\"type\":\"NodePort\",\"externalTrafficPolicy\":\"local\"}"),
+	    -1, "spec.externalTrafficPolicy: \"local\" is not Cluster or Local" },
+	{ SVC("{\"internalTrafficPolicy\":\"Node\"}"), -1,
+	    "spec.internalTrafficPolicy: \"Node\" is not Cluster or Local" },
+	{ SVC("{\"internalTrafficPolicy\":7}"), -1,
+	    "spec.internalTrafficPolicy: 7 is not a string" },
+	{ SVC("{\"type\":\"LoadBalancer\",\"externalTrafficPolicy\":"
+	    "\"Local\",\"healthCheckNodePort\":65536}"), -1,
+	    "spec.healthCheckNodePort: 65536 is not a valid port" },
+	{ SVC("{\"healthCheckNodePort\":\"32000\"}"), -1,
+	    "spec.healthCheckNodePort: \"32000\" is not a number" },
+	{ SVC("{\"loadBalancerSourceRanges\":[\"10.0.0.0/33\"]}"), -1,
+	    "spec.loadBalancerSourceRanges[0]: \"10.0.0.0/33\" is not a CIDR" },
+	{ SVC("{\"loadBalancerSourceRanges\":[\"10.0.0.0/8\",\"10.0.0.1\"]}"),
+	    -1, "spec.loadBalancerSourceRanges[1]: \"10.0.0.1\" is not a CIDR" },
+	{ SVC("{\"loadBalancerSourceRanges\":[\"any\"]}"), -1,
+	    "spec.loadBalancerSourceRanges[0]: \"any\" is not a CIDR" },
+	{ SVC("{\"loadBalancerSourceRanges\":[\"/8\"]}"), -1,
+	    "spec.loadBalancerSourceRanges[0]: \"/8\" is not a CIDR" },
+	{ SVC("{\"loadBalancerSourceRanges\":[[]]}"), -1,
+	    "spec.loadBalancerSourceRanges[0]: an array is not a string" },
+	{ SVC("{\"loadBalancerSourceRanges\":\"10.0.0.0/8\"}"), -1,
+	    "spec.loadBalancerSourceRanges: \"10.0.0.0/8\" is not an array" },
+	{ SVC("{\"trafficDistribution\":true}"), -1,
+	    "spec.trafficDistribution: true is not a string" },
+	{ "{\"kind\":\"Service\",\"apiVersion\":\"v1\",\"metadata\":{\"name\":"
+	    "\"s\"},\"spec\":{},\"status\":{\"loadBalancer\":{\"ingress\":[{"
+	    "\"ip\":\"192.0.2.1\",\"ipMode\":\"Tunnel\"}]}}}", -1,
+	    "status.loadBalancer.ingress[0].ipMode: \"Tunnel\" is not VIP or "
+	    "Proxy" },
+	/* issue 12: endpoint conditions, placement and hints */
+	{ SLICE1("{\"addresses\":[\"10.1.0.1\"],\"conditions\":"
+	    "{\"serving\":\"no\"}}"), -1,
+	    "endpoints[0].conditions.serving: \"no\" is not a boolean" },
+	{ SLICE1("{\"addresses\":[\"10.1.0.1\"],\"nodeName\":\"Node_1\"}"),
+	    -1, "endpoints[0].nodeName: \"Node_1\"" },
+	{ SLICE1("{\"addresses\":[\"10.1.0.1\"],\"zone\":\"a b\"}"),
+	    -1, "endpoints[0].zone: \"a b\"" },
+	{ SLICE1("{\"addresses\":[\"10.1.0.1\"],\"hints\":[]}"), -1,
+	    "endpoints[0].hints: an array is not an object" },
+	{ SLICE1("{\"addresses\":[\"10.1.0.1\"],\"hints\":{\"forZones\":"
+	    "[{\"name\":\"\"}]}}"), -1,
+	    "endpoints[0].hints.forZones[0].name: \"\" is empty" },
+	{ SLICE1("{\"addresses\":[\"10.1.0.1\"],\"hints\":{\"forNodes\":"
+	    "[\"n1\"]}}"), -1,
+	    "endpoints[0].hints.forNodes[0]: \"n1\" is not an object" },
+	{ SLICE1("{\"addresses\":[\"10.1.0.1\"],\"hints\":{\"forZones\":"
+	    "[{\"name\":\"a\"},{\"name\":\"b\"},{\"name\":\"c\"},"
+	    "{\"name\":\"d\"},{\"name\":\"e\"},{\"name\":\"f\"},"
+	    "{\"name\":\"g\"},{\"name\":\"h\"},{\"name\":\"i\"}]}}"), -1,
+	    "endpoints[0].hints.forZones: 9 hints, more than the bound of 8 "
+	    "(BOUND_HINTS_PER_ENDPOINT)" },
+	{ SLICE("\"addressType\":\"IPv6\",\"endpoints\":[{\"addresses\":"
+	    "[\"10.1.0.1\"]}]"), -1,
+	    "endpoints[0].addresses[0]: \"10.1.0.1\" is not an IPv6 address" },
+	{ EPS("\"subsets\":[{\"notReadyAddresses\":[{\"ip\":\"x\"}]}]"), -1,
+	    "subsets[0].notReadyAddresses[0].ip: \"x\" is not an IP address" },
+	{ EPS("\"subsets\":[{\"addresses\":[{\"ip\":\"10.1.0.1\","
+	    "\"nodeName\":\"-bad\"}]}]"), -1,
+	    "subsets[0].addresses[0].nodeName: \"-bad\"" },
+	/* issue 12: Node */
+	{ NODE("\"metadata\":{\"name\":\"n1\",\"labels\":{"
+	    "\"topology.kubernetes.io/zone\":7}}"), -1,
+	    "metadata.labels.topology.kubernetes.io/zone: 7 is not a string" },
+	{ NODE("\"metadata\":{\"name\":\"n1\",\"labels\":{"
+	    "\"topology.kubernetes.io/zone\":\"zone a\"}}"), -1,
+	    "metadata.labels.topology.kubernetes.io/zone: \"zone a\"" },
+	{ NODE("\"metadata\":{\"name\":\"n1\"},\"spec\":{\"taints\":[7]}"),
+	    -1, "spec.taints[0]: 7 is not an object" },
+	{ NODE("\"metadata\":{\"name\":\"N1\"}"), -1,
+	    "metadata.name: \"N1\"" },
+	{ NODE("\"metadata\":{\"name\":\"n1\",\"deletionTimestamp\":5}"),
+	    -1, "metadata.deletionTimestamp: 5 is not a string" },
+	{ "{\"kind\":\"Node\",\"apiVersion\":\"v2\",\"metadata\":"
+	    "{\"name\":\"n1\"}}", 0, "Node: unsupported apiVersion \"v2\"" },
 	{ SVC("{\"clusterIP\":\"1.2.3\"}"), -1,
 	    "spec.clusterIP: \"1.2.3\" is not an IP address" },
 	{ SVC("{\"clusterIPs\":[\"10.0.0.1\",\"fd00::zz\"]}"), -1,
@@ -608,6 +717,215 @@ static const struct bad_case bad_cases[] = {
 	    "{\"name\":\"s\"}}", 0, "apiVersion" },
 };
 
+/* Issue 12: policies, health check node port, distribution, ranges. */
+static void
+test_service_traffic(void **state)
+{
+	struct k8s_object *o;
+	cJSON *j;
+	char buf[64];
+
+	(void)state;
+	o = decode_file("service-loadbalancer.json");
+	assert_int_equal(o->svc.external_local, 1);
+	assert_int_equal(o->svc.internal_local, 0);
+	assert_int_equal(o->svc.health_check_node_port, 32123);
+	assert_int_equal(o->svc.n_source_ranges, 2);
+	assert_string_equal(addr_prefix_str(&o->svc.source_ranges[0], buf,
+	    sizeof(buf)), "203.0.113.0/24");
+	assert_string_equal(addr_prefix_str(&o->svc.source_ranges[1], buf,
+	    sizeof(buf)), "198.51.100.7/32");
+	assert_string_equal(o->svc.traffic_distribution, "");
+	k8s_object_free(o);
+
+	/*
+	 * Absent policies are Cluster; "Global" (before 1.5) is Cluster; a
+	 * healthCheckNodePort of a NodePort Service is not kept, and eTP
+	 * Local on a ClusterIP Service without externalIPs means nothing
+	 * (apiservice.ExternalPolicyLocal).  Spaces around a range trimmed,
+	 * host bits cleared, IPv6 ranges too.
+	 */
+	j = cJSON_Parse(SVC("{\"type\":\"NodePort\",\"externalTrafficPolicy\":"
+	    "\"Global\",\"internalTrafficPolicy\":\"Local\","
+	    "\"healthCheckNodePort\":30000,\"trafficDistribution\":"
+	    "\"PreferSameNode\",\"loadBalancerSourceRanges\":[\" 10.1.2.3/8 \","
+	    "\"2001:2::1/48\"]}"));
+	o = decode(j, 1);
+	assert_int_equal(o->svc.external_local, 0);
+	assert_int_equal(o->svc.internal_local, 1);
+	assert_int_equal(o->svc.health_check_node_port, 0);
+	assert_string_equal(o->svc.traffic_distribution, "PreferSameNode");
+	assert_int_equal(o->svc.n_source_ranges, 2);
+	assert_string_equal(addr_prefix_str(&o->svc.source_ranges[0], buf,
+	    sizeof(buf)), "10.0.0.0/8");
+	assert_string_equal(addr_prefix_str(&o->svc.source_ranges[1], buf,
+	    sizeof(buf)), "2001:2::/48");
+	k8s_object_free(o);
+	cJSON_Delete(j);
+
+	j = cJSON_Parse(SVC("{\"type\":\"NodePort\",\"externalTrafficPolicy\":"
+	    "\"Local\",\"healthCheckNodePort\":30000}"));
+	o = decode(j, 1);
+	assert_int_equal(o->svc.external_local, 1);
+	assert_int_equal(o->svc.health_check_node_port, 0);
+	k8s_object_free(o);
+	cJSON_Delete(j);
+
+	j = cJSON_Parse(SVC("{\"externalTrafficPolicy\":\"Local\"}"));
+	o = decode(j, 1);
+	assert_int_equal(o->svc.external_local, 0);
+	k8s_object_free(o);
+	cJSON_Delete(j);
+
+	j = cJSON_Parse(SVC("{\"externalTrafficPolicy\":\"Local\","
+	    "\"externalIPs\":[\"198.18.5.5\"]}"));
+	o = decode(j, 1);
+	assert_int_equal(o->svc.external_local, 1);
+	k8s_object_free(o);
+	cJSON_Delete(j);
+}
+
+/* ipMode Proxy: that ingress IP is not ours to capture; VIP is. */
+static void
+test_service_ipmode(void **state)
+{
+	struct k8s_object *o;
+	cJSON *j;
+
+	(void)state;
+	j = cJSON_Parse("{\"kind\":\"Service\",\"apiVersion\":\"v1\","
+	    "\"metadata\":{\"name\":\"s\"},\"spec\":{\"type\":\"LoadBalancer\","
+	    "\"clusterIPs\":[\"198.18.0.1\",\"2001:2::1\"],\"ipFamilies\":"
+	    "[\"IPv4\",\"IPv6\"]},\"status\":{\"loadBalancer\":{\"ingress\":["
+	    "{\"ip\":\"198.18.9.1\",\"ipMode\":\"Proxy\"},"
+	    "{\"ip\":\"198.18.9.2\",\"ipMode\":\"VIP\"},"
+	    "{\"ip\":\"2001:2::9\"},{\"hostname\":\"lb.example\","
+	    "\"ipMode\":\"Proxy\"},{\"ip\":\"2001:2::8\",\"ipMode\":null}]}}}");
+	o = decode(j, 1);
+	assert_int_equal(o->svc.n_cluster_ips, 2);
+	assert_ip(&o->svc.cluster_ips[1], "2001:2::1");
+	assert_int_equal(o->svc.n_lb_ips, 3);
+	assert_ip(&o->svc.lb_ips[0], "198.18.9.2");
+	assert_ip(&o->svc.lb_ips[1], "2001:2::9");
+	assert_ip(&o->svc.lb_ips[2], "2001:2::8");
+	k8s_object_free(o);
+	cJSON_Delete(j);
+}
+
+static void
+assert_ep(const struct k8s_endpoint *ep, const char *ip, unsigned cond,
+    const char *node, const char *zone)
+{
+	assert_ip(&ep->addr, ip);
+	assert_int_equal(ep->conditions, cond);
+	assert_string_equal(ep->node, node);
+	assert_string_equal(ep->zone, zone);
+}
+
+/* Every endpoint kept with kube-proxy's reading of its conditions. */
+static void
+test_endpoint_conditions(void **state)
+{
+	const unsigned R = K8S_EP_READY, S = K8S_EP_SERVING,
+	    T = K8S_EP_TERMINATING;
+	struct k8s_object *o;
+	struct k8s_slice *sl;
+	cJSON *j;
+
+	(void)state;
+	o = decode_item("endpointslice-list.json", "web-4xr7d",
+	    "EndpointSlice", "discovery.k8s.io/v1");
+	sl = &o->slices[0];
+	assert_int_equal(sl->n_endpoints, 3);
+	assert_int_equal(sl->endpoints[2].conditions, S | T);
+	k8s_object_free(o);
+
+	j = cJSON_Parse(SLICE("\"addressType\":\"IPv6\",\"endpoints\":["
+	    "{\"addresses\":[\"2001:2::1\"],\"nodeName\":\"node-a\","
+	    "\"zone\":\"zone-a\",\"hints\":{\"forZones\":[{\"name\":\"zone-a\"},"
+	    "{\"name\":\"zone-b\"}],\"forNodes\":[{\"name\":\"node-a\"}]}},"
+	    "{\"addresses\":[\"2001:2::2\"],\"conditions\":{}},"
+	    "{\"addresses\":[\"2001:2::3\"],\"conditions\":{\"ready\":false,"
+	    "\"serving\":true,\"terminating\":true},\"hints\":{}},"
+	    "{\"addresses\":[\"2001:2::4\"],\"conditions\":{\"ready\":false,"
+	    "\"terminating\":true}},"
+	    "{\"addresses\":[\"2001:2::5\"],\"conditions\":{\"ready\":false,"
+	    "\"serving\":false,\"terminating\":false},\"nodeName\":null},"
+	    "{\"addresses\":[]},{}],\"ports\":[{\"port\":80}]"));
+	o = decode(j, 1);
+	sl = &o->slices[0];
+	assert_int_equal(sl->n_endpoints, 5);
+	assert_ep(&sl->endpoints[0], "2001:2::1", R | S, "node-a", "zone-a");
+	assert_int_equal(sl->endpoints[0].n_zone_hints, 2);
+	assert_string_equal(sl->endpoints[0].zone_hints[1], "zone-b");
+	assert_int_equal(sl->endpoints[0].n_node_hints, 1);
+	assert_string_equal(sl->endpoints[0].node_hints[0], "node-a");
+	assert_ep(&sl->endpoints[1], "2001:2::2", R | S, "", "");
+	assert_int_equal(sl->endpoints[1].n_zone_hints, 0);
+	assert_ep(&sl->endpoints[2], "2001:2::3", S | T, "", "");
+	/* serving absent is true (endpointslicecache.go, the API doc) */
+	assert_ep(&sl->endpoints[3], "2001:2::4", S | T, "", "");
+	assert_ep(&sl->endpoints[4], "2001:2::5", 0, "", "");
+	k8s_object_free(o);
+	cJSON_Delete(j);
+
+	/* v1 Endpoints: addresses ready, notReadyAddresses not; nodeName. */
+	j = cJSON_Parse(EPS("\"subsets\":[{\"addresses\":[{\"ip\":\"10.1.1.1\","
+	    "\"nodeName\":\"node-a\"}],\"notReadyAddresses\":[{\"ip\":"
+	    "\"10.1.1.2\",\"nodeName\":\"node-b\"}],\"ports\":[{\"port\":80}]}]"));
+	o = decode(j, 1);
+	sl = &o->slices[0];
+	assert_int_equal(sl->n_endpoints, 2);
+	assert_ep(&sl->endpoints[0], "10.1.1.1", R | S, "node-a", "");
+	assert_ep(&sl->endpoints[1], "10.1.1.2", 0, "node-b", "");
+	k8s_object_free(o);
+	cJSON_Delete(j);
+}
+
+/* Node: zone, deletionTimestamp, the autoscaler's taint; no namespace. */
+static void
+test_node(void **state)
+{
+	struct k8s_object *o;
+	char *fp;
+	cJSON *j;
+
+	(void)state;
+	j = cJSON_Parse(NODE("\"metadata\":{\"name\":\"node-a\",\"namespace\":"
+	    "\"ignored\",\"labels\":{\"topology.kubernetes.io/zone\":"
+	    "\"zone-a\"}},\"spec\":{\"taints\":[{\"key\":\"other\","
+	    "\"effect\":\"NoSchedule\"}]}"));
+	o = decode(j, 1);
+	assert_int_equal(o->kind, K8S_NODE);
+	assert_string_equal(o->ns, "");
+	assert_string_equal(o->name, "node-a");
+	assert_string_equal(o->node.zone, "zone-a");
+	assert_int_equal(o->node.deleting, 0);
+	fp = xstrdup(o->fingerprint);
+	k8s_object_free(o);
+	cJSON_Delete(j);
+
+	j = cJSON_Parse(NODE("\"metadata\":{\"name\":\"node-a\",\"labels\":{"
+	    "\"topology.kubernetes.io/zone\":\"zone-a\"}},\"spec\":{\"taints\":"
+	    "[{\"key\":\"ToBeDeletedByClusterAutoscaler\",\"value\":\"1\","
+	    "\"effect\":\"NoSchedule\"}]}"));
+	o = decode(j, 1);
+	assert_int_equal(o->node.deleting, 1);
+	assert_string_not_equal(o->fingerprint, fp);
+	k8s_object_free(o);
+	cJSON_Delete(j);
+	free(fp);
+
+	j = cJSON_Parse(NODE("\"metadata\":{\"name\":\"node-b\","
+	    "\"deletionTimestamp\":\"2026-12-07T15:00:00Z\"}"));
+	o = decode(j, 1);
+	assert_string_equal(o->node.zone, "");
+	assert_int_equal(o->node.deleting, 1);
+	k8s_object_free(o);
+	cJSON_Delete(j);
+	assert_string_equal(k8s_kind_str(K8S_NODE), "Node");
+}
+
 static void
 test_broken(void **state)
 {
@@ -743,9 +1061,9 @@ test_valid_corners(void **state)
 	    "\"name\":null}]"));
 	o = decode(j, 1);
 	assert_string_equal(name, "default/x");
-	assert_int_equal(o->slices[0].n_ready, 2);
-	assert_ip(&o->slices[0].ready[0], "fd00::1");
-	assert_ip(&o->slices[0].ready[1], "fd00::1");
+	assert_int_equal(n_usable(&o->slices[0]), 2);
+	assert_ip(usable(&o->slices[0], 0), "fd00::1");
+	assert_ip(usable(&o->slices[0], 1), "fd00::1");
 	assert_int_equal(o->slices[0].n_ports, 2);
 	assert_eport(&o->slices[0].ports[0], "", K8S_PROTO_UDP, 53);
 	assert_eport(&o->slices[0].ports[1], "", K8S_PROTO_OTHER, 54);
@@ -759,7 +1077,7 @@ test_valid_corners(void **state)
 	o = decode(j, 1);
 	assert_string_equal(name, "n/s");
 	assert_string_equal(o->slices[0].service, "s");
-	assert_int_equal(o->slices[0].n_ready, 1);
+	assert_int_equal(n_usable(&o->slices[0]), 1);
 	assert_eport(&o->slices[0].ports[0], "", K8S_PROTO_TCP, 80);
 	k8s_object_free(o);
 	cJSON_Delete(j);
@@ -839,9 +1157,83 @@ static void
 edit_svc_unused(cJSON *j)
 {
 	/* Fields the proxy does not read. */
-	cJSON_SetValuestring(at(j, "spec.externalTrafficPolicy"), "Cluster");
 	cJSON_SetNumberValue(at(j, "spec.ports.0.targetPort"), 1);
 	cJSON_DeleteItemFromObject(at(j, "spec"), "selector");
+}
+
+/* Set obj.key to a string, whether it was there or not. */
+static void
+set_str(cJSON *obj, const char *key, const char *value)
+{
+	cJSON_DeleteItemFromObjectCaseSensitive(obj, key);
+	cJSON_AddStringToObject(obj, key, value);
+}
+
+static void
+edit_svc_etp(cJSON *j)
+{
+	cJSON_SetValuestring(at(j, "spec.externalTrafficPolicy"), "Cluster");
+}
+
+static void
+edit_svc_itp(cJSON *j)
+{
+	set_str(at(j, "spec"), "internalTrafficPolicy", "Local");
+}
+
+static void
+edit_svc_hcnp(cJSON *j)
+{
+	cJSON_SetNumberValue(at(j, "spec.healthCheckNodePort"), 32124);
+}
+
+static void
+edit_svc_ranges(cJSON *j)
+{
+	cJSON_SetValuestring(at(j, "spec.loadBalancerSourceRanges.0"),
+	    "203.0.114.0/24");
+}
+
+static void
+edit_svc_td(cJSON *j)
+{
+	set_str(at(j, "spec"), "trafficDistribution", "PreferClose");
+}
+
+static void
+edit_svc_ipmode(cJSON *j)
+{
+	set_str(at(j, "status.loadBalancer.ingress.0"), "ipMode", "Proxy");
+}
+
+static void
+edit_slice_node(cJSON *j)
+{
+	cJSON_SetValuestring(at(j, "endpoints.0.nodeName"), "node-z");
+}
+
+static void
+edit_slice_zone(cJSON *j)
+{
+	cJSON_SetValuestring(at(j, "endpoints.0.zone"), "elsewhere");
+}
+
+static void
+edit_slice_hints(cJSON *j)
+{
+	cJSON *h = cJSON_AddObjectToObject(at(j, "endpoints.0"), "hints");
+	cJSON *z = cJSON_AddArrayToObject(h, "forZones"), *o;
+
+	o = cJSON_CreateObject();
+	cJSON_AddStringToObject(o, "name", "zone-a");
+	cJSON_AddItemToArray(z, o);
+}
+
+static void
+edit_slice_serving(cJSON *j)
+{
+	cJSON_ReplaceItemInObject(at(j, "endpoints.2.conditions"),
+	    "serving", cJSON_CreateFalse());
 }
 
 static void
@@ -868,8 +1260,7 @@ edit_slice_port(cJSON *j)
 static void
 edit_slice_unused(cJSON *j)
 {
-	cJSON_SetValuestring(at(j, "endpoints.0.nodeName"), "node-z");
-	cJSON_SetValuestring(at(j, "endpoints.0.zone"), "elsewhere");
+	cJSON_AddStringToObject(at(j, "endpoints.0"), "hostname", "pod-0");
 	edit_metadata(j);
 }
 
@@ -877,9 +1268,11 @@ static void
 test_fingerprint(void **state)
 {
 	void (*svc_changes[])(cJSON *) = { edit_svc_port, edit_svc_nodeport,
-	    edit_svc_lb };
+	    edit_svc_lb, edit_svc_etp, edit_svc_itp, edit_svc_hcnp,
+	    edit_svc_ranges, edit_svc_td, edit_svc_ipmode };
 	void (*slice_changes[])(cJSON *) = { edit_slice_endpoint,
-	    edit_slice_ready, edit_slice_port };
+	    edit_slice_ready, edit_slice_port, edit_slice_node,
+	    edit_slice_zone, edit_slice_hints, edit_slice_serving };
 	cJSON *svc, *slice;
 	char *base, *fp;
 	size_t i;
@@ -1068,6 +1461,10 @@ main(void)
 		cmocka_unit_test(test_long_names),
 		cmocka_unit_test(test_valid_corners),
 		cmocka_unit_test(test_fingerprint),
+		cmocka_unit_test(test_service_traffic),
+		cmocka_unit_test(test_service_ipmode),
+		cmocka_unit_test(test_endpoint_conditions),
+		cmocka_unit_test(test_node),
 		cmocka_unit_test(test_mutations),
 	};
 

@@ -421,8 +421,9 @@ test_ipv6_clients(void **state)
 	p = lb_pick(lb, &a, 0, 0);
 	assert_ptr_equal(lb_pick(lb, &a2, 0, 1), p);
 	assert_ptr_not_equal(lb_pick(lb, &b, 0, 2), p);
-	(void)lb_pick(lb, &v4, 0, 3);
-	assert_int_equal(lb_affinity_count(lb), 3);
+	/* No IPv4 endpoint for an IPv4 client: nothing, nothing recorded. */
+	assert_null(lb_pick(lb, &v4, 0, 3));
+	assert_int_equal(lb_affinity_count(lb), 2);
 	assert_ptr_equal(lb_pick(lb, &a, 0, 4), p);
 	lb_free(lb);
 }
@@ -567,6 +568,147 @@ test_affinity_total_bound_small(void **state)
 	lb_set_affinity_total_bound(BOUND_AFFINITY_TOTAL);
 }
 
+/* Endpoints 2 IPv4 and 3 IPv6, sorted as the store gives them. */
+static void
+make_dual(union addr *eps)
+{
+	eps[0] = ep("198.18.0.1", 80);
+	eps[1] = ep("198.18.0.2", 80);
+	eps[2] = ep("2001:2::1", 80);
+	eps[3] = ep("2001:2::2", 80);
+	eps[4] = ep("2001:2::3", 80);
+}
+
+static int
+is_v4(const union addr *a)
+{
+	return a->sa.sa_family == AF_INET;
+}
+
+/*
+ * Each family's clients go to that family's endpoints, each family in
+ * round robin of its own; an IPv4-mapped client (a dual-stack socket's
+ * IPv4 client) is IPv4.
+ */
+static void
+test_family_split(void **state)
+{
+	union addr eps[5], c4 = ep("198.18.9.1", 1000);
+	union addr c6 = ep("2001:2::99", 1000), cm = ep("::ffff:198.18.9.2", 7);
+	struct lb *lb = lb_new();
+	const union addr *p;
+	int seen[5] = { 0 }, i;
+
+	(void)state;
+	make_dual(eps);
+	lb_set_endpoints(lb, eps, 5);
+	assert_int_equal(lb_count_family(lb, 0), 2);
+	assert_int_equal(lb_count_family(lb, 1), 3);
+	assert_int_equal(lb_family_index(&c4), 0);
+	assert_int_equal(lb_family_index(&cm), 0);
+	assert_int_equal(lb_family_index(&c6), 1);
+	for (i = 0; i < 12; i++) {
+		p = lb_pick(lb, &c4, 0, 0);
+		assert_true(is_v4(p));
+		seen[index_of(eps, 5, p)]++;
+		p = lb_pick(lb, &c6, 0, 0);
+		assert_false(is_v4(p));
+		seen[index_of(eps, 5, p)]++;
+		p = lb_pick(lb, &cm, 0, 0);
+		assert_true(is_v4(p));
+		seen[index_of(eps, 5, p)]++;
+	}
+	/* 24 IPv4 picks over 2, 12 IPv6 picks over 3: round robin each. */
+	assert_int_equal(seen[0], 12);
+	assert_int_equal(seen[1], 12);
+	assert_int_equal(seen[2], 4);
+	assert_int_equal(seen[3], 4);
+	assert_int_equal(seen[4], 4);
+	/* The IPv6 endpoints go: IPv6 clients have none, IPv4 ones do. */
+	lb_set_endpoints(lb, eps, 2);
+	assert_null(lb_pick(lb, &c6, 0, 0));
+	assert_null(lb_pick(lb, &c6, 1, 0));
+	assert_non_null(lb_pick(lb, &c4, 0, 0));
+	/* Only IPv6 ones: the reverse. */
+	lb_set_endpoints(lb, &eps[2], 3);
+	assert_null(lb_pick(lb, &c4, 0, 0));
+	assert_null(lb_pick(lb, &cm, 0, 0));
+	assert_false(is_v4(lb_pick(lb, &c6, 0, 0)));
+	lb_free(lb);
+}
+
+/* Affinity per family: a client of each family sticks to its own. */
+static void
+test_family_affinity(void **state)
+{
+	union addr eps[5], c4 = ep("198.18.9.1", 1000), c6 = ep("2001:2::99", 1);
+	struct lb *lb = lb_new();
+	const union addr *p4, *p6;
+	int i;
+
+	(void)state;
+	make_dual(eps);
+	lb_set_endpoints(lb, eps, 5);
+	lb_set_affinity(lb, 1, 60);
+	p4 = lb_pick(lb, &c4, 0, 0);
+	p6 = lb_pick(lb, &c6, 0, 0);
+	assert_true(is_v4(p4));
+	assert_false(is_v4(p6));
+	for (i = 1; i < 10; i++) {
+		assert_ptr_equal(lb_pick(lb, &c4, 0, i), p4);
+		assert_ptr_equal(lb_pick(lb, &c6, 0, i), p6);
+	}
+	assert_int_equal(lb_affinity_count(lb), 2);
+	/* A retry moves within the family. */
+	assert_false(is_v4(lb_pick(lb, &c6, 1, 20)));
+	assert_ptr_not_equal(lb_pick(lb, &c6, 0, 21), p6);
+	/* The client's endpoint leaves: the record goes, the other stays. */
+	lb_set_endpoints(lb, &eps[2], 3);
+	assert_int_equal(lb_affinity_count(lb), 1);
+	lb_free(lb);
+}
+
+/*
+ * Two lbs of one port (internal and external traffic) share one counter
+ * record per endpoint, whichever lb lists it first, and it lives while
+ * either lists it or a connection holds it.
+ */
+static void
+test_shared_stats(void **state)
+{
+	union addr eps[3], c = ep("198.18.9.1", 1000);
+	struct lb *in = lb_new(), *ex = lb_new();
+	struct endpoint_stats *es, *held;
+
+	(void)state;
+	make_eps(eps, 3);
+	lb_share_stats(in, ex);
+	lb_set_endpoints(in, eps, 3);
+	lb_set_endpoints(ex, &eps[1], 1);
+	es = lb_endpoint_stats_all(in)[1];
+	assert_ptr_equal(lb_endpoint_stats_all(ex)[0], es);
+	assert_int_equal(es->es_listed, 2);
+	/* In only ex for a while, then back in both: the same record. */
+	lb_set_endpoints(in, eps, 1);
+	assert_int_equal(es->es_listed, 1);
+	lb_set_endpoints(in, eps, 3);
+	assert_ptr_equal(lb_endpoint_stats_all(in)[1], es);
+	assert_int_equal(es->es_listed, 2);
+	/* A connection through ex holds it past both lists. */
+	held = metrics_endpoint_hold(lb_endpoint_stats(ex, lb_pick(ex, &c, 0, 0)));
+	assert_ptr_equal(held, es);
+	lb_set_endpoints(ex, NULL, 0);
+	lb_set_endpoints(in, eps, 1);
+	assert_int_equal(held->es_listed, 0);
+	assert_int_equal(held->es_active, 1);
+	metrics_endpoint_release(held);
+	/* Freeing one lb unshares: the other goes on alone. */
+	lb_free(ex);
+	lb_set_endpoints(in, eps, 3);
+	assert_int_equal(lb_endpoint_stats_all(in)[2]->es_listed, 1);
+	lb_free(in);
+}
+
 int main(void);
 
 int
@@ -590,6 +732,9 @@ main(void)
 		cmocka_unit_test(test_same_list_reset_keeps_state),
 		cmocka_unit_test(test_affinity_total_bound),
 		cmocka_unit_test(test_affinity_total_bound_small),
+		cmocka_unit_test(test_family_split),
+		cmocka_unit_test(test_family_affinity),
+		cmocka_unit_test(test_shared_stats),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

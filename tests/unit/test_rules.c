@@ -596,6 +596,166 @@ test_comment_quoting(void **state)
 	rules_set_free(&rs);
 }
 
+/* Parse "P,P,..." prefixes into t's source ranges (static storage). */
+static struct addr_prefix ranges_buf[8];
+
+static void
+set_ranges(struct tport *t, const char *list)
+{
+	char buf[256], *tok, *save = NULL;
+	size_t n = 0;
+
+	snprintf(buf, sizeof(buf), "%s", list);
+	for (tok = strtok_r(buf, ",", &save); tok != NULL;
+	    tok = strtok_r(NULL, ",", &save)) {
+		assert_true(n < 8);
+		assert_int_equal(addr_parse_prefix(tok, &ranges_buf[n++]), 0);
+	}
+	t->sp.source_ranges = ranges_buf;
+	t->sp.n_source_ranges = n;
+}
+
+/*
+ * loadBalancerSourceRanges: the LB IP's portal rules only for sources in
+ * the ranges (a nested range once, the other family's not at all), and a
+ * DROP for everything else in the filter table; the cluster IP and the
+ * nodePort untouched.
+ */
+static void
+test_source_ranges(void **state)
+{
+	static const char *const expect[] = {
+		"-A KUBE-NODEPORT-CONTAINER -p tcp -m tcp --dport 30002 "
+		"-m comment --comment \"default/lb:http\" -j REDIRECT --to-ports 40100",
+		"-A KUBE-NODEPORT-HOST -p tcp -m tcp --dport 30002 "
+		"-m comment --comment \"default/lb:http\" -j REDIRECT --to-ports 40100",
+		"-A KUBE-PORTALS-CONTAINER -s 198.18.0.0/16 -d 198.18.100.1/32 "
+		"-p tcp -m tcp --dport 8090 -m comment --comment \"default/lb:http\" "
+		"-j REDIRECT --to-ports 40100",
+		"-A KUBE-PORTALS-CONTAINER -s 203.0.113.0/24 -d 198.18.100.1/32 "
+		"-p tcp -m tcp --dport 8090 -m comment --comment \"default/lb:http\" "
+		"-j REDIRECT --to-ports 40100",
+		"-A KUBE-PORTALS-CONTAINER -d 198.19.0.12/32 -p tcp -m tcp "
+		"--dport 8090 -m comment --comment \"default/lb:http\" "
+		"-j REDIRECT --to-ports 40100",
+		"-A KUBE-PORTALS-HOST -s 198.18.0.0/16 -d 198.18.100.1/32 "
+		"-p tcp -m tcp --dport 8090 -m comment --comment \"default/lb:http\" "
+		"-j REDIRECT --to-ports 40100",
+		"-A KUBE-PORTALS-HOST -s 203.0.113.0/24 -d 198.18.100.1/32 "
+		"-p tcp -m tcp --dport 8090 -m comment --comment \"default/lb:http\" "
+		"-j REDIRECT --to-ports 40100",
+		"-A KUBE-PORTALS-HOST -d 198.19.0.12/32 -p tcp -m tcp "
+		"--dport 8090 -m comment --comment \"default/lb:http\" "
+		"-j REDIRECT --to-ports 40100",
+		"-A KUBE-UPROXY-FIREWALL -d 198.18.100.1/32 -p tcp -m tcp "
+		"--dport 8090 -m comment --comment \"default/lb:http\" -j DROP",
+		NULL
+	};
+	struct rule_set rs = { 0 };
+	struct tport t;
+
+	(void)state;
+	rules_set_node(NULL);
+	tport_init(&t, "default/lb:http", K8S_PROTO_TCP, 8090, 30002,
+	    "198.19.0.12", NULL, "198.18.100.1");
+	set_ranges(&t, "203.0.113.0/24,198.18.1.0/24,2001:2::/48,198.18.0.0/16");
+	assert_int_equal(rules_plan_port(&rs, &t.sp, 40100, NULL), 9);
+	assert_rendered(&rs, expect);
+	rules_set_free(&rs);
+
+	/* Without ranges: as before, no DROP. */
+	t.sp.n_source_ranges = 0;
+	assert_int_equal(rules_plan_port(&rs, &t.sp, 40100, NULL), 6);
+	assert_int_equal(rs.rs_rules[rs.rs_n - 1].r_chain == RULES_FIREWALL, 0);
+	rules_set_free(&rs);
+}
+
+/*
+ * kube-proxy's allowFromNode: a range holding the node's IP lets in each
+ * LB IP as a source too (a VIP routed back to the node is the source of
+ * the node's own requests to it), unless a range holds it already.
+ */
+static void
+test_source_ranges_from_node(void **state)
+{
+	struct rules_node node;
+	struct rule_set rs = { 0 };
+	struct tport t;
+	char line[1024];
+	size_t i, from_lb = 0, drops = 0;
+
+	(void)state;
+	memset(&node, 0, sizeof(node));
+	assert_int_equal(addr_parse("198.18.0.2", 0, &node.rn_ip4), 0);
+	rules_set_node(&node);
+	tport_init(&t, "default/lb:http", K8S_PROTO_TCP, 8090, 0, NULL, NULL,
+	    "198.18.100.1,198.18.200.1,198.18.100.1");
+	set_ranges(&t, "198.18.0.0/24,198.18.200.0/24");
+	/* 2 LB IPs x (2 ranges + 1 node-source: .100.1; .200.1 is in a range) x 2 chains + 2 DROP */
+	assert_int_equal(rules_plan_port(&rs, &t.sp, 40100, NULL), 2 * 3 * 2 + 2);
+	for (i = 0; i < rs.rs_n; i++) {
+		rules_render(&rs.rs_rules[i], line, sizeof(line));
+		if (strstr(line, "-s 198.18.100.1/32 ") != NULL)
+			from_lb++;
+		assert_null(strstr(line, "-s 198.18.200.1/32 "));
+		drops += rs.rs_rules[i].r_target == RULES_DROP;
+	}
+	/* -s 198.18.100.1/32 for both LB IPs, both chains */
+	assert_int_equal(from_lb, 4);
+	assert_int_equal(drops, 2);
+	rules_set_free(&rs);
+
+	/* A node outside every range: no such rule. */
+	assert_int_equal(addr_parse("198.18.9.9", 0, &node.rn_ip4), 0);
+	rules_set_node(&node);
+	assert_int_equal(rules_plan_port(&rs, &t.sp, 40100, NULL), 2 * 2 * 2 + 2);
+	rules_set_free(&rs);
+	rules_set_node(NULL);
+}
+
+/* An IPv6 LB IP with only IPv4 ranges: every source is outside. */
+static void
+test_source_ranges_family(void **state)
+{
+	static const char *const expect[] = {
+		"-A KUBE-UPROXY-FIREWALL -d 2001:2::100/128 -p udp -m udp "
+		"--dport 53 -m comment --comment \"default/dns:dns\" -j DROP",
+		NULL
+	};
+	struct rule_set rs = { 0 };
+	struct tport t;
+
+	(void)state;
+	rules_set_node(NULL);
+	tport_init(&t, "default/dns:dns", K8S_PROTO_UDP, 53, 0, NULL, NULL,
+	    "2001:2::100");
+	set_ranges(&t, "198.18.0.0/15");
+	assert_int_equal(rules_plan_port(&rs, &t.sp, 40053, NULL), 1);
+	assert_rendered(&rs, expect);
+	rules_set_free(&rs);
+}
+
+static void
+test_disjoint_prefixes(void **state)
+{
+	struct addr_prefix in[6], out[6];
+	char buf[64];
+	const char *const list[] = { "10.1.0.0/16", "10.0.0.0/8",
+	    "10.1.2.0/24", "192.0.2.0/24", "2001:2::/48", "192.0.2.128/25" };
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < 6; i++)
+		assert_int_equal(addr_parse_prefix(list[i], &in[i]), 0);
+	assert_int_equal(rules_disjoint_prefixes(in, 6, AF_INET, out), 2);
+	assert_string_equal(addr_prefix_str(&out[0], buf, sizeof(buf)),
+	    "10.0.0.0/8");
+	assert_string_equal(addr_prefix_str(&out[1], buf, sizeof(buf)),
+	    "192.0.2.0/24");
+	assert_int_equal(rules_disjoint_prefixes(in, 6, AF_INET6, out), 1);
+	assert_int_equal(rules_disjoint_prefixes(in, 0, AF_INET, out), 0);
+}
+
 static void
 test_chain_names(void **state)
 {
@@ -608,6 +768,8 @@ test_chain_names(void **state)
 	    "KUBE-NODEPORT-CONTAINER");
 	assert_string_equal(rules_chain_name(RULES_NODEPORT_HOST),
 	    "KUBE-NODEPORT-HOST");
+	assert_string_equal(rules_chain_name(RULES_FIREWALL),
+	    "KUBE-UPROXY-FIREWALL");
 	assert_string_equal(rules_chain_name(RULES_NCHAINS), "?");
 }
 
@@ -632,6 +794,10 @@ main(void)
 		cmocka_unit_test(test_refused),
 		cmocka_unit_test(test_comment_quoting),
 		cmocka_unit_test(test_chain_names),
+		cmocka_unit_test(test_source_ranges),
+		cmocka_unit_test(test_source_ranges_from_node),
+		cmocka_unit_test(test_source_ranges_family),
+		cmocka_unit_test(test_disjoint_prefixes),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

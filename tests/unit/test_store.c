@@ -112,10 +112,54 @@ slice_port(struct k8s_slice *sl, const char *name, enum k8s_proto proto,
 	p->port = port;
 }
 
+/* Split "a,b" into a new array of strings ("" or NULL: none). */
+static void
+names_push(char ***out, size_t *n, const char *csv)
+{
+	const char *p, *c;
+
+	if (csv == NULL || *csv == '\0')
+		return;
+	for (p = csv; ; p = c + 1) {
+		c = strchr(p, ',');
+		*out = xreallocarray(*out, *n + 1, sizeof(**out));
+		(*out)[*n] = xstrdup(p);
+		if (c != NULL)
+			(*out)[*n][c - p] = '\0';
+		(*n)++;
+		if (c == NULL)
+			break;
+	}
+}
+
+/*
+ * An endpoint with its conditions (K8S_EP_*), node, zone and hints
+ * (comma-separated names, NULL for none).
+ */
+static void
+slice_ep(struct k8s_slice *sl, const char *ip, unsigned conditions,
+    const char *node, const char *zone, const char *for_zones,
+    const char *for_nodes)
+{
+	struct k8s_endpoint *ep;
+
+	sl->endpoints = xreallocarray(sl->endpoints, sl->n_endpoints + 1,
+	    sizeof(*sl->endpoints));
+	ep = &sl->endpoints[sl->n_endpoints++];
+	memset(ep, 0, sizeof(*ep));
+	assert_int_equal(addr_parse(ip, 0, &ep->addr), 0);
+	ep->conditions = conditions;
+	ep->node = xstrdup(node != NULL ? node : "");
+	ep->zone = xstrdup(zone != NULL ? zone : "");
+	names_push(&ep->zone_hints, &ep->n_zone_hints, for_zones);
+	names_push(&ep->node_hints, &ep->n_node_hints, for_nodes);
+}
+
 static void
 slice_ready(struct k8s_slice *sl, const char *ip)
 {
-	addr_push(&sl->ready, &sl->n_ready, ip);
+	slice_ep(sl, ip, K8S_EP_READY | K8S_EP_SERVING, NULL, NULL, NULL,
+	    NULL);
 }
 
 /* ------------------------------------------------------------------ */
@@ -1120,6 +1164,553 @@ test_services_bound(void **state)
 	store_free(st);
 }
 
+/* ------------------------------------------------------------------ */
+/* Issue 12: traffic policies, terminating endpoints, topology. */
+
+#define RS	(K8S_EP_READY | K8S_EP_SERVING)
+#define STM	(K8S_EP_SERVING | K8S_EP_TERMINATING)	/* not ready */
+
+/* Our Node, as a source hands it over. */
+static struct k8s_object *
+node_new(const char *name, const char *fp, const char *zone, int deleting)
+{
+	struct k8s_object *o = obj_new(K8S_NODE, "", name, fp);
+
+	o->node.zone = xstrdup(zone);
+	o->node.deleting = deleting;
+	return o;
+}
+
+/* The addresses of an array as "a b c" (with ports). */
+static const char *
+addrs_str(const union addr *a, size_t n, char *buf, size_t len)
+{
+	char s[ADDR_STRLEN];
+	size_t i, off = 0;
+
+	buf[0] = '\0';
+	for (i = 0; i < n && off < len; i++)
+		off += snprintf(buf + off, len - off, "%s%s", i ? " " : "",
+		    addr_str(&a[i], 1, s, sizeof(s)));
+	return buf;
+}
+
+#define assert_ext_eps(p, want) do {					\
+	char buf_[512];							\
+	assert_non_null(p);						\
+	assert_string_equal(addrs_str((p)->ext_endpoints,		\
+	    (p)->n_ext_endpoints, buf_, sizeof(buf_)), (want));		\
+} while (0)
+
+struct ep_spec {
+	const char	*ip;
+	unsigned	 cond;
+	const char	*node;
+	const char	*for_zones;
+	const char	*for_nodes;
+};
+
+#define P_ITP	1	/* internalTrafficPolicy: Local */
+#define P_ETP	2	/* externalTrafficPolicy: Local */
+#define P_NP	4	/* a nodePort (30080) */
+
+struct join_case {
+	const char	*name;
+	const char	*zone;		/* our Node's zone; NULL: no Node */
+	int		 policy;
+	struct ep_spec	 eps[6];
+	const char	*internal;	/* endpoints, port 80 */
+	const char	*external;	/* ext_endpoints */
+	int		 ext_separate;
+	int		 has_any;
+};
+
+/*
+ * kube-proxy's TestCategorizeEndpoints (pkg/proxy/topology_test.go) as
+ * facts, but through the store: the flags come from nodeName and hints
+ * compared with our node "node-a" and our Node's zone.
+ */
+static const struct join_case join_cases[] = {
+	{ "zone hints: our zone's endpoints", "zone-a", 0, {
+	    { "10.1.2.3", RS, "node-b", "zone-a", NULL },
+	    { "10.1.2.4", RS, "node-c", "zone-b", NULL },
+	    { "10.1.2.5", RS, "node-d", "zone-c", NULL },
+	    { "10.1.2.6", RS, "node-e", "zone-a", NULL } },
+	  "10.1.2.3:80 10.1.2.6:80", "10.1.2.3:80 10.1.2.6:80", 0, 1 },
+	{ "eTP Local: topology ignored for local endpoints", "zone-a",
+	  P_ETP | P_NP, {
+	    { "10.1.2.3", RS, "node-a", "zone-a", NULL },
+	    { "10.1.2.4", RS, "node-a", "zone-b", NULL },
+	    { "10.1.2.5", RS, "node-c", "zone-c", NULL },
+	    { "10.1.2.6", RS, "node-d", "zone-a", NULL } },
+	  "10.1.2.3:80 10.1.2.6:80", "10.1.2.3:80 10.1.2.4:80", 1, 1 },
+	{ "iTP Local: topology ignored for local endpoints", "zone-a",
+	  P_ITP | P_NP, {
+	    { "10.1.2.3", RS, "node-a", "zone-a", NULL },
+	    { "10.1.2.4", RS, "node-a", "zone-b", NULL },
+	    { "10.1.2.5", RS, "node-c", "zone-c", NULL },
+	    { "10.1.2.6", RS, "node-d", "zone-a", NULL } },
+	  "10.1.2.3:80 10.1.2.4:80", "10.1.2.3:80 10.1.2.6:80", 1, 1 },
+	{ "no Node: no zone, no zone filtering", NULL, 0, {
+	    { "10.1.2.3", RS, "node-b", "zone-a", NULL },
+	    { "10.1.2.4", RS, "node-c", "zone-b", NULL } },
+	  "10.1.2.3:80 10.1.2.4:80", "10.1.2.3:80 10.1.2.4:80", 0, 1 },
+	{ "Node without a zone label", "", 0, {
+	    { "10.1.2.3", RS, "node-b", "zone-a", NULL } },
+	  "10.1.2.3:80", "10.1.2.3:80", 0, 1 },
+	{ "no endpoint hinted for our zone", "zone-z", 0, {
+	    { "10.1.2.3", RS, "node-b", "zone-a", NULL },
+	    { "10.1.2.4", RS, "node-c", "zone-b", NULL } },
+	  "10.1.2.3:80 10.1.2.4:80", "10.1.2.3:80 10.1.2.4:80", 0, 1 },
+	{ "an unready endpoint of our zone is not used", "zone-a", 0, {
+	    { "10.1.2.3", RS, "node-b", "zone-a", NULL },
+	    { "10.1.2.4", RS, "node-c", "zone-b", NULL },
+	    { "10.1.2.6", 0, "node-e", "zone-a", NULL } },
+	  "10.1.2.3:80", "10.1.2.3:80", 0, 1 },
+	{ "only unready endpoints in our zone: no filtering", "zone-a", 0, {
+	    { "10.1.2.3", 0, "node-b", "zone-a", NULL },
+	    { "10.1.2.4", RS, "node-c", "zone-b", NULL },
+	    { "10.1.2.5", RS, "node-d", "zone-c", NULL } },
+	  "10.1.2.4:80 10.1.2.5:80", "10.1.2.4:80 10.1.2.5:80", 0, 1 },
+	{ "one ready endpoint without hints: no filtering", "zone-a", 0, {
+	    { "10.1.2.3", RS, "node-b", "zone-a", NULL },
+	    { "10.1.2.4", RS, "node-c", NULL, NULL } },
+	  "10.1.2.3:80 10.1.2.4:80", "10.1.2.3:80 10.1.2.4:80", 0, 1 },
+	{ "several zones per endpoint", "zone-a", 0, {
+	    { "10.1.2.3", RS, "node-b", "zone-b,zone-a", NULL },
+	    { "10.1.2.4", RS, "node-c", "zone-c", NULL } },
+	  "10.1.2.3:80", "10.1.2.3:80", 0, 1 },
+	{ "node hints: ours wins over zone hints", "zone-a", 0, {
+	    { "10.1.2.3", RS, "node-a", "zone-a", "node-a" },
+	    { "10.1.2.4", RS, "node-b", "zone-a", "node-b" } },
+	  "10.1.2.3:80", "10.1.2.3:80", 0, 1 },
+	{ "node hints not for us: zone hints", "zone-a", 0, {
+	    { "10.1.2.3", RS, "node-c", "zone-a", "node-c" },
+	    { "10.1.2.4", RS, "node-b", "zone-b", "node-b" } },
+	  "10.1.2.3:80", "10.1.2.3:80", 0, 1 },
+	{ "iTP Local, all endpoints remote", "zone-a", P_ITP, {
+	    { "10.0.0.0", RS, "node-b", NULL, NULL },
+	    { "10.0.0.1", RS, "node-c", NULL, NULL } },
+	  "", "", 0, 1 },
+	{ "iTP Local, some endpoints local", "zone-a", P_ITP, {
+	    { "10.0.0.0", RS, "node-a", NULL, NULL },
+	    { "10.0.0.1", RS, "node-c", NULL, NULL } },
+	  "10.0.0.0:80", "10.0.0.0:80", 0, 1 },
+	{ "Cluster, no endpoint ready", NULL, 0, {
+	    { "10.0.0.0", 0, "node-a", NULL, NULL },
+	    { "10.0.0.1", 0, "node-b", NULL, NULL } },
+	  "", "", 0, 0 },
+	{ "Cluster, all endpoints serving and terminating", NULL, 0, {
+	    { "10.0.0.0", STM, "node-a", NULL, NULL },
+	    { "10.0.0.1", STM, "node-b", NULL, NULL },
+	    { "10.0.0.2", K8S_EP_TERMINATING, "node-b", NULL, NULL } },
+	  "10.0.0.0:80 10.0.0.1:80", "10.0.0.0:80 10.0.0.1:80", 0, 1 },
+	{ "terminating fallback ignores hints", "zone-a", 0, {
+	    { "10.0.0.0", STM, "node-b", "zone-b", NULL },
+	    { "10.0.0.1", STM, "node-c", "zone-a", NULL } },
+	  "10.0.0.0:80 10.0.0.1:80", "10.0.0.0:80 10.0.0.1:80", 0, 1 },
+	{ "ready wins over terminating", NULL, 0, {
+	    { "10.0.0.0", STM, "node-a", NULL, NULL },
+	    { "10.0.0.1", RS, "node-b", NULL, NULL } },
+	  "10.0.0.1:80", "10.0.0.1:80", 0, 1 },
+	{ "iTP Local, eTP Cluster, some endpoints local", NULL, P_ITP | P_NP, {
+	    { "10.0.0.0", RS, "node-a", NULL, NULL },
+	    { "10.0.0.1", RS, "node-b", NULL, NULL } },
+	  "10.0.0.0:80", "10.0.0.0:80 10.0.0.1:80", 1, 1 },
+	{ "iTP Cluster, eTP Local, some endpoints local", NULL, P_ETP | P_NP, {
+	    { "10.0.0.0", RS, "node-a", NULL, NULL },
+	    { "10.0.0.1", RS, "node-b", NULL, NULL } },
+	  "10.0.0.0:80 10.0.0.1:80", "10.0.0.0:80", 1, 1 },
+	{ "iTP Local, eTP Local: one set", NULL, P_ITP | P_ETP | P_NP, {
+	    { "10.0.0.0", RS, "node-a", NULL, NULL },
+	    { "10.0.0.1", RS, "node-b", NULL, NULL } },
+	  "10.0.0.0:80", "10.0.0.0:80", 0, 1 },
+	{ "eTP Local, all remote: external refused", NULL, P_ETP | P_NP, {
+	    { "10.0.0.0", RS, "node-b", NULL, NULL },
+	    { "10.0.0.1", RS, "node-c", NULL, NULL } },
+	  "10.0.0.0:80 10.0.0.1:80", "", 1, 1 },
+	{ "eTP Local, local endpoint terminating", NULL, P_ETP | P_NP, {
+	    { "10.0.0.0", STM, "node-a", NULL, NULL },
+	    { "10.0.0.1", RS, "node-c", NULL, NULL } },
+	  "10.0.0.1:80", "10.0.0.0:80", 1, 1 },
+	{ "eTP Local, local ready and terminating", NULL, P_ETP | P_NP, {
+	    { "10.0.0.0", STM, "node-a", NULL, NULL },
+	    { "10.0.0.1", RS, "node-a", NULL, NULL },
+	    { "10.0.0.2", RS, "node-c", NULL, NULL } },
+	  "10.0.0.1:80 10.0.0.2:80", "10.0.0.1:80", 1, 1 },
+	{ "eTP Local without an external address: one set", NULL, P_ETP, {
+	    { "10.0.0.0", RS, "node-a", NULL, NULL },
+	    { "10.0.0.1", RS, "node-b", NULL, NULL } },
+	  "10.0.0.0:80 10.0.0.1:80", "10.0.0.0:80 10.0.0.1:80", 0, 1 },
+	{ "iTP Local, none local but terminating remote", NULL, P_ITP, {
+	    { "10.0.0.0", STM, "node-b", NULL, NULL } },
+	  "", "", 0, 1 },
+	{ "families decided apart: v4 hinted, v6 not", "zone-a", 0, {
+	    { "10.0.0.0", RS, "node-b", "zone-a", NULL },
+	    { "10.0.0.1", RS, "node-c", "zone-b", NULL },
+	    { "2001:2::1", RS, "node-b", "zone-a", NULL },
+	    { "2001:2::2", RS, "node-c", NULL, NULL } },
+	  "10.0.0.0:80 [2001:2::1]:80 [2001:2::2]:80",
+	  "10.0.0.0:80 [2001:2::1]:80 [2001:2::2]:80", 0, 1 },
+};
+
+static void
+test_join_topology(void **state)
+{
+	struct recorder r;
+	struct store *st;
+	struct k8s_object *o;
+	struct k8s_slice *sl;
+	const struct join_case *c;
+	const struct store_port *p;
+	const struct ep_spec *e;
+	char buf[512];
+	size_t i, j;
+
+	(void)state;
+	for (i = 0; i < nitems(join_cases); i++) {
+		c = &join_cases[i];
+		st = setup_store(&r);
+		store_set_node_name(st, "node-a");
+		if (c->zone != NULL)
+			store_upsert(st, node_new("node-a", "n", c->zone, 0));
+		o = svc_new("web", "s1", "198.19.0.1");
+		svc_port(o, "http", K8S_PROTO_TCP, 80,
+		    (c->policy & P_NP) ? 30080 : 0);
+		o->svc.internal_local = (c->policy & P_ITP) != 0;
+		o->svc.external_local = (c->policy & P_ETP) != 0;
+		store_upsert(st, o);
+		o = slice_new("web-1", "a", "web");
+		sl = &o->slices[0];
+		slice_port(sl, "http", K8S_PROTO_TCP, 80);
+		for (j = 0; j < nitems(c->eps) && c->eps[j].ip != NULL; j++) {
+			e = &c->eps[j];
+			slice_ep(sl, e->ip, e->cond, e->node, NULL,
+			    e->for_zones, e->for_nodes);
+		}
+		store_upsert(st, o);
+		flush(st, &r);
+		p = port_by_key(st, "default/web:http");
+		if (p == NULL)
+			fail_msg("%s: no port", c->name);
+		if (strcmp(eps_str(p, buf, sizeof(buf)), c->internal) != 0)
+			fail_msg("%s: internal \"%s\", want \"%s\"", c->name,
+			    buf, c->internal);
+		addrs_str(p->ext_endpoints, p->n_ext_endpoints, buf,
+		    sizeof(buf));
+		if (strcmp(buf, c->external) != 0)
+			fail_msg("%s: external \"%s\", want \"%s\"", c->name,
+			    buf, c->external);
+		if (p->ext_separate != c->ext_separate)
+			fail_msg("%s: ext_separate %d", c->name,
+			    p->ext_separate);
+		if ((int)p->choice.tc_has_any != c->has_any)
+			fail_msg("%s: has_any %d", c->name,
+			    p->choice.tc_has_any);
+		assert_int_equal(p->n_all_endpoints, j);
+		if (!p->ext_separate)
+			assert_ptr_equal(p->ext_endpoints, p->endpoints);
+		store_free(st);
+	}
+}
+
+/*
+ * all_endpoints: every endpoint once, sorted, with its flags, its sets,
+ * node and zone; an address in two slices counts once, the copy that
+ * serves best standing for it (here the ready local one).
+ */
+static void
+test_join_all_endpoints(void **state)
+{
+	struct recorder r;
+	struct store *st = setup_store(&r);
+	struct k8s_object *o;
+	struct k8s_slice *sl;
+	const struct store_port *p;
+	const struct store_endpoint *se;
+	char a[ADDR_STRLEN];
+
+	(void)state;
+	store_set_node_name(st, "node-a");
+	store_upsert(st, node_new("node-a", "n", "zone-a", 0));
+	o = svc_new("web", "s1", "198.19.0.1");
+	svc_port(o, "http", K8S_PROTO_TCP, 80, 30080);
+	o->svc.external_local = 1;
+	store_upsert(st, o);
+	o = slice_new("web-1", "a", "web");
+	sl = &o->slices[0];
+	slice_port(sl, "http", K8S_PROTO_TCP, 8080);
+	slice_ep(sl, "10.0.0.2", 0, "node-b", "zone-b", NULL, NULL);
+	slice_ep(sl, "10.0.0.1", RS, "node-b", "zone-b", "zone-b", NULL);
+	store_upsert(st, o);
+	o = slice_new("web-2", "b", "web");
+	sl = &o->slices[0];
+	slice_port(sl, "http", K8S_PROTO_TCP, 8080);
+	slice_ep(sl, "10.0.0.2", RS, "node-a", "zone-a", "zone-a", NULL);
+	slice_ep(sl, "10.0.0.3", STM, "node-a", "zone-a", NULL, "node-a");
+	store_upsert(st, o);
+	assert_int_equal(flush(st, &r), 1);
+	p = port_by_key(st, "default/web:http");
+	assert_int_equal(p->n_all_endpoints, 3);
+	se = p->all_endpoints;
+	assert_string_equal(addr_str(&se[0].se_addr, 1, a, sizeof(a)),
+	    "10.0.0.1:8080");
+	assert_int_equal(se[0].se_flags, TOPO_READY | TOPO_SERVING |
+	    TOPO_ZONE_HINTS);
+	/* Every ready endpoint is hinted, one for our zone: zone mode. */
+	assert_int_equal(se[0].se_in, 0);
+	assert_string_equal(se[0].se_node, "node-b");
+	assert_string_equal(se[0].se_zone, "zone-b");
+	assert_string_equal(addr_str(&se[1].se_addr, 1, a, sizeof(a)),
+	    "10.0.0.2:8080");
+	assert_int_equal(se[1].se_flags, TOPO_READY | TOPO_SERVING |
+	    TOPO_LOCAL | TOPO_ZONE_HINTS | TOPO_ZONE_OURS);
+	assert_int_equal(se[1].se_in, TOPO_IN_CLUSTER | TOPO_IN_LOCAL);
+	assert_string_equal(se[1].se_node, "node-a");
+	assert_int_equal(se[2].se_flags, TOPO_SERVING | TOPO_TERMINATING |
+	    TOPO_LOCAL | TOPO_NODE_HINTS | TOPO_NODE_OURS);
+	assert_int_equal(se[2].se_in, 0);
+	/* 10.0.0.3 has no zone hint, but it is not ready: it does not count. */
+	assert_int_equal(p->choice.tc_mode, TOPO_MODE_SAME_ZONE);
+	assert_eps(p, "10.0.0.2:8080");
+	assert_ext_eps(p, "10.0.0.2:8080");
+	/* Decided differently (zone versus node), equal by chance. */
+	assert_int_equal(p->ext_separate, 1);
+	assert_int_equal(p->policy.tp_external_local, 1);
+	assert_int_equal(p->policy.tp_external, 1);
+	assert_int_equal(p->choice.tc_n_cluster, 1);
+	assert_int_equal(p->choice.tc_n_local, 1);
+	store_free(st);
+}
+
+/* Which change is which: endpoint sets versus the Service's own fields. */
+static void
+test_join_change_kinds(void **state)
+{
+	struct recorder r;
+	struct store *st = setup_store(&r);
+	struct k8s_object *o;
+	struct k8s_slice *sl;
+	const struct store_port *p;
+	char buf[64];
+
+	(void)state;
+	store_set_node_name(st, "node-a");
+	o = svc_new("web", "s1", "198.19.0.1");
+	svc_port(o, "http", K8S_PROTO_TCP, 80, 30080);
+	o->svc.type = xstrdup("LoadBalancer");
+	store_upsert(st, o);
+	o = slice_new("web-1", "a1", "web");
+	sl = &o->slices[0];
+	slice_port(sl, "http", K8S_PROTO_TCP, 80);
+	slice_ep(sl, "10.0.0.1", RS, "node-a", NULL, NULL, NULL);
+	store_upsert(st, o);
+	assert_int_equal(flush(st, &r), 1);
+
+	/* The endpoint starts terminating: the sets change, nothing else. */
+	o = slice_new("web-1", "a2", "web");
+	sl = &o->slices[0];
+	slice_port(sl, "http", K8S_PROTO_TCP, 80);
+	slice_ep(sl, "10.0.0.1", STM, "node-a", NULL, NULL, NULL);
+	store_upsert(st, o);
+	assert_int_equal(flush(st, &r), 1);
+	assert_int_equal(r.ev[0].changes, STORE_ENDPOINTS_CHANGED);
+	p = r.ev[0].new;
+	assert_eps(p, "10.0.0.1:80");
+	assert_int_equal(p->choice.tc_cluster_terminating, 1);
+
+	/* Only the node name of an endpoint: still an endpoint change. */
+	o = slice_new("web-1", "a3", "web");
+	sl = &o->slices[0];
+	slice_port(sl, "http", K8S_PROTO_TCP, 80);
+	slice_ep(sl, "10.0.0.1", STM, "node-b", NULL, NULL, NULL);
+	store_upsert(st, o);
+	assert_int_equal(flush(st, &r), 1);
+	assert_int_equal(r.ev[0].changes, STORE_ENDPOINTS_CHANGED);
+
+	/* eTP Local and its health check node port: a Service change. */
+	o = svc_new("web", "s2", "198.19.0.1");
+	svc_port(o, "http", K8S_PROTO_TCP, 80, 30080);
+	o->svc.type = xstrdup("LoadBalancer");
+	o->svc.external_local = 1;
+	o->svc.health_check_node_port = 32000;
+	store_upsert(st, o);
+	assert_int_equal(flush(st, &r), 1);
+	assert_true(r.ev[0].changes & STORE_SERVICE_CHANGED);
+	p = r.ev[0].new;
+	assert_int_equal(p->health_check_node_port, 32000);
+	assert_int_equal(p->ext_separate, 1);
+	assert_ext_eps(p, "");
+
+	/* Only the health check node port. */
+	o = svc_new("web", "s3", "198.19.0.1");
+	svc_port(o, "http", K8S_PROTO_TCP, 80, 30080);
+	o->svc.type = xstrdup("LoadBalancer");
+	o->svc.external_local = 1;
+	o->svc.health_check_node_port = 32001;
+	store_upsert(st, o);
+	assert_int_equal(flush(st, &r), 1);
+	assert_int_equal(r.ev[0].changes, STORE_SERVICE_CHANGED);
+
+	/* Only the source ranges. */
+	o = svc_new("web", "s4", "198.19.0.1");
+	svc_port(o, "http", K8S_PROTO_TCP, 80, 30080);
+	o->svc.type = xstrdup("LoadBalancer");
+	o->svc.external_local = 1;
+	o->svc.health_check_node_port = 32001;
+	o->svc.source_ranges = xcalloc(1, sizeof(*o->svc.source_ranges));
+	assert_int_equal(addr_parse_prefix("203.0.113.0/24",
+	    o->svc.source_ranges), 0);
+	o->svc.n_source_ranges = 1;
+	store_upsert(st, o);
+	assert_int_equal(flush(st, &r), 1);
+	assert_int_equal(r.ev[0].changes, STORE_SERVICE_CHANGED);
+	p = r.ev[0].new;
+	assert_int_equal(p->n_source_ranges, 1);
+	assert_string_equal(addr_prefix_str(&p->source_ranges[0], buf,
+	    sizeof(buf)), "203.0.113.0/24");
+	/* The same again: nothing. */
+	o = svc_new("web", "s4", "198.19.0.1");
+	store_upsert(st, o);
+	assert_int_equal(flush(st, &r), 0);
+	store_free(st);
+}
+
+/*
+ * Our Node: other names ignored; its zone re-joins every Service (and
+ * only then reports the ports whose sets changed); deletion states; a
+ * relist without it, or its deletion, forgets it.
+ */
+static void
+test_node_identity(void **state)
+{
+	struct recorder r;
+	struct store *st = setup_store(&r);
+	struct k8s_object *o;
+	struct k8s_slice *sl;
+	const struct store_node *n;
+	const struct store_port *p;
+
+	(void)state;
+	n = store_node(st);
+	assert_string_equal(n->sn_name, "");
+	store_set_node_name(st, "node-a");
+	n = store_node(st);
+	assert_string_equal(n->sn_name, "node-a");
+	assert_string_equal(n->sn_zone, "");
+	assert_int_equal(n->sn_seen, 0);
+
+	/* Two Services: one with zone hints, one without. */
+	o = svc_new("web", "s1", "198.19.0.1");
+	svc_port(o, "http", K8S_PROTO_TCP, 80, 0);
+	store_upsert(st, o);
+	o = slice_new("web-1", "a1", "web");
+	sl = &o->slices[0];
+	slice_port(sl, "http", K8S_PROTO_TCP, 80);
+	slice_ep(sl, "10.0.0.1", RS, "node-b", "zone-a", "zone-a", NULL);
+	slice_ep(sl, "10.0.0.2", RS, "node-c", "zone-b", "zone-b", NULL);
+	store_upsert(st, o);
+	o = svc_new("db", "d1", "198.19.0.2");
+	svc_port(o, "sql", K8S_PROTO_TCP, 5432, 0);
+	store_upsert(st, o);
+	o = slice_new("db-1", "b1", "db");
+	sl = &o->slices[0];
+	slice_port(sl, "sql", K8S_PROTO_TCP, 5432);
+	slice_ep(sl, "10.0.1.1", RS, "node-b", "zone-a", NULL, NULL);
+	store_upsert(st, o);
+	assert_int_equal(flush(st, &r), 2);
+	assert_eps(port_by_key(st, "default/web:http"),
+	    "10.0.0.1:80 10.0.0.2:80");
+
+	/* Another node's object says nothing. */
+	store_upsert(st, node_new("node-b", "x", "zone-a", 1));
+	assert_int_equal(flush(st, &r), 0);
+	assert_int_equal(store_node(st)->sn_seen, 0);
+
+	/* Ours, in zone-a: web narrows, db (no hints) is not reported. */
+	store_upsert(st, node_new("node-a", "n1", "zone-a", 0));
+	assert_int_equal(flush(st, &r), 1);
+	assert_string_equal(r.ev[0].key, "default/web:http");
+	assert_int_equal(r.ev[0].changes, STORE_ENDPOINTS_CHANGED);
+	assert_eps(r.ev[0].new, "10.0.0.1:80");
+	assert_int_equal(r.ev[0].new->choice.tc_mode, TOPO_MODE_SAME_ZONE);
+	n = store_node(st);
+	assert_int_equal(n->sn_seen, 1);
+	assert_string_equal(n->sn_zone, "zone-a");
+	assert_int_equal(n->sn_deleting, 0);
+
+	/* Moved to zone-b. */
+	store_upsert(st, node_new("node-a", "n2", "zone-b", 0));
+	assert_int_equal(flush(st, &r), 1);
+	assert_eps(r.ev[0].new, "10.0.0.2:80");
+
+	/* Being deleted: no re-join, but store_node() says so. */
+	store_upsert(st, node_new("node-a", "n3", "zone-b", 1));
+	assert_int_equal(flush(st, &r), 0);
+	assert_int_equal(store_node(st)->sn_deleting, 1);
+
+	/* A relist of nodes without it: gone, no zone, all endpoints. */
+	store_replace_begin(st);
+	store_replace_end(st, 1u << K8S_NODE);
+	assert_int_equal(store_node(st)->sn_seen, 0);
+	assert_int_equal(store_node(st)->sn_deleting, 0);
+	assert_string_equal(store_node(st)->sn_zone, "");
+	assert_int_equal(flush(st, &r), 1);
+	assert_eps(r.ev[0].new, "10.0.0.1:80 10.0.0.2:80");
+
+	/* Back, then deleted by name. */
+	store_upsert(st, node_new("node-a", "n4", "zone-a", 0));
+	assert_int_equal(flush(st, &r), 1);
+	store_delete(st, K8S_NODE, "", "node-a");
+	assert_int_equal(flush(st, &r), 1);
+	assert_int_equal(store_node(st)->sn_seen, 0);
+
+	/* Renaming our node re-joins: 10.0.1.1 on node-b becomes local. */
+	o = svc_new("db", "d2", "198.19.0.2");
+	svc_port(o, "sql", K8S_PROTO_TCP, 5432, 0);
+	o->svc.internal_local = 1;
+	store_upsert(st, o);
+	assert_int_equal(flush(st, &r), 1);
+	assert_eps(port_by_key(st, "default/db:sql"), "");
+	/* web's endpoint on node-b becomes local too: both reported. */
+	store_set_node_name(st, "node-b");
+	assert_int_equal(flush(st, &r), 2);
+	p = port_by_key(st, "default/db:sql");
+	assert_eps(p, "10.0.1.1:5432");
+	assert_int_equal(p->all_endpoints[0].se_flags & TOPO_LOCAL, TOPO_LOCAL);
+	store_free(st);
+}
+
+/* v1 Endpoints: notReadyAddresses kept but never used; nodeName local. */
+static void
+test_join_endpoints_object(void **state)
+{
+	struct recorder r;
+	struct store *st = setup_store(&r);
+	struct k8s_object *o;
+	struct k8s_slice *sl;
+	const struct store_port *p;
+
+	(void)state;
+	store_set_node_name(st, "node-a");
+	o = svc_new("web", "s1", "198.19.0.1");
+	svc_port(o, "http", K8S_PROTO_TCP, 80, 0);
+	o->svc.internal_local = 1;
+	store_upsert(st, o);
+	o = obj_new(K8S_ENDPOINTS, "default", "web", "e1");
+	sl = slice_add(o, "web");
+	slice_port(sl, "http", K8S_PROTO_TCP, 8080);
+	slice_ep(sl, "10.0.0.1", RS, "node-b", NULL, NULL, NULL);
+	slice_ep(sl, "10.0.0.2", RS, "node-a", NULL, NULL, NULL);
+	slice_ep(sl, "10.0.0.3", 0, "node-a", NULL, NULL, NULL);
+	store_upsert(st, o);
+	assert_int_equal(flush(st, &r), 1);
+	p = port_by_key(st, "default/web:http");
+	assert_eps(p, "10.0.0.2:8080");
+	assert_int_equal(p->n_all_endpoints, 3);
+	store_free(st);
+}
+
 int
 main(void)
 {
@@ -1146,6 +1737,11 @@ main(void)
 		cmocka_unit_test(test_iteration_and_duplicates),
 		cmocka_unit_test(test_free_unflushed),
 		cmocka_unit_test(test_services_bound),
+		cmocka_unit_test(test_join_topology),
+		cmocka_unit_test(test_join_all_endpoints),
+		cmocka_unit_test(test_join_change_kinds),
+		cmocka_unit_test(test_node_identity),
+		cmocka_unit_test(test_join_endpoints_object),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
