@@ -147,6 +147,7 @@ rfc3339(time_t t, char *buf, size_t len)
 /*
  * 200 once the first full sync is done: until then this node's proxy
  * sockets may not yet exist, and a load balancer should not send here.
+ * 503 too while our Node is being deleted (proxier_node_eligible).
  */
 static void
 healthz_cb(struct evhttp_request *req, void *arg)
@@ -154,6 +155,7 @@ healthz_cb(struct evhttp_request *req, void *arg)
 	struct admin *a = arg;
 	cJSON *o = cJSON_CreateObject();
 	char buf[32];
+	int eligible;
 
 	conn_touch(a, req);
 
@@ -161,7 +163,14 @@ healthz_cb(struct evhttp_request *req, void *arg)
 	    rfc3339(proxier_last_update(a->proxier), buf, sizeof(buf)));
 	cJSON_AddStringToObject(o, "currentTime",
 	    rfc3339(time(NULL), buf, sizeof(buf)));
-	if (proxier_healthy(a->proxier)) {
+	/*
+	 * kube-proxy >= 1.29: a node on its way out (being deleted, or
+	 * tainted for deletion by the cluster autoscaler) answers 503 so
+	 * that load balancers stop sending to it first.
+	 */
+	eligible = proxier_node_eligible(a->proxier);
+	cJSON_AddBoolToObject(o, "nodeEligible", eligible);
+	if (proxier_healthy(a->proxier) && eligible) {
 		a->healthz_200++;
 		reply_json(req, 200, o);
 	} else {

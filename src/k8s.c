@@ -1029,7 +1029,7 @@ static void
 k8s_name_hint(const cJSON *json, char *name_out, size_t name_len)
 {
 	const cJSON *meta = cJSON_GetObjectItemCaseSensitive(json, "metadata");
-	const char *ns, *name;
+	const char *ns, *name, *kind;
 
 	if (name_len == 0)
 		return;
@@ -1040,6 +1040,13 @@ k8s_name_hint(const cJSON *json, char *name_out, size_t name_len)
 	    "namespace"));
 	if (name == NULL || *name == '\0')
 		return;
+	/* Nodes are cluster-scoped: a name alone. */
+	kind = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(json,
+	    "kind"));
+	if (kind != NULL && strcmp(kind, "Node") == 0) {
+		snprintf(name_out, name_len, "%s", name);
+		return;
+	}
 	snprintf(name_out, name_len, "%s/%s", ns != NULL && *ns != '\0' ?
 	    ns : "default", name);
 }

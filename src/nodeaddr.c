@@ -38,6 +38,14 @@ is_specific(const union addr *a)
 	    a->in4.sin_addr.s_addr != htonl(INADDR_ANY);
 }
 
+static int
+is_loopback(const union addr *a)
+{
+	if (a->sa.sa_family == AF_INET6)
+		return IN6_IS_ADDR_LOOPBACK(&a->in6.sin6_addr);
+	return (ntohl(a->in4.sin_addr.s_addr) >> 24) == 127;
+}
+
 int
 nodeaddr_primary(const struct config *cfg, int family, union addr *out)
 {
@@ -92,7 +100,8 @@ nodeaddr_nodeport_ranges(const struct config *cfg, struct addr_prefix **out,
 	}
 	p = xcalloc(nitems(families), sizeof(*p));
 	for (i = 0; i < nitems(families); i++) {
-		if (nodeaddr_primary(cfg, families[i], &ip) == -1)
+		if (nodeaddr_primary(cfg, families[i], &ip) == -1 ||
+		    is_loopback(&ip))
 			continue;
 		p[k].ap_addr = ip;
 		p[k++].ap_len = families[i] == AF_INET6 ? 128 : 32;
@@ -100,11 +109,15 @@ nodeaddr_nodeport_ranges(const struct config *cfg, struct addr_prefix **out,
 		    addr_str(&ip, 0, buf, sizeof(buf)));
 	}
 	if (k == 0) {
+		/*
+		 * kube-proxy leaves a loopback node IP out, and an empty
+		 * list means every local address.
+		 */
 		log_warnx("--nodeport-addresses primary: this node has no "
 		    "route to tell its primary IP by; NodePorts answer on "
-		    "127.0.0.1 only");
-		(void)addr_parse("127.0.0.1", 0, &p[0].ap_addr);
-		p[k++].ap_len = 32;
+		    "every local address");
+		free(p);
+		return;
 	}
 	*out = p;
 	*n = k;

@@ -27,9 +27,9 @@ int	nodeaddr_primary(const struct config *, int family, union addr *out);
 
 /*
  * The ranges NodePorts are limited to: --nodeport-addresses as given,
- * or for "primary" the primary IPs as /32 and /128 (kube-proxy falls back
- * to the loopback address of a family it finds none for; so do we, with
- * a warning, for IPv4 only).  *n 0 (and *out NULL): every local address.
+ * or for "primary" the primary IPs as /32 and /128, a loopback one left
+ * out as kube-proxy does (none at all: every local address, with a
+ * warning).  *n 0 (and *out NULL): every local address.
  * The caller frees *out.
  */
 void	nodeaddr_nodeport_ranges(const struct config *,

@@ -1109,6 +1109,72 @@ proxier_totals(struct proxier *p, struct port_stats *total)
 		metrics_add(total, &pp->pp_stats);
 }
 
+/*
+ * kube-proxy's count of service ports whose Local policy finds no local
+ * endpoint while the Service has some elsewhere (their traffic of that
+ * kind is refused here): a gauge despite its name, per traffic_policy.
+ * And our health check node ports.
+ */
+static void
+write_policy_metrics(struct proxier *p, struct evbuffer *b)
+{
+	const char *labels[] = { "traffic_policy", NULL, NULL };
+	const struct store_port *sp;
+	struct proxied_port *pp;
+	struct hc_entry *he;
+	uint64_t internal = 0, external = 0, ok, unavailable;
+	size_t listening = 0;
+
+	RB_FOREACH(pp, proxied_ports, &p->tree) {
+		sp = pp->pp_sp;
+		if (!sp->choice.tc_has_any)
+			continue;
+		if (sp->policy.tp_internal_local && sp->n_endpoints == 0)
+			internal++;
+		if (sp->policy.tp_external_local && sp->policy.tp_external &&
+		    (sp->ext_separate ? sp->n_ext_endpoints :
+		    sp->n_endpoints) == 0)
+			external++;
+	}
+	metrics_family(b, "kubeproxy_sync_proxy_rules_no_local_endpoints_total",
+	    "gauge", "Number of services with a Local traffic policy and no "
+	    "endpoints");
+	labels[1] = "internal";
+	metrics_sample(b, "kubeproxy_sync_proxy_rules_no_local_endpoints_total",
+	    labels, (double)internal);
+	labels[1] = "external";
+	metrics_sample(b, "kubeproxy_sync_proxy_rules_no_local_endpoints_total",
+	    labels, (double)external);
+
+	RB_FOREACH(he, hc_entries, &p->hcs)
+		listening += hc_server_port(he->he_hs) == he->he_port;
+	hc_server_answers(&ok, &unavailable);
+	metrics_family(b, "kube_uproxy_health_check_node_ports", "gauge",
+	    "Health check node ports listening (one per LoadBalancer Service "
+	    "with externalTrafficPolicy Local).");
+	metrics_sample(b, "kube_uproxy_health_check_node_ports", NULL,
+	    (double)listening);
+	metrics_family(b, "kube_uproxy_health_check_node_ports_unbound",
+	    "gauge", "Health check node ports wanted but not listening "
+	    "(retried every second).");
+	metrics_sample(b, "kube_uproxy_health_check_node_ports_unbound", NULL,
+	    (double)p->hc_unbound);
+	metrics_family(b, "kube_uproxy_health_check_answers_total", "counter",
+	    "Answers of the health check node ports, by HTTP code.");
+	labels[0] = "code";
+	labels[1] = "200";
+	metrics_sample(b, "kube_uproxy_health_check_answers_total", labels,
+	    (double)ok);
+	labels[1] = "503";
+	metrics_sample(b, "kube_uproxy_health_check_answers_total", labels,
+	    (double)unavailable);
+	metrics_family(b, "kube_uproxy_health_check_connections", "gauge",
+	    "Open connections to the health check node ports (at most "
+	    "BOUND_HEALTH_CHECK_CONNECTIONS).");
+	metrics_sample(b, "kube_uproxy_health_check_connections", NULL,
+	    (double)hc_server_connections());
+}
+
 void
 proxier_write_metrics(struct proxier *p, struct evbuffer *b)
 {
@@ -1141,6 +1207,8 @@ proxier_write_metrics(struct proxier *p, struct evbuffer *b)
 	}
 	metrics_write_ports(b, ports, n);
 	free(ports);
+
+	write_policy_metrics(p, b);
 
 	proxier_rule_syncs(p, &requested, &ok, &failed);
 	metrics_family(b, "kube_uproxy_rule_sync_requests_total", "counter",

@@ -13,8 +13,19 @@
  *   Prot Service port                ProxyPort Scheduler Flags
  *     -> Endpoint                    ActiveConn Failures Retries
  *   TCP  default/web:http            40123     rr        persistent 10800
- *        198.19.0.10:80 node:30001
+ *       198.19.0.10:80 node:30001
+ *       internal Cluster: cluster set, 2 (ready)
+ *       external Local: local set, 1 (local and ready), proxy port 40124,
+ *         health check node port 32000
  *     -> 10.0.0.11:8080              1          0        0
+ *     -> 10.0.0.12:8080              0          0        0
+ *        Endpoint                    Node (* ours)        State      Traffic
+ *        10.0.0.11:8080              node-a*              ready      int ext
+ *        10.0.0.12:8080              node-b               ready      int
+ *
+ * The second table is every endpoint the slices list, whether traffic
+ * may use it or not: with traffic policies, terminating endpoints and
+ * topology hints, "why does my connection not go there" is answered here.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -45,6 +56,8 @@ static void	pr_text(struct printer *, const char *, ...)
 static void	pr_str(struct printer *, const char *, const char *,
 		    const char *, ...) __attribute__((format(printf, 4, 5)));
 static void	pr_num(struct printer *, const char *, double,
+		    const char *, ...) __attribute__((format(printf, 4, 5)));
+static void	pr_bool(struct printer *, const char *, int,
 		    const char *, ...) __attribute__((format(printf, 4, 5)));
 
 /* Text mode only: headers, separators, newlines. */
@@ -95,6 +108,20 @@ pr_num(struct printer *p, const char *key, double value, const char *fmt, ...)
 
 	if (p->json) {
 		pr_add(p, key, cJSON_CreateNumber(value));
+		return;
+	}
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+}
+
+static void
+pr_bool(struct printer *p, const char *key, int value, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (p->json) {
+		pr_add(p, key, cJSON_CreateBool(value));
 		return;
 	}
 	va_start(ap, fmt);
@@ -156,6 +183,86 @@ show_addrs(struct printer *p, const cJSON *svc, const char *key,
 		v6 = strchr(ip, ':') != NULL;
 		pr_str(p, NULL, ip, " %s%s%s:%.0f%s", v6 ? "[" : "", ip,
 		    v6 ? "]" : "", jnum(svc, "port"), what);
+	}
+	pr_close(p);
+}
+
+static int
+jbool(const cJSON *o, const char *key)
+{
+	return cJSON_IsTrue(cJSON_GetObjectItem(o, key));
+}
+
+/*
+ * One kind of traffic (internalTraffic, externalTraffic): its policy, the
+ * set it uses and why.
+ */
+static void
+show_traffic(struct printer *p, const cJSON *svc, const char *key,
+    const char *what, const char *policy_key)
+{
+	const cJSON *t = cJSON_GetObjectItem(svc, key);
+
+	if (!cJSON_IsObject(t))
+		return;
+	pr_open(p, key, 0);
+	pr_str(p, "trafficPolicy", jstr(svc, policy_key), "    %s %s: ", what,
+	    jstr(svc, policy_key));
+	pr_str(p, "endpointSet", jstr(t, "endpointSet"), "%s set, ",
+	    jstr(t, "endpointSet"));
+	pr_num(p, "endpoints", jnum(t, "endpoints"), "%.0f ",
+	    jnum(t, "endpoints"));
+	pr_str(p, "reason", jstr(t, "reason"), "(%s)", jstr(t, "reason"));
+	pr_num(p, "proxyPort", jnum(t, "proxyPort"), "%s", "");
+	if (jnum(t, "proxyPort") != jnum(svc, "proxyPort"))
+		pr_text(p, ", proxy port %.0f", jnum(t, "proxyPort"));
+	pr_close(p);
+	if (strcmp(key, "externalTraffic") == 0 &&
+	    jnum(svc, "healthCheckNodePort") > 0)
+		pr_text(p, ", health check node port %.0f",
+		    jnum(svc, "healthCheckNodePort"));
+	pr_text(p, "\n");
+}
+
+/* Every endpoint of the slices, with its state and the traffic it takes. */
+static void
+show_all_endpoints(struct printer *p, const cJSON *svc)
+{
+	const cJSON *ep;
+	char node[80], state[48];
+
+	pr_open(p, "allEndpoints", 1);
+	if (cJSON_GetArraySize(cJSON_GetObjectItem(svc, "allEndpoints")) > 0)
+		pr_text(p, "     %-28s %-20s %-18s %s\n", "Endpoint",
+		    "Node (* ours)", "State", "Traffic");
+	cJSON_ArrayForEach(ep, cJSON_GetObjectItem(svc, "allEndpoints")) {
+		pr_open(p, NULL, 0);
+		snprintf(node, sizeof(node), "%s%s%s%s",
+		    jstr(ep, "nodeName")[0] ? jstr(ep, "nodeName") : "-",
+		    jbool(ep, "local") ? "*" : "", jstr(ep, "zone")[0] ? "/" :
+		    "", jstr(ep, "zone"));
+		snprintf(state, sizeof(state), "%s%s",
+		    jbool(ep, "ready") ? "ready" : jbool(ep, "serving") ?
+		    "serving" : "not-ready",
+		    jbool(ep, "terminating") ? ",terminating" : "");
+		pr_str(p, "endpoint", jstr(ep, "endpoint"), "     %-28s ",
+		    jstr(ep, "endpoint"));
+		pr_str(p, "nodeName", jstr(ep, "nodeName"), "%-20s ", node);
+		pr_str(p, "zone", jstr(ep, "zone"), "%s", "");
+		pr_bool(p, "local", jbool(ep, "local"), "%s", "");
+		pr_bool(p, "ready", jbool(ep, "ready"), "%s", "");
+		pr_bool(p, "serving", jbool(ep, "serving"), "%s", "");
+		pr_bool(p, "terminating", jbool(ep, "terminating"), "%-18s ",
+		    state);
+		pr_bool(p, "internal", jbool(ep, "internal"), "%s",
+		    jbool(ep, "internal") ? "int" : "");
+		pr_bool(p, "external", jbool(ep, "external"), "%s",
+		    !jbool(ep, "external") ? "" : jbool(ep, "internal") ?
+		    " ext" : "ext");
+		if (!jbool(ep, "internal") && !jbool(ep, "external"))
+			pr_text(p, "-");
+		pr_text(p, "\n");
+		pr_close(p);
 	}
 	pr_close(p);
 }
@@ -230,7 +337,14 @@ show_services(struct printer *p, const cJSON *services)
 		show_addrs(p, svc, "externalIPs", " (external)");
 		show_addrs(p, svc, "loadBalancerIPs", " (load balancer)");
 		pr_text(p, "\n");
+		pr_num(p, "healthCheckNodePort", jnum(svc, "healthCheckNodePort"),
+		    "%s", "");
+		show_traffic(p, svc, "internalTraffic", "internal",
+		    "internalTrafficPolicy");
+		show_traffic(p, svc, "externalTraffic", "external",
+		    "externalTrafficPolicy");
 		show_endpoints(p, svc);
+		show_all_endpoints(p, svc);
 		pr_close(p);
 	}
 	pr_close(p);

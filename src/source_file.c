@@ -226,7 +226,11 @@ take_object(struct source_file *sf, struct mfile *f, const cJSON *raw,
 		if (manifest_claimed_key(raw, &kind, &ns, &nm) == 0)
 			old = mobject_find(&f->objs, kind, ns, nm);
 		/* Names too long to be valid are cut (and marked) here. */
-		if (nm != NULL && *nm != '\0')
+		if (nm != NULL && *nm != '\0' && *ns == '\0')
+			/* cluster-scoped (a Node): no namespace */
+			snprintf(hint, sizeof(hint), " %.63s%s", nm,
+			    strlen(nm) > 63 ? "..." : "");
+		else if (nm != NULL && *nm != '\0')
 			snprintf(hint, sizeof(hint), " %.63s%s/%.63s%s", ns,
 			    strlen(ns) > 63 ? "..." : "", nm,
 			    strlen(nm) > 63 ? "..." : "");

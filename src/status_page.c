@@ -63,6 +63,9 @@ static const char style[] =
 "td.none, tr.none td { color: #b00; font-style: italic; }\n"
 "tr.svc td { border-top: 2px solid #bbb; font-weight: 600; }\n"
 "tr.ep td:first-child { padding-left: 2.2em; font-family: monospace; }\n"
+"tr.policy td { color: #555; font-size: 90%; padding-left: 2.2em; }\n"
+"tr.ep.unused td { color: #999; }\n"
+"small.epstate { color: #666; }\n"
 ".mono { font-family: monospace; }\n"
 ".path { display: flex; flex-wrap: wrap; align-items: center; gap: .4em; margin: .5em 0; }\n"
 ".hop { border: 1px solid #999; border-radius: 4px; padding: .2em .5em; background: #fafafa; }\n"
@@ -244,6 +247,78 @@ put_addrs(struct evbuffer *b, const cJSON *arr, double port, const char *sep,
 	}
 }
 
+/* "internal Cluster: cluster set, 2 (ready)", for one kind of traffic. */
+static void
+put_traffic(struct evbuffer *b, const cJSON *svc, const char *key,
+    const char *what, const char *policy_key)
+{
+	const cJSON *t = cJSON_GetObjectItem(svc, key);
+
+	if (!cJSON_IsObject(t))
+		return;
+	evbuffer_add_printf(b, "<span class=\"traffic\">%s ", what);
+	put_html(b, str(svc, policy_key));
+	evbuffer_add_printf(b, ": ");
+	put_html(b, str(t, "endpointSet"));
+	evbuffer_add_printf(b, " set, %.0f (", num(t, "endpoints"));
+	put_html(b, str(t, "reason"));
+	evbuffer_add_printf(b, ")");
+	if (num(t, "proxyPort") != num(svc, "proxyPort"))
+		evbuffer_add_printf(b, ", proxy port %.0f", num(t, "proxyPort"));
+	if (strcmp(key, "externalTraffic") == 0 &&
+	    num(svc, "healthCheckNodePort") > 0)
+		evbuffer_add_printf(b, ", health check node port %.0f",
+		    num(svc, "healthCheckNodePort"));
+	evbuffer_add_printf(b, "</span> ");
+}
+
+static int
+is_true(const cJSON *o, const char *key)
+{
+	return cJSON_IsTrue(cJSON_GetObjectItem(o, key));
+}
+
+/* The slices' view of an endpoint: node (* ours), state, which traffic. */
+static void
+put_endpoint_state(struct evbuffer *b, const cJSON *e)
+{
+	if (e == NULL)
+		return;
+	evbuffer_add_printf(b, "<small class=\"epstate\">");
+	put_html(b, str(e, "nodeName")[0] != '\0' ? str(e, "nodeName") : "-");
+	evbuffer_add_printf(b, "%s %s%s &middot; %s%s%s</small>",
+	    is_true(e, "local") ? "*" : "",
+	    is_true(e, "ready") ? "ready" : is_true(e, "serving") ? "serving" :
+	    "not ready", is_true(e, "terminating") ? ", terminating" : "",
+	    is_true(e, "internal") ? "internal " : "",
+	    is_true(e, "external") ? "external" : "",
+	    !is_true(e, "internal") && !is_true(e, "external") ?
+	    "takes no traffic" : "");
+}
+
+/* allEndpoints' entry for an endpoint "IP:port", or NULL. */
+static const cJSON *
+find_endpoint(const cJSON *svc, const char *ep)
+{
+	const cJSON *e;
+
+	cJSON_ArrayForEach(e, cJSON_GetObjectItem(svc, "allEndpoints"))
+		if (strcmp(str(e, "endpoint"), ep) == 0)
+			return e;
+	return NULL;
+}
+
+static int
+in_stats(const cJSON *svc, const char *ep)
+{
+	const cJSON *e;
+
+	cJSON_ArrayForEach(e, cJSON_GetObjectItem(svc, "endpointStats"))
+		if (strcmp(str(e, "endpoint"), ep) == 0)
+			return 1;
+	return 0;
+}
+
 static void
 table(struct evbuffer *b, const cJSON *services)
 {
@@ -283,6 +358,13 @@ table(struct evbuffer *b, const cJSON *services)
 			    num(svc, "affinityTimeoutSeconds"));
 		evbuffer_add_printf(b, "</td><td class=\"num\">%.0f</td>"
 		    "<td></td></tr>\n", num(svc, "activeConnections"));
+		evbuffer_add_printf(b, "<tr class=\"policy\"><td colspan="
+		    "\"8\">");
+		put_traffic(b, svc, "internalTraffic", "internal",
+		    "internalTrafficPolicy");
+		put_traffic(b, svc, "externalTraffic", "external",
+		    "externalTrafficPolicy");
+		evbuffer_add_printf(b, "</td></tr>\n");
 		eps = cJSON_GetObjectItem(svc, "endpointStats");
 		if (cJSON_GetArraySize(eps) == 0)
 			evbuffer_add_printf(b, "<tr class=\"ep none\"><td>"
@@ -292,10 +374,25 @@ table(struct evbuffer *b, const cJSON *services)
 		cJSON_ArrayForEach(ep, eps) {
 			evbuffer_add_printf(b, "<tr class=\"ep\"><td>&rarr; ");
 			put_html(b, str(ep, "endpoint"));
-			evbuffer_add_printf(b, "</td><td colspan=\"5\"></td>"
+			evbuffer_add_printf(b, "</td><td colspan=\"5\">");
+			put_endpoint_state(b, find_endpoint(svc,
+			    str(ep, "endpoint")));
+			evbuffer_add_printf(b, "</td>"
 			    "<td class=\"num\">%.0f</td><td class=\"num\">%.0f"
 			    "</td></tr>\n", num(ep, "activeConnections"),
 			    num(ep, "dialFailures"));
+		}
+		/* Listed by the slices, used by no traffic: say why not. */
+		cJSON_ArrayForEach(ep, cJSON_GetObjectItem(svc, "allEndpoints")) {
+			if (in_stats(svc, str(ep, "endpoint")))
+				continue;
+			evbuffer_add_printf(b, "<tr class=\"ep unused\"><td>"
+			    "&nbsp;&nbsp;");
+			put_html(b, str(ep, "endpoint"));
+			evbuffer_add_printf(b, "</td><td colspan=\"5\">");
+			put_endpoint_state(b, ep);
+			evbuffer_add_printf(b, "</td><td></td><td></td>"
+			    "</tr>\n");
 		}
 	}
 	evbuffer_add_printf(b, "</tbody>\n</table>\n");
@@ -307,6 +404,39 @@ hop(struct evbuffer *b, const char *class, const char *title,
 {
 	evbuffer_add_printf(b, "<span class=\"hop %s\">%s<small>%s</small>"
 	    "</span><span class=\"arrow\">&rarr;</span>", class, title, note);
+}
+
+/*
+ * External traffic with a proxy port of its own (a Local policy on one
+ * side only): its path, to its own endpoint set.
+ */
+static void
+ext_path(struct evbuffer *b, const struct config *cfg, const cJSON *svc)
+{
+	const cJSON *t = cJSON_GetObjectItem(svc, "externalTraffic"), *ep;
+	int first = 1;
+
+	if (!cJSON_IsObject(t) || num(t, "proxyPort") == num(svc, "proxyPort"))
+		return;
+	evbuffer_add_printf(b, "<div class=\"path\"><strong>");
+	put_key(b, svc);
+	evbuffer_add_printf(b, "</strong>&nbsp;");
+	hop(b, "", "client", "to nodePort, external or LB IP");
+	evbuffer_add_printf(b, "<span class=\"hop proxy\">");
+	put_html(b, cfg->bind_address_str);
+	evbuffer_add_printf(b, ":%.0f<small>kube-uproxy, external traffic, "
+	    "%s policy</small></span><span class=\"arrow\">&rarr;</span>"
+	    "<span class=\"hop pod\">", num(t, "proxyPort"),
+	    strcmp(str(svc, "externalTrafficPolicy"), "Local") == 0 ?
+	    "Local" : "Cluster");
+	cJSON_ArrayForEach(ep, cJSON_GetObjectItem(svc, "externalEndpoints")) {
+		evbuffer_add_printf(b, "%s", first ? "" : " | ");
+		put_html(b, cJSON_GetStringValue(ep));
+		first = 0;
+	}
+	evbuffer_add_printf(b, "%s<small>endpoint</small></span></div>\n",
+	    !first ? "" : strcmp(str(svc, "protocol"), "UDP") == 0 ?
+	    "none: dropped" : "none: refused");
 }
 
 /* One line per service port: client, rule, proxy port, endpoints. */
@@ -362,6 +492,7 @@ paths(struct evbuffer *b, const struct config *cfg, const cJSON *services)
 		evbuffer_add_printf(b, "%s<small>endpoint</small></span></div>\n",
 		    !first ? "" : strcmp(str(svc, "protocol"), "UDP") == 0 ?
 		    "none: dropped" : "none: refused");
+		ext_path(b, cfg, svc);
 	}
 }
 

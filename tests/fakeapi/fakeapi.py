@@ -46,7 +46,14 @@ RESOURCES = {
                        "apiVersion": "discovery.k8s.io/v1",
                        "group": "discovery.k8s.io",
                        "prefix": ("apis", "discovery.k8s.io", "v1")},
+    # cluster-scoped: no namespace in paths, keys or objects
+    "nodes": {"kind": "Node", "apiVersion": "v1", "group": "",
+              "prefix": ("api", "v1"), "namespaced": False},
 }
+
+
+def namespaced(resource):
+    return RESOURCES[resource].get("namespaced", True)
 KIND_TO_RESOURCE = {v["kind"]: k for k, v in RESOURCES.items()}
 DISC_GROUP = "discovery.k8s.io"
 ENDPOINTS_WARNING = ('299 - "v1 Endpoints is deprecated in v1.33+; '
@@ -171,6 +178,8 @@ FIELD_GETTERS = {
         "namespace", ""),
     "spec.clusterIP": lambda o: (o.get("spec") or {}).get("clusterIP", ""),
     "spec.type": lambda o: (o.get("spec") or {}).get("type", ""),
+    "spec.unschedulable": lambda o: "true" if (o.get("spec") or {}).get(
+        "unschedulable") else "false",
 }
 
 
@@ -193,6 +202,9 @@ def parse_field_selector(s, resource):
         allowed = ["metadata.name", "metadata.namespace"]
         if resource == "services":
             allowed += ["spec.clusterIP", "spec.type"]
+        elif resource == "nodes":
+            # pkg/registry/core/node/strategy.go NodeToSelectableFields
+            allowed = ["metadata.name", "spec.unschedulable"]
         if key not in allowed:
             raise BadRequest('"%s" is not a known field selector: only "%s"'
                              % (key, '", "'.join(allowed)))
@@ -293,8 +305,11 @@ class State:
         meta = obj.setdefault("metadata", {})
         if not meta.get("name"):
             raise BadRequest("metadata.name is required")
-        meta.setdefault("namespace", "default")
-        key = (meta["namespace"], meta["name"])
+        if namespaced(resource):
+            meta.setdefault("namespace", "default")
+        else:
+            meta.pop("namespace", None)
+        key = (meta.get("namespace", ""), meta["name"])
         with self.lock:
             prev = self.objects[resource].get(key)
             if prev is not None and create_only:
@@ -353,7 +368,7 @@ class State:
             if ev.resource != resource:
                 continue
             meta = ev.obj["metadata"]
-            key = (meta["namespace"], meta["name"])
+            key = (meta.get("namespace", ""), meta["name"])
             if ev.prev is None:
                 cur.pop(key, None)
             else:
@@ -770,7 +785,12 @@ class ApiHandler(http.server.BaseHTTPRequestHandler):
             if len(rest) == 2 and not is_watch:
                 name, rest = rest[1], rest[:1]
             if len(rest) != 1 or rest[0] not in RESOURCES or \
-                    RESOURCES[rest[0]]["prefix"] != prefix:
+                    RESOURCES[rest[0]]["prefix"] != prefix or \
+                    (ns is not None and not namespaced(rest[0])):
+                break
+            if not namespaced(rest[0]):
+                ns = ""
+            elif name is not None and ns is None:
                 break
             resource = rest[0]
             hdr = {"Warning": ENDPOINTS_WARNING} \
@@ -793,7 +813,8 @@ class ApiHandler(http.server.BaseHTTPRequestHandler):
         for name, info in RESOURCES.items():
             if info["prefix"] != prefix:
                 continue
-            res.append({"name": name, "singularName": "", "namespaced": True,
+            res.append({"name": name, "singularName": "",
+                        "namespaced": info.get("namespaced", True),
                         "kind": info["kind"],
                         "verbs": ["create", "delete", "deletecollection",
                                   "get", "list", "patch", "update",
@@ -997,7 +1018,7 @@ class ApiHandler(http.server.BaseHTTPRequestHandler):
         def visible(o):
             if o is None:
                 return False
-            if ns is not None and o["metadata"].get("namespace") != ns:
+            if ns is not None and o["metadata"].get("namespace", "") != ns:
                 return False
             return labels_match(lsel, o) and fields_match(fsel, o)
 
@@ -1341,6 +1362,37 @@ class App:
         return True
 
     # -- control requests
+    def node_change(self, name, what, body):
+        """What the cluster does to a Node, as a MODIFIED event: a delete
+        held by a finalizer sets deletionTimestamp (deleting); the cluster
+        autoscaler adds its taint before draining (taint, untaint)."""
+        st = self.state
+        with st.lock:
+            cur = st.objects["nodes"].get(("", name))
+            if cur is None:
+                return 404, {"error": "node %s not found" % name}
+            obj = json.loads(json.dumps(cur))
+        meta = obj["metadata"]
+        spec = obj.setdefault("spec", {})
+        key = body.get("key", "ToBeDeletedByClusterAutoscaler")
+        if what == "deleting":
+            meta["deletionTimestamp"] = now_rfc3339()
+            meta["deletionGracePeriodSeconds"] = 0
+            meta.setdefault("finalizers", ["fakeapi.test/hold"])
+        elif what == "taint":
+            taints = [t for t in spec.get("taints") or []
+                      if t.get("key") != key]
+            taints.append({"key": key, "value": str(int(time.time())),
+                           "effect": body.get("effect", "NoSchedule")})
+            spec["taints"] = taints
+        else:
+            spec["taints"] = [t for t in spec.get("taints") or []
+                              if t.get("key") != key]
+            if not spec["taints"]:
+                del spec["taints"]
+        etype, rv = st.apply(obj)
+        return 200, {"type": etype, "resourceVersion": str(rv)}
+
     def control(self, method, path, body):
         st = self.state
         parts = [p for p in path.split("/") if p]
@@ -1365,6 +1417,9 @@ class App:
                     return 200, {"items": [st.objects[parts[1]][k] for k
                                            in sorted(st.objects[parts[1]])]}
             return 404, {"error": "unknown control path"}
+        if method == "DELETE" and len(parts) == 3 and parts[0] == "objects" \
+                and parts[1] in RESOURCES and not namespaced(parts[1]):
+            parts = [parts[0], parts[1], "", parts[2]]
         if method == "DELETE" and len(parts) == 4 and parts[0] == "objects":
             rv = st.delete(parts[1], parts[2], parts[3])
             if rv is None:
@@ -1381,11 +1436,14 @@ class App:
             meta = body.get("metadata") or {}
             if res is None:
                 raise BadRequest("unsupported kind")
-            rv = st.delete(res, meta.get("namespace", "default"),
-                           meta.get("name"))
+            rv = st.delete(res, meta.get("namespace", "default")
+                           if namespaced(res) else "", meta.get("name"))
             if rv is None:
                 return 404, {"error": "not found"}
             return 200, {"resourceVersion": str(rv)}
+        if len(parts) == 3 and parts[0] == "nodes" and \
+                parts[2] in ("deleting", "taint", "untaint"):
+            return self.node_change(parts[1], parts[2], body)
         if p == "load":
             n = load_list(st, body)
             return 200, {"loaded": n, "resourceVersion": str(st.rv)}

@@ -375,6 +375,56 @@ class Selectors(unittest.TestCase):
         self.assertEqual(st, 400)
 
 
+class Nodes(unittest.TestCase):
+    """Cluster-scoped Nodes, watched by name as kube-proxy does."""
+
+    def node(self, name, zone):
+        return {"kind": "Node", "apiVersion": "v1",
+                "metadata": {"name": name, "namespace": "ignored",
+                             "labels": {"topology.kubernetes.io/zone": zone}}}
+
+    def test_nodes(self):
+        S.ctl("POST", "/objects", self.node("n-a", "zone-a"))
+        S.ctl("POST", "/objects", self.node("n-b", "zone-b"))
+        sel = q(fieldSelector="metadata.name=n-a")
+        st, body = S.get_json("/api/v1/nodes" + sel)
+        self.assertEqual(st, 200, body)
+        self.assertEqual(body["kind"], "NodeList")
+        self.assertEqual([i["metadata"]["name"] for i in body["items"]],
+                         ["n-a"])
+        self.assertNotIn("namespace", body["items"][0]["metadata"])
+        rv = body["metadata"]["resourceVersion"]
+        st, body = S.get_json("/api/v1/nodes/n-b")
+        self.assertEqual((st, body["metadata"]["name"]), (200, "n-b"))
+        st, _ = S.get_json("/api/v1/namespaces/default/nodes")
+        self.assertEqual(st, 404)
+        st, body = S.get_json("/api/v1/nodes" + q(fieldSelector="spec.x=1"))
+        self.assertEqual(st, 400)
+
+        c, r = S.watch("/api/v1/nodes" + q(
+            watch=1, resourceVersion=rv, timeoutSeconds=5,
+            fieldSelector="metadata.name=n-a"))
+
+        def writer():
+            time.sleep(0.2)
+            S.ctl("POST", "/nodes/n-b/taint", {})
+            S.ctl("POST", "/nodes/n-a/taint", {})
+            S.ctl("POST", "/nodes/n-a/untaint", {})
+            S.ctl("POST", "/nodes/n-a/deleting", {})
+            S.ctl("DELETE", "/objects/nodes/n-a")
+        t = threading.Thread(target=writer)
+        t.start()
+        evs = read_events(r, 4)
+        t.join()
+        c.close()
+        self.assertEqual([e["type"] for e in evs],
+                         ["MODIFIED", "MODIFIED", "MODIFIED", "DELETED"])
+        self.assertEqual(evs[0]["object"]["spec"]["taints"][0]["key"],
+                         "ToBeDeletedByClusterAutoscaler")
+        self.assertNotIn("taints", evs[1]["object"]["spec"])
+        self.assertIn("deletionTimestamp", evs[2]["object"]["metadata"])
+
+
 class Watch(unittest.TestCase):
     def list_rv(self, ns):
         st, body = S.get_json("/api/v1/namespaces/%s/services" % ns)
@@ -705,7 +755,9 @@ class Discovery(unittest.TestCase):
                       [r["name"] for r in body["resources"]])
         st, body = S.get_json("/api/v1")
         self.assertEqual(sorted(r["name"] for r in body["resources"]),
-                         ["endpoints", "services"])
+                         ["endpoints", "nodes", "services"])
+        self.assertEqual([r["namespaced"] for r in body["resources"]
+                          if r["name"] == "nodes"], [False])
 
     def test_unknown_version_plain_404(self):
         st, h, body = S.request("/apis/discovery.k8s.io/v1beta1/"

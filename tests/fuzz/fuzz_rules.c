@@ -6,10 +6,13 @@
  * gives rounds of changes: for each changed slot a new version (or its
  * removal) with a protocol, ports, a nodePort and cluster, external and
  * LoadBalancer IPs drawn from a small pool of IPv4 and IPv6 addresses, so
- * that rules coincide across slots.  Each round the changed slots are
+ * that rules coincide across slots, and loadBalancerSourceRanges from a
+ * pool of nested and disjoint ranges (with the node's IP in some of
+ * them, chosen with the bind address).  Each round the changed slots are
  * replanned into a sorted set and merged with rules_set_update; the
  * result must equal planning every present slot afresh.  Every rule
- * renders, and its comment fits the kernel's comment match.
+ * renders, and its comment fits the kernel's comment match; a rule with a
+ * source range or a DROP is one of an LB IP's, of its own family.
  */
 #include <string.h>
 
@@ -20,16 +23,19 @@
 #define NSLOT	8
 #define NIP	6
 #define MAXIPS	3
+#define NRANGE	6
 
 struct slot {
 	int			 present;
 	struct store_port	 sp;
 	char			 key[320];
 	union addr		 cluster[MAXIPS], external[MAXIPS], lb[MAXIPS];
+	struct addr_prefix	 ranges[MAXIPS];
 	uint16_t		 proxy_port;
 };
 
 static union addr	 ip_pool[NIP], bind_pool[5];
+static struct addr_prefix range_pool[NRANGE];
 static struct slot	*slots_base;
 
 static void
@@ -42,8 +48,14 @@ init_pools(void)
 	static const char *const binds[5] = {
 		"0.0.0.0", "::", "198.18.0.1", "2001:2::5", "127.0.0.1",
 	};
+	static const char *const ranges[NRANGE] = {
+		"198.18.0.0/15", "198.18.0.0/24", "198.18.0.7/32",
+		"2001:2::/48", "0.0.0.0/0", "2001:2::2/128",
+	};
 	int i;
 
+	for (i = 0; i < NRANGE; i++)
+		FUZZ_CHECK(addr_parse_prefix(ranges[i], &range_pool[i]) == 0);
 	for (i = 0; i < NIP; i++)
 		FUZZ_CHECK(addr_parse(ips[i], 0, &ip_pool[i]) == 0);
 	for (i = 0; i < 5; i++)
@@ -65,6 +77,7 @@ static void
 generate(struct fuzz_in *in, struct slot *s, size_t idx)
 {
 	uint8_t b = fuzz_u8(in), len = fuzz_u8(in);
+	size_t i;
 
 	memset(&s->sp, 0, sizeof(s->sp));
 	/* Keys are unique per slot; some longer than a comment holds. */
@@ -86,6 +99,11 @@ generate(struct fuzz_in *in, struct slot *s, size_t idx)
 	s->sp.cluster_ips = s->cluster;
 	s->sp.external_ips = s->external;
 	s->sp.lb_ips = s->lb;
+	b = fuzz_u8(in);
+	s->sp.n_source_ranges = b % (MAXIPS + 1);
+	for (i = 0; i < s->sp.n_source_ranges; i++)
+		s->ranges[i] = range_pool[(b >> 2 >> i) % NRANGE];
+	s->sp.source_ranges = s->ranges;
 	s->proxy_port = (uint16_t)(40000 + fuzz_u8(in) % 4);
 }
 
@@ -122,6 +140,14 @@ check_rules(const struct rule_set *rs)
 		    RULES_COMMENT_MAX);
 		FUZZ_CHECK(rules_render(&rs->rs_rules[i], buf, sizeof(buf)) <
 		    (int)sizeof(buf));
+		if (rs->rs_rules[i].r_has_src)
+			FUZZ_CHECK(rs->rs_rules[i].r_src.ap_addr.sa.sa_family ==
+			    rs->rs_rules[i].r_family &&
+			    rs->rs_rules[i].r_has_dst &&
+			    rs->rs_rules[i].r_target != RULES_DROP);
+		if (rs->rs_rules[i].r_target == RULES_DROP)
+			FUZZ_CHECK(rs->rs_rules[i].r_chain == RULES_FIREWALL &&
+			    rs->rs_rules[i].r_has_dst);
 		if (i > 0)
 			FUZZ_CHECK(rules_cmp(&rs->rs_rules[i - 1],
 			    &rs->rs_rules[i]) <= 0);
@@ -148,6 +174,17 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	slots_base = slots;
 	b = fuzz_u8(&in);
 	bind = b % 6 == 5 ? NULL : &bind_pool[b % 6];
+	{
+		/* The node's IP: inside some ranges of the pool, or none. */
+		struct rules_node node;
+
+		memset(&node, 0, sizeof(node));
+		if (b & 0x40) {
+			FUZZ_CHECK(addr_parse("198.18.0.7", 0, &node.rn_ip4) == 0);
+			FUZZ_CHECK(addr_parse("2001:2::2", 0, &node.rn_ip6) == 0);
+		}
+		rules_set_node(&node);
+	}
 	while (in.n > 0 && rounds++ < 16) {
 		changed = fuzz_u8(&in);
 		for (i = 0; i < NSLOT; i++) {

@@ -13,7 +13,9 @@
  *
  * Sets: "full" (every kind of service), "less" (full minus shop/front),
  * "dnat" (full, proxy bound to 198.18.0.1), "dnat6" (bound to ::1),
- * "walk:SEED:STEP" (step STEP of a random walk, see plan_walk).
+ * "walk:SEED:STEP" (step STEP of a random walk, see plan_walk), "ranges"
+ * (LB IPs with loadBalancerSourceRanges: filter table rules too).
+ * $IPTC_NODEPORT=CIDR,... gives apply its --nodeport-addresses.
  * Exit: 0 ok, 1 error, 2 xtables lock busy.
  */
 #include <stdio.h>
@@ -34,19 +36,30 @@ struct svc {
 	enum k8s_proto	 proto;
 	uint16_t	 port, node_port;
 	const char	*cluster[MAXIPS], *external[MAXIPS], *lb[MAXIPS];
+	const char	*ranges[MAXIPS];
 };
 
 static const struct svc services[] = {
 	{ "default/nginx-svc:http", K8S_PROTO_TCP, 80, 0,
-	    { "198.19.0.10" }, { NULL }, { NULL } },
+	    { "198.19.0.10" }, { NULL }, { NULL }, { NULL } },
 	{ "kube-system/kube-dns:dns", K8S_PROTO_UDP, 53, 30053,
-	    { "198.19.0.53" }, { NULL }, { NULL } },
+	    { "198.19.0.53" }, { NULL }, { NULL }, { NULL } },
 	{ "shop/front:https", K8S_PROTO_TCP, 443, 31443,
-	    { "198.19.1.1" }, { NULL }, { "198.18.200.1", "198.18.200.1" } },
+	    { "198.19.1.1" }, { NULL }, { "198.18.200.1", "198.18.200.1" }, { NULL } },
 	{ "ns/ext:", K8S_PROTO_TCP, 8080, 0,
-	    { "198.19.2.2" }, { "198.18.0.7", "198.19.2.2" }, { NULL } },
+	    { "198.19.2.2" }, { "198.18.0.7", "198.19.2.2" }, { NULL }, { NULL } },
 	{ "v6/web:http", K8S_PROTO_TCP, 80, 30080,
-	    { "::ffff:198.19.0.66" }, { "::1" }, { NULL } },
+	    { "::ffff:198.19.0.66" }, { "::1" }, { NULL }, { NULL } },
+};
+
+static const struct svc ranged[] = {
+	{ "fw/lb:http", K8S_PROTO_TCP, 8090, 30090,
+	    { "198.19.4.1" }, { NULL }, { "198.18.100.1", "198.18.100.2" },
+	    { "198.18.0.0/24", "198.18.0.128/25", "203.0.113.0/24",
+	      "2001:2::/64" } },
+	{ "fw/dns6:dns", K8S_PROTO_UDP, 53, 0,
+	    { "::ffff:198.19.4.2" }, { NULL }, { "2001:2::100:1" },
+	    { "2001:2:0:1::/64", "198.18.0.0/15" } },
 };
 
 static size_t
@@ -65,8 +78,10 @@ plan_svc(struct rule_set *rs, const struct svc *s, uint16_t proxy_port,
     const union addr *bind)
 {
 	union addr cluster[MAXIPS], external[MAXIPS], lb[MAXIPS];
+	struct addr_prefix ranges[MAXIPS];
 	struct store_port sp;
 	char key[128];
+	size_t n;
 
 	memset(&sp, 0, sizeof(sp));
 	snprintf(key, sizeof(key), "%s", s->key);
@@ -80,6 +95,11 @@ plan_svc(struct rule_set *rs, const struct svc *s, uint16_t proxy_port,
 	sp.cluster_ips = cluster;
 	sp.external_ips = external;
 	sp.lb_ips = lb;
+	for (n = 0; n < MAXIPS && s->ranges[n] != NULL; n++)
+		if (addr_parse_prefix(s->ranges[n], &ranges[n]) == -1)
+			fatalx("bad test range %s", s->ranges[n]);
+	sp.source_ranges = ranges;
+	sp.n_source_ranges = n;
 	if (rules_plan_port(rs, &sp, proxy_port, bind) == -1)
 		fatalx("%s: not planned", s->key);
 }
@@ -88,7 +108,8 @@ plan_svc(struct rule_set *rs, const struct svc *s, uint16_t proxy_port,
  * A random walk over WALK_SVCS services for the chains' in-place edits:
  * step 0 holds about 3 in 4 of them; each later step makes one to three
  * changes (a service added or removed, a new proxy port, a second cluster
- * IP, a nodePort), every seventh step sixty of them, so that both the
+ * IP, a nodePort, an LB IP without, with one and with other source
+ * ranges), every seventh step sixty of them, so that both the
  * edit and the refill path run.  Deterministic for a seed.
  */
 #define WALK_SVCS	80
@@ -106,7 +127,7 @@ static void
 plan_walk(struct rule_set *rs, unsigned seed, unsigned step)
 {
 	struct {
-		int	 present, ips, node_port;
+		int	 present, ips, node_port, fw;
 		uint16_t proxy_port;
 	} w[WALK_SVCS];
 	uint32_t st = seed * 2654435761u + 1;
@@ -117,12 +138,14 @@ plan_walk(struct rule_set *rs, unsigned seed, unsigned step)
 		w[i].ips = 1;
 		w[i].node_port = 0;
 		w[i].proxy_port = (uint16_t)(40000 + i);
+		w[i].fw = i % 3 == 0 ? 2 : 0;
 	}
 	for (s = 1; s <= step; s++) {
 		n = s % 7 == 0 ? 60 : 1 + walk_rand(&st) % 3;
 		for (k = 0; k < n; k++) {
 			i = walk_rand(&st) % WALK_SVCS;
-			switch (walk_rand(&st) % 4) {
+			switch (walk_rand(&st) % 5) {
+			case 3: w[i].fw = (w[i].fw + 1) % 4; break;
 			case 0: w[i].present = !w[i].present; break;
 			case 1: w[i].proxy_port += 1000; break;
 			case 2: w[i].ips = 3 - w[i].ips; break;
@@ -131,9 +154,16 @@ plan_walk(struct rule_set *rs, unsigned seed, unsigned step)
 		}
 	}
 	for (i = 0; i < WALK_SVCS; i++) {
-		union addr cluster[2];
+		static const char *const fw_ranges[][3] = {
+			{ NULL }, { NULL },
+			{ "198.18.0.0/24", "198.18.9.0/24", NULL },
+			{ "198.18.0.0/16", "198.18.9.0/24", NULL },
+		};
+		union addr cluster[2], lb;
+		struct addr_prefix ranges[3];
 		struct store_port sp;
 		char key[64], ip[32];
+		size_t nr;
 
 		if (!w[i].present)
 			continue;
@@ -149,6 +179,19 @@ plan_walk(struct rule_set *rs, unsigned seed, unsigned step)
 		sp.node_port = w[i].node_port ? (uint16_t)(30000 + i) : 0;
 		sp.cluster_ips = cluster;
 		sp.n_cluster_ips = (size_t)w[i].ips;
+		if (w[i].fw != 0) {
+			snprintf(ip, sizeof(ip), "198.18.%u.%u", 100 + i / 200,
+			    1 + i % 200);
+			addr_parse(ip, 0, &lb);
+			sp.lb_ips = &lb;
+			sp.n_lb_ips = 1;
+			for (nr = 0; nr < 3 && fw_ranges[w[i].fw][nr] != NULL;
+			    nr++)
+				addr_parse_prefix(fw_ranges[w[i].fw][nr],
+				    &ranges[nr]);
+			sp.source_ranges = ranges;
+			sp.n_source_ranges = nr;
+		}
 		rules_plan_port(rs, &sp, w[i].proxy_port, NULL);
 	}
 }
@@ -169,6 +212,11 @@ plan_set(struct rule_set *rs, const char *name)
 	if (strcmp(name, "dnat") == 0 || strcmp(name, "dnat6") == 0) {
 		addr_parse(name[4] == '6' ? "::1" : "198.18.0.1", 0, &bind);
 		b = &bind;
+	} else if (strcmp(name, "ranges") == 0) {
+		for (i = 0; i < nitems(ranged); i++)
+			plan_svc(rs, &ranged[i], (uint16_t)(42000 + i), NULL);
+		rules_sort(rs);
+		return 0;
 	} else if (strcmp(name, "full") != 0 && strcmp(name, "less") != 0)
 		return -1;
 	for (i = 0; i < nitems(services); i++) {
@@ -302,8 +350,18 @@ main(int argc, char **argv)
 			printf("%s\n", line);
 		}
 	} else if (argc >= 3 && strcmp(argv[1], "apply") == 0) {
+		struct addr_prefix np[8];
+		const char *env = getenv("IPTC_NODEPORT");
+		char buf[256], *tok, *save;
+
 		if (plan_set(&rs, argv[2]) == -1)
 			return usage();
+		snprintf(buf, sizeof(buf), "%s", env != NULL ? env : "");
+		for (tok = strtok_r(buf, ",", &save); tok != NULL &&
+		    rs.rs_n_nodeport < nitems(np); tok = strtok_r(NULL, ",", &save))
+			if (addr_parse_prefix(tok, &np[rs.rs_n_nodeport]) == 0)
+				rs.rs_n_nodeport++;
+		rs.rs_nodeport = np;
 		rv = apply_both(&rs);
 	} else if (argc >= 2 && strcmp(argv[1], "cleanup") == 0)
 		rv = apply_both(NULL);

@@ -55,11 +55,13 @@ export XTABLES_LOCKFILE=$TMP/xtables.lock
 X="ip netns exec $NS"
 ipt() { $X iptables-legacy -w 5 -t nat "$@"; }
 ip6t() { $X ip6tables-legacy -w 5 -t nat "$@"; }
+iptf() { $X iptables-legacy -w 5 -t filter "$@"; }
+ip6tf() { $X ip6tables-legacy -w 5 -t filter "$@"; }
 
-# Our chains in the kernel == the plan, for both families.
+# Our chains in the kernel (nat, then filter) == the plan, both families.
 same_as_plan() {
-	ipt -S | grep -- '^-A KUBE-' >"$TMP/got4"
-	ip6t -S | grep -- '^-A KUBE-' >"$TMP/got6"
+	{ ipt -S; iptf -S; } | grep -- '^-A KUBE-' >"$TMP/got4"
+	{ ip6t -S; ip6tf -S; } | grep -- '^-A KUBE-' >"$TMP/got6"
 	"$TOOL" render "$1" 4 >"$TMP/want4"
 	"$TOOL" render "$1" 6 >"$TMP/want6"
 	cat "$TMP/want4" "$TMP/want6" | grep -q . &&
@@ -174,6 +176,55 @@ done
 check "random walk (seed $SEED): 23 steps, each exactly its plan, unchanged rules keep counters" \
     test $walk_ok = 1
 
+# loadBalancerSourceRanges: -s per range in nat, DROP in filter.
+fw_jumps() {	# fw_jumps CMD N: N jumps to our firewall in each of the hooks
+	local hook
+	for hook in INPUT FORWARD OUTPUT; do
+		[ "$($1 -S $hook | grep -c -- '-j KUBE-UPROXY-FIREWALL$')" = "$2" ] || return 1
+		[ "$2" = 0 ] || $1 -S $hook | grep -- '^-A' | head -n1 |
+		    grep -q -- '-m comment --comment "kube-uproxy firewall" -j KUBE-UPROXY-FIREWALL$' ||
+		    return 1
+	done
+}
+iptf -A INPUT -d 198.18.5.5/32 -j RETURN
+check "apply ranges" $X "$TOOL" apply ranges
+check "kernel holds the ranges plan (nat -s rules, filter DROPs)" same_as_plan ranges
+check "...jumps to KUBE-UPROXY-FIREWALL first (IPv4)" fw_jumps iptf 1
+check "...and (IPv6)" fw_jumps ip6tf 1
+check "...a nested range is left out" bash -c "! grep -q 198.18.0.128/25 $TMP/got4"
+iptf -F KUBE-UPROXY-FIREWALL
+iptf -D FORWARD 1
+check "apply ranges after hand edits of the filter table" $X "$TOOL" apply ranges
+check "...repaired" same_as_plan ranges
+check "...jumps repaired" fw_jumps iptf 1
+check "apply full (no ranges)" $X "$TOOL" apply full
+check "...no firewall chain or jump left, foreign filter rule kept" \
+    bash -c "! $X iptables-legacy -t filter -S | grep -q KUBE- &&
+    ! $X ip6tables-legacy -t filter -S | grep -q KUBE- &&
+    $X iptables-legacy -t filter -S INPUT | grep -q 198.18.5.5"
+
+# --nodeport-addresses: one nodeports jump per range of the family.
+np_jumps() {	# np_jumps CMD HOOK WANT...: the nodeports jumps, in order
+	local cmd=$1 hook=$2 got
+	shift 2
+	got=$($cmd -S "$hook" | grep -- '-j KUBE-NODEPORT' |
+	    sed -n 's/^-A [A-Z]* \(-d [^ ]*\)\{0,1\} *-m addrtype.*/\1/p' | tr '\n' ' ')
+	[ "$got" = "$* " ] || { echo "# $hook: got '$got' want '$* '" >&2; return 1; }
+}
+check "apply full with --nodeport-addresses" \
+    env IPTC_NODEPORT=198.18.0.0/24,198.19.0.0/16,2001:2::/48 $X "$TOOL" apply full
+check "...IPv4 PREROUTING: one jump per range, in order" \
+    np_jumps ipt PREROUTING "-d 198.18.0.0/24" "-d 198.19.0.0/16"
+check "...IPv4 OUTPUT too" np_jumps ipt OUTPUT "-d 198.18.0.0/24" "-d 198.19.0.0/16"
+check "...IPv6 PREROUTING: its range" np_jumps ip6t PREROUTING "-d 2001:2::/48"
+check "...the chains hold the plan" same_as_plan full
+check "apply full with an IPv6 range only" \
+    env IPTC_NODEPORT=2001:2::/48 $X "$TOOL" apply full
+check "...IPv4: no nodeports jump" \
+    bash -c "! $X iptables-legacy -t nat -S | grep -q -- '-j KUBE-NODEPORT'"
+check "apply full without ranges" $X "$TOOL" apply full
+check "...the jumps of before" jumps_ok ipt
+
 check "apply dnat (bound to 198.18.0.1)" $X "$TOOL" apply dnat
 check "kernel holds the DNAT plan" same_as_plan dnat
 check "apply dnat6 (bound to ::1)" $X "$TOOL" apply dnat6
@@ -189,8 +240,11 @@ check "lock held elsewhere: exit 2, \"lock busy\"" \
     test $rc = 2 -a -n "$(grep 'lock busy' "$TMP/busy")"
 check "nothing changed while busy" same_as_plan dnat6
 
+check "apply ranges before cleanup" $X "$TOOL" apply ranges
 check "cleanup" $X "$TOOL" cleanup
 check "cleanup leaves no KUBE- chain or rule, keeps others" no_kube
+check "...in the filter table either" \
+    bash -c "! $X iptables-legacy -t filter -S | grep -q KUBE-"
 check "cleanup twice is fine" $X "$TOOL" cleanup
 check "still nothing" no_kube
 

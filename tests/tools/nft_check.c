@@ -10,6 +10,8 @@
  *   nft_check run              read commands from stdin, one per line, on
  *                              one handle (so that applies are updates):
  *                                apply SET   -> "ok" or "error: ..."
+ *                                nodeport CIDR,...|none -> "ok": the
+ *                                  --nodeport-addresses of later applies
  *                                stats       -> "commits N builds N ..."
  *                                cleanup     -> "ok" or "error: ..."
  *   nft_check cleanup          delete our tables (both families)
@@ -19,7 +21,8 @@
  * Sets: "full" (every kind of service, IPv4 and IPv6), "less" (full minus
  * shop/front), "dnat" (full, proxy bound to 198.18.0.1), "dnat6" (bound to
  * 2001:2::1), "clash" (two services claiming one externalIP:port),
- * "empty", "walk:SEED:STEP" (step STEP of a random walk, see plan_walk).
+ * "empty", "walk:SEED:STEP" (step STEP of a random walk, see plan_walk),
+ * "ranges" (LB IPs with loadBalancerSourceRanges, both families).
  * The render is computed here from the plan, independently of nft.c.
  */
 #include <arpa/inet.h>
@@ -41,28 +44,39 @@ struct svc {
 	enum k8s_proto	 proto;
 	uint16_t	 port, node_port;
 	const char	*cluster[MAXIPS], *external[MAXIPS], *lb[MAXIPS];
+	const char	*ranges[MAXIPS];
 };
 
 static const struct svc services[] = {
 	{ "default/nginx-svc:http", K8S_PROTO_TCP, 80, 0,
-	    { "198.19.0.10" }, { NULL }, { NULL } },
+	    { "198.19.0.10" }, { NULL }, { NULL }, { NULL } },
 	{ "kube-system/kube-dns:dns", K8S_PROTO_UDP, 53, 30053,
-	    { "198.19.0.53" }, { NULL }, { NULL } },
+	    { "198.19.0.53" }, { NULL }, { NULL }, { NULL } },
 	{ "shop/front:https", K8S_PROTO_TCP, 443, 31443,
-	    { "198.19.1.1" }, { NULL }, { "198.18.200.1", "198.18.200.1" } },
+	    { "198.19.1.1" }, { NULL }, { "198.18.200.1", "198.18.200.1" }, { NULL } },
 	{ "ns/ext:", K8S_PROTO_TCP, 8080, 0,
-	    { "198.19.2.2" }, { "198.18.0.7", "198.19.2.2" }, { NULL } },
+	    { "198.19.2.2" }, { "198.18.0.7", "198.19.2.2" }, { NULL }, { NULL } },
 	{ "v6/web:http", K8S_PROTO_TCP, 80, 30080,
-	    { "2001:2::10" }, { "2001:2::11" }, { NULL } },
+	    { "2001:2::10" }, { "2001:2::11" }, { NULL }, { NULL } },
 	{ "v6/dns:dns", K8S_PROTO_UDP, 53, 0,
-	    { "2001:2::53", "198.19.0.54" }, { NULL }, { NULL } },
+	    { "2001:2::53", "198.19.0.54" }, { NULL }, { NULL }, { NULL } },
+};
+
+static const struct svc ranged[] = {
+	{ "fw/lb:http", K8S_PROTO_TCP, 8090, 30090,
+	    { "198.19.4.1" }, { NULL }, { "198.18.100.1", "198.18.100.2" },
+	    { "198.18.0.0/24", "198.18.0.128/25", "203.0.113.0/24",
+	      "2001:2::/64" } },
+	{ "fw/dns6:dns", K8S_PROTO_UDP, 53, 0,
+	    { "2001:2::4:1" }, { NULL }, { "2001:2::100:1" },
+	    { "2001:2:0:1::/64", "198.18.0.0/15" } },
 };
 
 static const struct svc clash[] = {
 	{ "a/first:p", K8S_PROTO_TCP, 80, 0,
-	    { "198.19.3.1" }, { "198.18.3.3" }, { NULL } },
+	    { "198.19.3.1" }, { "198.18.3.3" }, { NULL }, { NULL } },
 	{ "b/second:p", K8S_PROTO_TCP, 80, 0,
-	    { "198.19.3.2" }, { "198.18.3.3" }, { NULL } },
+	    { "198.19.3.2" }, { "198.18.3.3" }, { NULL }, { NULL } },
 };
 
 static size_t
@@ -81,8 +95,10 @@ plan_svc(struct rule_set *rs, const struct svc *s, uint16_t proxy_port,
     const union addr *bind)
 {
 	union addr cluster[MAXIPS], external[MAXIPS], lb[MAXIPS];
+	struct addr_prefix ranges[MAXIPS];
 	struct store_port sp;
 	char key[128];
+	size_t n;
 
 	memset(&sp, 0, sizeof(sp));
 	snprintf(key, sizeof(key), "%s", s->key);
@@ -96,6 +112,11 @@ plan_svc(struct rule_set *rs, const struct svc *s, uint16_t proxy_port,
 	sp.cluster_ips = cluster;
 	sp.external_ips = external;
 	sp.lb_ips = lb;
+	for (n = 0; n < MAXIPS && s->ranges[n] != NULL; n++)
+		if (addr_parse_prefix(s->ranges[n], &ranges[n]) == -1)
+			fatalx("bad test range %s", s->ranges[n]);
+	sp.source_ranges = ranges;
+	sp.n_source_ranges = n;
 	if (rules_plan_port(rs, &sp, proxy_port, bind) == -1)
 		fatalx("%s: not planned", s->key);
 }
@@ -104,7 +125,9 @@ plan_svc(struct rule_set *rs, const struct svc *s, uint16_t proxy_port,
  * A random walk over WALK_SVCS services: step 0 holds about 3 in 4 of
  * them; each later step makes one to three changes (a service added or
  * removed, a new proxy port, a second cluster IP, a nodePort, TCP to UDP,
- * an IPv6 address), every seventh step sixty.  Deterministic for a seed.
+ * an IPv6 address, an LB IP without, with one and with other
+ * loadBalancerSourceRanges), every seventh step sixty.  Deterministic for
+ * a seed.
  */
 #define WALK_SVCS	120
 
@@ -121,7 +144,7 @@ static void
 plan_walk(struct rule_set *rs, unsigned seed, unsigned step)
 {
 	struct {
-		int	 present, ips, node_port, udp, v6;
+		int	 present, ips, node_port, udp, v6, fw;
 		uint16_t proxy_port;
 	} w[WALK_SVCS];
 	uint32_t st = seed * 2654435761u + 1;
@@ -134,12 +157,14 @@ plan_walk(struct rule_set *rs, unsigned seed, unsigned step)
 		w[i].udp = i % 5 == 0;
 		w[i].v6 = i % 7 == 0;
 		w[i].proxy_port = (uint16_t)(40000 + i);
+		w[i].fw = i % 3 == 0 ? 2 : 0;
 	}
 	for (s = 1; s <= step; s++) {
 		n = s % 7 == 0 ? 60 : 1 + walk_rand(&st) % 3;
 		for (k = 0; k < n; k++) {
 			i = walk_rand(&st) % WALK_SVCS;
-			switch (walk_rand(&st) % 6) {
+			switch (walk_rand(&st) % 7) {
+			case 5: w[i].fw = (w[i].fw + 1) % 4; break;
 			case 0: w[i].present = !w[i].present; break;
 			case 1: w[i].proxy_port += 1000; break;
 			case 2: w[i].ips = 3 - w[i].ips; break;
@@ -150,10 +175,16 @@ plan_walk(struct rule_set *rs, unsigned seed, unsigned step)
 		}
 	}
 	for (i = 0; i < WALK_SVCS; i++) {
-		union addr cluster[3];
+		static const char *const fw_ranges[][3] = {
+			{ NULL }, { NULL },
+			{ "198.18.0.0/24", "198.18.9.0/24", NULL },
+			{ "198.18.0.0/16", "198.18.9.0/24", "2001:2::/48" },
+		};
+		union addr cluster[3], lb;
+		struct addr_prefix ranges[3];
 		struct store_port sp;
 		char key[64], ip[64];
-		size_t nip = 0;
+		size_t nip = 0, nr;
 
 		if (!w[i].present)
 			continue;
@@ -175,6 +206,19 @@ plan_walk(struct rule_set *rs, unsigned seed, unsigned step)
 		sp.node_port = w[i].node_port ? (uint16_t)(30000 + i) : 0;
 		sp.cluster_ips = cluster;
 		sp.n_cluster_ips = nip;
+		if (w[i].fw != 0) {
+			snprintf(ip, sizeof(ip), "198.18.%u.%u", 100 + i / 200,
+			    1 + i % 200);
+			addr_parse(ip, 0, &lb);
+			sp.lb_ips = &lb;
+			sp.n_lb_ips = 1;
+			for (nr = 0; nr < 3 && fw_ranges[w[i].fw][nr] != NULL;
+			    nr++)
+				addr_parse_prefix(fw_ranges[w[i].fw][nr],
+				    &ranges[nr]);
+			sp.source_ranges = ranges;
+			sp.n_source_ranges = nr;
+		}
 		rules_plan_port(rs, &sp, w[i].proxy_port, NULL);
 	}
 }
@@ -203,6 +247,11 @@ plan_set(struct rule_set *rs, const char *name)
 	if (strcmp(name, "dnat") == 0 || strcmp(name, "dnat6") == 0) {
 		addr_parse(name[4] == '6' ? "2001:2::1" : "198.18.0.1", 0, &bind);
 		b = &bind;
+	} else if (strcmp(name, "ranges") == 0) {
+		for (i = 0; i < nitems(ranged); i++)
+			plan_svc(rs, &ranged[i], (uint16_t)(42000 + i), NULL);
+		rules_sort(rs);
+		return 0;
 	} else if (strcmp(name, "full") != 0 && strcmp(name, "less") != 0)
 		return -1;
 	for (i = 0; i < nitems(services); i++) {
@@ -221,9 +270,23 @@ render_rule(const struct rule *r, char *key, size_t klen, char *val,
     size_t vlen)
 {
 	const char *proto = r->r_proto == K8S_PROTO_UDP ? "udp" : "tcp";
-	char dst[ADDR_STRLEN], to[ADDR_STRLEN];
+	char dst[ADDR_STRLEN], to[ADDR_STRLEN], src[ADDR_STRLEN + 8];
 	const char *map;
 
+	if (r->r_target == RULES_DROP) {
+		snprintf(key, klen, "firewall %s . %s . %u",
+		    addr_str(&r->r_dst, 0, dst, sizeof(dst)), proto, r->r_dport);
+		snprintf(val, vlen, "-");
+		return;
+	}
+	if (r->r_has_src) {
+		/* the firewall-allow element (the portal one: see render) */
+		snprintf(key, klen, "firewall-allow %s . %s . %u . %s",
+		    addr_str(&r->r_dst, 0, dst, sizeof(dst)), proto, r->r_dport,
+		    addr_prefix_str(&r->r_src, src, sizeof(src)));
+		snprintf(val, vlen, "-");
+		return;
+	}
 	if (r->r_has_dst) {
 		map = r->r_target == RULES_DNAT ? "portals-dnat" : "portals";
 		snprintf(key, klen, "%s %s . %s . %u", map,
@@ -243,7 +306,7 @@ render_rule(const struct rule *r, char *key, size_t klen, char *val,
 static void
 render(const struct rule_set *rs, int family)
 {
-	char (*keys)[160] = xcalloc(rs->rs_n + 1, sizeof(*keys));
+	char (*keys)[160] = xcalloc(2 * rs->rs_n + 1, sizeof(*keys));
 	char val[128];
 	size_t i, j, n = 0;
 
@@ -252,6 +315,20 @@ render(const struct rule_set *rs, int family)
 
 		if (r->r_family != family)
 			continue;
+		if (r->r_has_src) {
+			/* A portal rule with -s: its element, then its allow. */
+			struct rule plain = *r;
+
+			plain.r_has_src = 0;
+			render_rule(&plain, keys[n], sizeof(keys[n]), val,
+			    sizeof(val));
+			for (j = 0; j < n; j++)
+				if (strcmp(keys[j], keys[n]) == 0)
+					break;
+			if (j == n)
+				printf("%s : %s \"%s\"\n", keys[n++], val,
+				    r->r_comment);
+		}
 		render_rule(r, keys[n], sizeof(keys[n]), val, sizeof(val));
 		for (j = 0; j < n; j++)
 			if (strcmp(keys[j], keys[n]) == 0)
@@ -284,9 +361,11 @@ cleanup_both(char *err, size_t len)
 static int
 run(void)
 {
-	char line[256], err[512], set[200];
+	char line[256], err[512], set[200], *tok, *save;
+	struct addr_prefix np[8];
 	struct nft_stats st;
 	struct nft *n;
+	size_t n_np = 0;
 
 	if ((n = nft_new(err, sizeof(err))) == NULL) {
 		fprintf(stderr, "nft_check: %s\n", err);
@@ -297,7 +376,17 @@ run(void)
 		struct rule_set rs = { 0 };
 
 		line[strcspn(line, "\n")] = '\0';
-		if (sscanf(line, "apply %199s", set) == 1) {
+		rs.rs_nodeport = np;
+		rs.rs_n_nodeport = n_np;
+		if (sscanf(line, "nodeport %199s", set) == 1) {
+			n_np = 0;
+			for (tok = strtok_r(set, ",", &save); tok != NULL &&
+			    n_np < nitems(np); tok = strtok_r(NULL, ",", &save))
+				if (strcmp(tok, "none") != 0 &&
+				    addr_parse_prefix(tok, &np[n_np]) == 0)
+					n_np++;
+			printf("ok\n");
+		} else if (sscanf(line, "apply %199s", set) == 1) {
 			if (plan_set(&rs, set) == -1)
 				printf("error: unknown set %s\n", set);
 			else if (apply_both(n, &rs, err, sizeof(err)) == -1)

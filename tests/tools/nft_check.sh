@@ -60,10 +60,16 @@ got() {	# got ip|ip6
 import json, sys
 def val(v):
     if isinstance(v, dict) and "concat" in v:
-        return " . ".join(str(x) for x in v["concat"])
+        return " . ".join(val(x) for x in v["concat"])
+    if isinstance(v, dict) and "prefix" in v:
+        return "%s/%d" % (v["prefix"]["addr"], v["prefix"]["len"])
     return str(v)
 for o in json.load(sys.stdin)["nftables"]:
     m = o.get("map")
+    if not m and o.get("set"):
+        # our sets: firewall, firewall-allow; their "data" is "-"
+        m = o["set"]
+        m["elem"] = [[k, "-"] for k in m.get("elem", [])]
     if not m:
         continue
     for k, d in m.get("elem", []):
@@ -192,6 +198,60 @@ damage "a rule added" insert rule ip6 kube-uproxy prerouting drop
 damage "the table dormant" add table ip kube-uproxy '{ flags dormant; }'
 damage "a table deleted" delete table ip6 kube-uproxy
 check "foreign table and iptables-nft rules still untouched" foreign_kept
+
+# loadBalancerSourceRanges: the firewall and firewall-allow sets.
+check "apply ranges (LB IPs with source ranges, both families)" apply ranges
+check "nft shows the ranges plan (firewall, firewall-allow)" same_as_plan ranges
+check "...a nested range is left out" bash -c "! grep -q 198.18.0.128/25 $TMP/got4"
+check "...the other family's ranges are left out" bash -c "! grep -q 'firewall-allow .* 2001:2' $TMP/got4"
+damage_ranges() {	# damage_ranges DESCRIPTION NFT-ARGS...
+	local d=$1 b; shift
+	b=$(stat builds)
+	$X nft "$@" || { not_ok "$d: nft $*"; return; }
+	check "$d: repaired" apply ranges
+	check "$d: nft shows the ranges plan again" same_as_plan ranges
+	check "$d: by one rebuild" test "$(stat builds)" = $((b + 1))
+}
+damage_ranges "an allowed range deleted" delete element ip kube-uproxy \
+    firewall-allow '{ 198.18.100.1 . tcp . 8090 . 203.0.113.0/24 }'
+damage_ranges "a firewall element deleted" delete element ip6 kube-uproxy \
+    firewall '{ 2001:2::100:1 . udp . 53 }'
+damage_ranges "the firewall chain flushed" flush chain ip kube-uproxy firewall-prerouting
+check "apply full (ranges gone)" apply full
+check "nft shows no firewall element" same_as_plan full
+
+# --nodeport-addresses: the nodeports rules once per range of the family.
+nodeports_layout() {	# nodeports_layout FAMILY RANGE COUNT
+	[ "$($X nft list chain "$1" kube-uproxy prerouting |
+	    grep -c "fib daddr type local $1 daddr $2 .*@nodeports")" = "$3" ]
+}
+ask "nodeport 198.18.0.0/24,198.19.0.0/16,2001:2::/48"
+b=$(stat builds)
+check "apply full with --nodeport-addresses" apply full
+check "...rebuilt with the new layout" test "$(stat builds)" = $((b + 2))
+check "...ip: nodeports rules for 198.18.0.0/24" nodeports_layout ip 198.18.0.0/24 2
+check "...ip: and for 198.19.0.0/16" nodeports_layout ip 198.19.0.0/16 2
+check "...ip6: for 2001:2::/48" nodeports_layout ip6 2001:2::/48 2
+check "...the elements are the plan's" same_as_plan full
+b=$(stat builds)
+check "apply full again: no rebuild" apply full
+check "...none" test "$(stat builds)" = "$b"
+damage_np() {
+	b=$(stat builds)
+	$X nft delete rule ip kube-uproxy prerouting handle "$($X nft -a list chain \
+	    ip kube-uproxy prerouting | sed -n 's/.*198.19.0.0\/16 .*@nodeports .*# handle //p' | head -n1)"
+	check "a nodeports range rule deleted: repaired" apply full
+	check "...by one rebuild" test "$(stat builds)" = $((b + 1))
+	check "...layout back" nodeports_layout ip 198.19.0.0/16 2
+}
+damage_np
+ask "nodeport 2001:2::/48"
+check "apply full with only an IPv6 range" apply full
+check "...ip: no nodeports rule at all" \
+    bash -c "! $X nft list chain ip kube-uproxy prerouting | grep -q @nodeports"
+ask "nodeport none"
+check "apply full with no ranges" apply full
+check "...the layout of before" layout_ok
 
 check "apply dnat (bound to 198.18.0.1)" apply dnat
 check "nft shows the DNAT plan" same_as_plan dnat

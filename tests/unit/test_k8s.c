@@ -897,6 +897,7 @@ test_node(void **state)
 	    "\"effect\":\"NoSchedule\"}]}"));
 	o = decode(j, 1);
 	assert_int_equal(o->kind, K8S_NODE);
+	assert_string_equal(name, "node-a");
 	assert_string_equal(o->ns, "");
 	assert_string_equal(o->name, "node-a");
 	assert_string_equal(o->node.zone, "zone-a");
