@@ -844,6 +844,13 @@ loop_since() {
 # loop_last_is NAME REGEX: the last answer of the loop matches (polls).
 loop_last_is() { tail -n 1 "$T_DIR/loop-$1" 2>/dev/null | grep -Eqx -- "$2"; }
 
+# loop_tail_is NAME N WANT: the last N answers are the pods WANT ("pod1
+# pod2", distinct, sorted), for polls.
+loop_tail_is() {
+	[ "$(loop_lines "$1")" -ge "$2" ] &&
+	    [ "$(tail -n "$2" "$T_DIR/loop-$1" | sort -u | tr '\n' ' ' | sed 's/ $//')" = "$3" ]
+}
+
 # loop_wait NAME N: wait (5 s) until the loop has N more answers than now.
 loop_wait() {
 	local want=$(( $(loop_lines "$1") + $2 ))

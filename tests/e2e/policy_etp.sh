@@ -54,12 +54,34 @@ soft wait_names 5 "eTP Local, one local pod" "$CLIENT" "http://$NODE_IP:30030/" 
 soft expect_names "LoadBalancer IP, one local pod" "$CLIENT" http://198.18.100.30/ 4 pod4
 soft expect_names "the clusterIP, one local pod" "$CLIENT" http://198.19.0.30/ 8 "$ALL"
 
-# 4. externalTrafficPolicy back to Cluster: every pod for everyone.
+# 4. externalTrafficPolicy to Cluster and back, under a client looping
+# on the nodePort: every pod, then pod 4 only, and not one request
+# refused on the way (the pods never stopped serving).  Each switch comes
+# right after another rule change (a new Service), within
+# --iptables-min-sync-period of it, so the rules of the switch may wait:
+# the proxy ports must keep serving until they do.
+loop_start np "$CLIENT" "http://$NODE_IP:30030/"
+loop_wait np 5
+write_manifest other.json "$(p_service name=other ip=198.19.0.31 port=http/TCP/80/80)"
 write_manifest web.yaml "$(p_list "$(p_service name=web type=LoadBalancer \
     ip=198.19.0.30 port=http/TCP/80/80/30030 extip=198.18.50.30 \
     lb=198.18.100.30)" \
     "$(p_slice name=web slice=web-abcde port=http/TCP/80 \
     ep=$P1,$R ep=$P2,$R ep=$P3,$R ep=$P4,$L)")"
-soft wait_names 5 "eTP Cluster" "$CLIENT" "http://$NODE_IP:30030/" 8 "$ALL"
-soft expect_names "eTP Cluster, LoadBalancer IP" "$CLIENT" http://198.18.100.30/ 8 "$ALL"
+soft wait_for 5 "the nodePort loop to reach all four pods (eTP Cluster)" \
+    loop_tail_is np 8 "$ALL"
+write_manifest other.json "$(p_service name=other ip=198.19.0.32 port=http/TCP/80/80)"
+write_manifest web.yaml "$(p_list "$(p_service name=web type=LoadBalancer \
+    ip=198.19.0.30 port=http/TCP/80/80/30030 extip=198.18.50.30 \
+    lb=198.18.100.30 etp=Local hcnp=32030)" \
+    "$(p_slice name=web slice=web-abcde port=http/TCP/80 \
+    ep=$P1,$R ep=$P2,$R ep=$P3,$R ep=$P4,$L)")"
+soft wait_for 5 "the nodePort loop to reach pod 4 alone (eTP Local)" \
+    loop_tail_is np 12 pod4
+loop_stop
+soft expect_eq "requests of the nodePort loop refused while the policy changed ($(grep -m1 '^FAIL' "$T_DIR/loop-np"))" \
+    "$(grep -c '^FAIL' "$T_DIR/loop-np")" 0
+log "nodePort loop: $(loop_lines np) requests"
+soft expect_names "eTP Local, the LoadBalancer IP at the end" "$CLIENT" \
+    http://198.18.100.30/ 4 pod4
 pass

@@ -95,6 +95,6 @@ write_manifest lb.json "$(p_list "$(p_service name=lb type=LoadBalancer \
     "$(p_slice name=lb port=http/TCP/80 ep=$P2,$L ep=$P3,$R)")"
 wait_for 5 "the health-check node port to close (eTP Cluster)" \
     hc_closed "$CLIENT" "http://$NODE_IP:32041/"
-soft expect_names "eTP Cluster after the health check closed" "$CLIENT" \
+soft wait_names 5 "eTP Cluster after the health check closed" "$CLIENT" \
     http://198.18.100.40/ 4 "pod2 pod3"
 pass
