@@ -680,17 +680,23 @@ expect_refused() {
 	expect_lt "$1: ms until refused ($res)" "${res#* }" 1000
 }
 
-# udp_ask NS HOST PORT [N]: N (default 1) datagrams from one socket of
-# NS to HOST:PORT (either family), not connect()ed: one line per answer
-# "NAME from ADDR" (the reply's source address), or TIMEOUT.
+# udp_ask NS HOST PORT [N [flows]]: N (default 1) datagrams from NS to
+# HOST:PORT (either family), from one socket (not connect()ed), or with
+# `flows` each from a new socket (a new flow): one line per answer "NAME
+# from ADDR" (the reply's source address), or TIMEOUT (1.5 s).
 udp_ask() {
 	ip netns exec "$1" "$PYTHON3" -c '
 import socket, sys
 host, port, n = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+flows = sys.argv[4] == "flows"
 fam = socket.AF_INET6 if ":" in host else socket.AF_INET
-s = socket.socket(fam, socket.SOCK_DGRAM)
-s.settimeout(1.5)
+s = None
 for i in range(n):
+    if s is None or flows:
+        if s is not None:
+            s.close()
+        s = socket.socket(fam, socket.SOCK_DGRAM)
+        s.settimeout(1.5)
     payload = ("ping-%d" % i).encode()
     s.sendto(payload, (host, port))
     try:
@@ -703,7 +709,13 @@ for i in range(n):
         print("MISMATCH")
         continue
     print("%s from %s" % (name.decode(), peer[0]))
-' "$2" "$3" "${4:-1}"
+' "$2" "$3" "${4:-1}" "${5:-one}"
+}
+
+# udp_names NS HOST PORT N: the distinct "podN from ADDR" answers of N
+# datagrams, each from a new socket (a new flow), sorted on one line.
+udp_names() {
+	udp_ask "$1" "$2" "$3" "$4" flows | sort -u | tr '\n' ' ' | sed 's/ $//'
 }
 
 # hc_get NS URL: GET URL from NS; prints three lines: the status,

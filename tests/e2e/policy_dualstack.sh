@@ -6,7 +6,9 @@
 # and LoadBalancer IP in 2001:2::/48) reaches pods 1 and 2 on their IPv6
 # addresses; a dual-stack Service reaches pods 1 and 2 on its IPv4
 # clusterIP (IPv4 slice) and pods 3 and 4 on its IPv6 one (IPv6 slice):
-# each family to its own endpoints.  UDP replies come from the address
+# each family to its own endpoints.  An IPv6 LoadBalancer Service with
+# externalTrafficPolicy: Local keeps external IPv6 traffic on node-a's
+# pods.  UDP replies come from the address
 # the client sent to (the clusterIP, the node's address of a nodePort).
 [ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
 . "${TESTS_SRCDIR:-$(dirname "$0")/..}/e2e/lib.sh"
@@ -26,17 +28,14 @@ write_manifest dual.json "$(p_list "$(p_service name=dual \
     ep=$P1,$L ep=$P2,$R)" \
     "$(p_slice name=dual slice=dual-v6 family=IPv6 port=http/TCP/80 \
     port=dns/UDP/$UDP_PORT ep=$Q3,$L ep=$Q4,$R)")"
+# IPv6 with externalTrafficPolicy: Local: pods 1 and 3 on node-a.
+write_manifest v6local.json "$(p_list "$(p_service name=v6local type=LoadBalancer \
+    ip=2001:2:0:10::11 port=http/TCP/80/80/30112 lb=2001:2:0:100::11 etp=Local)" \
+    "$(p_slice name=v6local family=IPv6 port=http/TCP/80 \
+    ep=$Q1,$L ep=$Q2,$R ep=$Q3,$L)")"
 pol_start_proxy --udp-timeout 2s
 wait_proxy_port default/v6only http >/dev/null
 wait_proxy_port default/dual dns >/dev/null
-
-# udp_names NS HOST PORT N: the distinct "podN from ADDR" answers of N
-# datagrams, each from a new socket (a new flow), sorted on one line.
-udp_names() {
-	local i
-	for i in $(seq "$4"); do udp_ask "$1" "$2" "$3"; done |
-	    sort -u | tr '\n' ' ' | sed 's/ $//'
-}
 
 # TCP.
 for from in "$POD3" "$NODE" "$CLIENT"; do
@@ -49,6 +48,13 @@ soft expect_names "IPv6 nodePort from the node" "$NODE" "http://[$POL_NODE6_EXT]
 soft expect_names "IPv6 externalIP" "$CLIENT" "http://[$V6EXT]/" 4 "pod1 pod2" -g
 soft expect_names "IPv6 LoadBalancer IP" "$CLIENT" "http://[$V6LB]/" 4 "pod1 pod2" -g
 soft expect_names "IPv6 LoadBalancer IP from a pod" "$POD4" "http://[$V6LB]/" 4 "pod1 pod2" -g
+
+soft expect_names "IPv6 eTP Local, the nodePort" "$CLIENT" \
+    "http://[$POL_NODE6_EXT]:30112/" 4 "pod1 pod3" -g
+soft expect_names "IPv6 eTP Local, the LoadBalancer IP" "$CLIENT" \
+    "http://[2001:2:0:100::11]/" 4 "pod1 pod3" -g
+soft expect_names "IPv6 eTP Local, the clusterIP" "$CLIENT" \
+    "http://[2001:2:0:10::11]/" 6 "pod1 pod2 pod3" -g
 
 # UDP: the answering pod, and the reply's source as the client sees it.
 for from in "$POD3" "$NODE" "$CLIENT"; do

@@ -2,14 +2,16 @@
 # policy_etp.sh - externalTrafficPolicy: Local (issue 12, point 2).  A
 # LoadBalancer Service (tests/data/policy/etp-local.yaml) has pods 1 and 2
 # on our node (node-a) and pods 3 and 4 on node-b: the external client
-# reaches only pods 1 and 2 through the nodePort, the externalIP and the
-# LoadBalancer IP, while the clusterIP of the same Service reaches all
-# four.  With no local pod left, the external addresses refuse at once
-# (reset, as a port without endpoints) and the clusterIP still reaches the
-# pods of node-b; a local pod back is used again.
+# reaches only pods 1 and 2 through the nodePorts (TCP and UDP), the
+# externalIP and the LoadBalancer IP, while the clusterIP of the same
+# Service reaches all four.  With no local pod left, the external
+# addresses refuse at once (reset, as a port without endpoints) and the
+# clusterIP still reaches the pods of node-b; a local pod back is used
+# again.  Switching the policy to Cluster and back refuses no request of
+# a client looping on the nodePort.
 [ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
 . "${TESTS_SRCDIR:-$(dirname "$0")/..}/e2e/lib.sh"
-pol_begin
+pol_begin udp
 
 cp "$TESTS_SRCDIR/data/policy/etp-local.yaml" "$T_DIR/manifests/web.yaml" ||
     hard_error "cannot copy the manifest"
@@ -25,6 +27,15 @@ done
 soft expect_names "the clusterIP from the client" "$CLIENT" http://198.19.0.30/ 8 "$ALL"
 soft expect_names "the clusterIP from a pod" "$POD3" http://198.19.0.30/ 8 "$ALL"
 soft expect_names "the clusterIP from the node" "$NODE" http://198.19.0.30/ 8 "$ALL"
+# UDP: each new flow (a new client socket) is balanced.
+soft expect_eq "eTP Local, UDP nodePort" \
+    "$(udp_names "$CLIENT" "$NODE_IP" 30031 6)" \
+    "pod1 from $NODE_IP pod2 from $NODE_IP"
+soft expect_eq "eTP Local, UDP LoadBalancer IP" \
+    "$(udp_names "$CLIENT" 198.18.100.30 53 6)" \
+    "pod1 from 198.18.100.30 pod2 from 198.18.100.30"
+soft expect_eq "UDP clusterIP" "$(udp_names "$CLIENT" 198.19.0.30 53 8)" \
+    "pod1 from 198.19.0.30 pod2 from 198.19.0.30 pod3 from 198.19.0.30 pod4 from 198.19.0.30"
 # (Not asserted: kube-proxy sends the node's own traffic to an external
 # address to every endpoint, "short-circuiting" it; the issue is silent.)
 log "the node to its own nodePort: $(names_seen "$NODE" http://127.0.0.1:30030/ 6)"

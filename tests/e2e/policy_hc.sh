@@ -42,6 +42,18 @@ soft expect_eq "health check from the node itself (127.0.0.1)" \
     "$(hc_get "$NODE" http://127.0.0.1:32040/ | sed -n 1p)" 200
 soft expect_eq "health check on the node's bridge address, from a pod" \
     "$(hc_get "$POD2" "http://$TOPO_NODE_BR:32040/" | sed -n 1p)" 200
+# Held like a nodePort: no other program of the node can have the port.
+taken=$(in_ns "$NODE" "$PYTHON3" -c '
+import socket
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+try:
+    s.bind(("0.0.0.0", 32040))
+    s.listen(4)
+    print("bound")
+except OSError as e:
+    print("refused:" + e.strerror)')
+soft expect_match "SO_REUSEADDR bind+listen of the health-check node port" "$taken" '^refused:'
 soft expect_names "traffic while healthy" "$CLIENT" http://198.18.100.40/ 4 pod1
 
 # Pods come and go.
