@@ -43,6 +43,7 @@
 #include "hc_server.h"
 #include "lb.h"
 #include "log.h"
+#include "nodeaddr.h"
 #include "portalloc.h"
 #include "portals.h"
 #include "rules.h"
@@ -135,6 +136,8 @@ struct proxier {
 	size_t			 nstale, stale_cap;
 	int			 plan_all;	/* replan every port */
 	struct hc_entries	 hcs;		/* health check node ports */
+	struct addr_prefix	*np_ranges;	/* --nodeport-addresses, */
+	size_t			 n_np_ranges;	/* none: every local address */
 	size_t			 hc_unbound;	/* of them not listening */
 	const struct store	*store;		/* our Node, for /healthz */
 };
@@ -623,25 +626,43 @@ hc_remove(struct proxier *p, struct hc_entry *he)
 }
 
 /*
- * Listen on the wanted port if not yet.  The addresses: every local one
- * (the wildcard of both families), as NodePorts answer.
- * XXX --nodeport-addresses: the local addresses within those ranges.
+ * Listen on the wanted port if not yet: on every local address (the
+ * wildcard of both families) as NodePorts answer, or with
+ * --nodeport-addresses on each local address within those ranges, as
+ * they are when the port opens.
  */
 static void
 hc_listen(struct proxier *p, struct hc_entry *he)
 {
-	union addr wild;
-	(void)p;
+	union addr wild, *addrs = NULL;
+	int n, rc;
+
 	if (hc_server_port(he->he_hs) == he->he_port)
 		return;
-	if (addr_parse("0.0.0.0", 0, &wild) == -1)
-		return;
-	if (hc_server_listen(he->he_hs, he->he_port, &wild, 1) == 0) {
-		if (he->he_warned == he->he_port)
+	if ((n = nodeaddr_local_in(p->np_ranges, p->n_np_ranges, &addrs)) ==
+	    -1) {
+		if (addr_parse("0.0.0.0", 0, &wild) == -1)
+			return;
+		rc = hc_server_listen(he->he_hs, he->he_port, &wild, 1);
+	} else {
+		if (n == 0 && he->he_warned != he->he_port)
+			log_warnx("service %s/%s: health check node port %u: "
+			    "no local address in --nodeport-addresses %s",
+			    he->he_ns, he->he_name, he->he_port,
+			    p->cfg->nodeport_addresses_str);
+		rc = hc_server_listen(he->he_hs, he->he_port, addrs,
+		    (size_t)n);
+		if (n == 0)
+			he->he_warned = he->he_port;
+	}
+	free(addrs);
+	if (rc == 0) {
+		if (he->he_warned == he->he_port && n != 0)
 			log_info("service %s/%s: health check node port %u "
 			    "listening now", he->he_ns, he->he_name,
 			    he->he_port);
-		he->he_warned = 0;
+		if (n != 0)
+			he->he_warned = 0;
 		return;
 	}
 	/* Someone else has it (or no descriptor): retried every second. */
@@ -986,6 +1007,7 @@ proxier_new(struct event_base *base, const struct config *cfg)
 	p->sweep_ev = event_new(base, -1, EV_PERSIST, proxier_sweep_cb, p);
 	p->batch_ev = evtimer_new(base, proxier_batch_cb, p);
 	metrics_sync_init(&p->sm);
+	nodeaddr_nodeport_ranges(cfg, &p->np_ranges, &p->n_np_ranges);
 	if (p->retry_ev == NULL || p->sweep_ev == NULL || p->batch_ev == NULL)
 		fatalx("proxier: cannot create timers");
 	evtimer_add(p->sweep_ev, &sweep);
@@ -1028,6 +1050,7 @@ proxier_free(struct proxier *p, int cleanup)
 	event_free(p->sweep_ev);
 	event_free(p->batch_ev);
 	portalloc_free(p->ports);
+	free(p->np_ranges);
 	rules_set_free(&p->plan);
 	free(p->stale);
 	free(p);

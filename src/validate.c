@@ -197,5 +197,14 @@ validate_node_ports(const struct k8s_object *obj, uint16_t lo, uint16_t hi,
 		    "in the node-port range %u-%u", i, sp->node_port, lo, hi);
 		return -1;
 	}
+	/* The API server allocates it from the same range. */
+	if (obj->svc.health_check_node_port != 0 &&
+	    (obj->svc.health_check_node_port < lo ||
+	    obj->svc.health_check_node_port > hi)) {
+		snprintf(err, err_len, "spec.healthCheckNodePort: %u is not in "
+		    "the node-port range %u-%u",
+		    obj->svc.health_check_node_port, lo, hi);
+		return -1;
+	}
 	return 0;
 }

@@ -50,7 +50,8 @@ const char	*validate_special_ip(const union addr *);
 /* The same without loopback: endpoints on 127/8 are allowed (see .c). */
 const char	*validate_endpoint_ip(const union addr *);
 /*
- * A Service's nodePorts against the node-port range [lo, hi]
+ * A Service's nodePorts and healthCheckNodePort against the node-port
+ * range [lo, hi]
  * (--service-node-port-range).  Returns 0, or -1 with "spec.ports[N]
  * .nodePort: 22 is not in the node-port range 30000-32767" in err.
  */

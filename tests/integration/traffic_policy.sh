@@ -16,7 +16,9 @@
 #  - a connection open to the local endpoint is not cut when the endpoint
 #    terminates or leaves;
 #  - the policy back to Cluster: one proxy port for both, health check
-#    port closed.
+#    port closed;
+#  - with --nodeport-addresses the health check listens only on the local
+#    addresses in those ranges.
 [ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
 . "${TESTS_SRCDIR:-$(dirname "$0")/..}/lib.sh"
 t_begin
@@ -191,5 +193,17 @@ wait_for 3 "health check port closed" hc_closed
 expect_eq "no local endpoints gauge" \
     "$(client metric "$METRICS_URL/metrics" kubeproxy_sync_proxy_rules_no_local_endpoints_total)" 0
 held_echo still || fail "connection cut when the policy changed"
+stop_proxy
+
+# --nodeport-addresses: the health check listens on the local addresses
+# in the ranges only (here 127.0.0.1, not ::1).
+write_manifest lb.yaml "$(svc Local "$HC")
+---
+$(slice "$READY")"
+start_proxy --hostname-override node-a --service-node-port-range 1024-65535 \
+    --nodeport-addresses 127.0.0.0/8
+wait_for 3 "health check node port 200 on 127.0.0.1" hc_is 200
+expect_eq "not on ::1" "$("$T_CURL" -s -m 2 -o /dev/null -w '%{http_code}' \
+    "http://[::1]:$HC/" || true)" 000
 stop_proxy
 pass

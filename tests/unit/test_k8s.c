@@ -796,7 +796,8 @@ test_service_ipmode(void **state)
 	j = cJSON_Parse("{\"kind\":\"Service\",\"apiVersion\":\"v1\","
 	    "\"metadata\":{\"name\":\"s\"},\"spec\":{\"type\":\"LoadBalancer\","
 	    "\"clusterIPs\":[\"198.18.0.1\",\"2001:2::1\"],\"ipFamilies\":"
-	    "[\"IPv4\",\"IPv6\"]},\"status\":{\"loadBalancer\":{\"ingress\":["
+	    "[\"IPv4\",\"IPv6\"],\"externalIPs\":[\"2001:2::5\","
+	    "\"198.18.5.5\"]},\"status\":{\"loadBalancer\":{\"ingress\":["
 	    "{\"ip\":\"198.18.9.1\",\"ipMode\":\"Proxy\"},"
 	    "{\"ip\":\"198.18.9.2\",\"ipMode\":\"VIP\"},"
 	    "{\"ip\":\"2001:2::9\"},{\"hostname\":\"lb.example\","
@@ -804,6 +805,8 @@ test_service_ipmode(void **state)
 	o = decode(j, 1);
 	assert_int_equal(o->svc.n_cluster_ips, 2);
 	assert_ip(&o->svc.cluster_ips[1], "2001:2::1");
+	assert_int_equal(o->svc.n_external_ips, 2);
+	assert_ip(&o->svc.external_ips[0], "2001:2::5");
 	assert_int_equal(o->svc.n_lb_ips, 3);
 	assert_ip(&o->svc.lb_ips[0], "198.18.9.2");
 	assert_ip(&o->svc.lb_ips[1], "2001:2::9");

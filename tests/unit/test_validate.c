@@ -176,6 +176,16 @@ test_node_ports(void **state)
 	ports[1].node_port = 32768;
 	assert_int_equal(validate_node_ports(&obj, 30000, 32767, err,
 	    sizeof(err)), -1);
+	/* Issue 12: the health check node port comes from the same range. */
+	ports[1].node_port = 0;
+	obj.svc.health_check_node_port = 32000;
+	assert_int_equal(validate_node_ports(&obj, 30000, 32767, err,
+	    sizeof(err)), 0);
+	obj.svc.health_check_node_port = 10256;
+	assert_int_equal(validate_node_ports(&obj, 30000, 32767, err,
+	    sizeof(err)), -1);
+	assert_string_equal(err, "spec.healthCheckNodePort: 10256 is not in "
+	    "the node-port range 30000-32767");
 }
 
 int
