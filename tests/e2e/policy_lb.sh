@@ -5,18 +5,22 @@
 # answer at all (dropped in the kernel: no reset, and kube-uproxy never
 # sees the connection), and neither does a pod; the nodePort and the
 # clusterIP of the same Service are not restricted; a Service whose
-# ranges include the node's address answers the node.  Removing the
+# ranges include the node's address answers the node; the same for an
+# IPv6 LoadBalancer IP.  Removing the
 # ranges opens the LoadBalancer IP.  ipMode: Proxy: no rule anywhere (nat,
 # filter, nftables) for that ingress IP, while the Service's VIP-mode and
 # plain ingress IPs have theirs and answer.
 [ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
 . "${TESTS_SRCDIR:-$(dirname "$0")/..}/e2e/lib.sh"
-pol_begin
+pol_begin v6
 
 OTHER_IP=198.18.0.3		# the client's address outside the ranges
 in_ns "$CLIENT" ip addr add "$OTHER_IP/24" dev eth0 ||
     hard_error "cannot add $OTHER_IP to the client"
 FROM_OTHER="--interface $OTHER_IP"
+OTHER_IP6=2001:2::3
+in_ns "$CLIENT" ip addr add "$OTHER_IP6/64" dev eth0 nodad ||
+    hard_error "cannot add $OTHER_IP6 to the client"
 
 # fw RANGES: the Service restricted to RANGES (none: no field).
 fw() {
@@ -30,6 +34,11 @@ write_manifest fw-node.json "$(p_list "$(p_service name=fw-node type=LoadBalance
     ip=198.19.0.81 port=http/TCP/80/80/30081 lb=198.18.100.81 \
     ranges=$TOPO_NODE_BR/32)" \
     "$(p_slice name=fw-node port=http/TCP/80 ep=$P1,$L ep=$P2,$R)")"
+write_manifest fw6.json "$(p_list "$(p_service name=fw6 type=LoadBalancer \
+    ip=2001:2:0:10::80 port=http/TCP/80/80/30083 lb=2001:2:0:100::80 \
+    ranges=$POL_CLIENT6/128)" \
+    "$(p_slice name=fw6 family=IPv6 port=http/TCP/80 \
+    ep=${POL_POD6_IPS[0]},$L ep=${POL_POD6_IPS[1]},$R)")"
 write_manifest px.json "$(p_list "$(p_service name=px type=LoadBalancer \
     ip=198.19.0.82 port=http/TCP/80/80/30082 \
     lb=198.18.100.82/Proxy lb=198.18.100.83/VIP lb=198.18.100.84)" \
@@ -57,6 +66,13 @@ soft expect_names "a LoadBalancer IP whose ranges hold the node's address, from 
     "$NODE" http://198.18.100.81/ 4 "pod1 pod2"
 soft expect_eq "that LoadBalancer IP from the client (outside its ranges)" \
     "$(e2e_curl "$CLIENT" http://198.18.100.81/ --max-time 1)" ERROR:28
+# IPv6.
+soft expect_names "IPv6 LoadBalancer IP from an allowed source" "$CLIENT" \
+    "http://[2001:2:0:100::80]/" 4 "pod1 pod2" -g --interface "$POL_CLIENT6"
+soft expect_eq "IPv6 LoadBalancer IP from $OTHER_IP6 (outside the ranges)" \
+    "$(e2e_curl "$CLIENT" "http://[2001:2:0:100::80]/" -g --interface "$OTHER_IP6" --max-time 1)" ERROR:28
+soft expect_names "IPv6 nodePort from $OTHER_IP6 (not restricted)" "$CLIENT" \
+    "http://[$POL_NODE6_EXT]:30083/" 4 "pod1 pod2" -g --interface "$OTHER_IP6"
 log "the node to 198.18.100.80 (its address is outside the ranges): $(e2e_curl "$NODE" http://198.18.100.80/ --max-time 1)"
 
 # Without ranges, everyone.

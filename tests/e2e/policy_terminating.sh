@@ -5,11 +5,12 @@
 # with maxSurge does it when the new pods are slow to become ready: the
 # new pods appear not ready, the old ones start terminating (serving, no
 # longer ready) before any new pod is ready, then the new pods become
-# ready one by one and the old ones go.  Two clients loop requests
+# ready one by one (node-b's first) and the old ones go.  Two clients loop requests
 # meanwhile: one to the clusterIP of a Service, one to the nodePort of a
 # Service with externalTrafficPolicy: Local on the same pods.  Not one
 # request may fail: while no pod is ready, the serving-and-terminating
-# ones take the traffic (node-a's only, for eTP Local).  A keep-alive
+# ones take the traffic (node-a's only, for eTP Local, even once node-b
+# has a ready pod).  A keep-alive
 # connection opened to an old pod is not cut when the pod starts
 # terminating nor when it leaves the slice.
 [ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
@@ -61,19 +62,29 @@ held_ask 1
 soft expect_eq "the held connection once its pod is terminating" \
     "$(held_answer 1)" "$held0"
 
-# The new node-a pod is ready: it alone takes new connections.
-step "$P1,$L,s=term" "$P3,$R,s=term" "$P2,$L" "$P4,$R,s=notready"
-wait_for 5 "the clusterIP loop to reach pod 2" loop_last_is cip pod2
+# The new node-b pod is ready first: the clusterIP uses it alone, while
+# eTP Local still has no ready pod on node-a and keeps to the
+# terminating one there (kube-proxy's local set falls back on its own).
+step "$P1,$L,s=term" "$P3,$R,s=term" "$P2,$L,s=notready" "$P4,$R"
+wait_for 5 "the clusterIP loop to reach pod 4" loop_last_is cip pod4
+m_cip=$(loop_lines cip) m_ext=$(loop_lines ext)
+loop_wait cip 20
+loop_wait ext 20
+soft expect_eq "clusterIP once pod 4 is ready" "$(loop_since cip "$m_cip")" pod4
+soft expect_eq "eTP Local once pod 4 (node-b) is ready" "$(loop_since ext "$m_ext")" pod1
+
+# The new node-a pod is ready.
+step "$P1,$L,s=term" "$P3,$R,s=term" "$P2,$L" "$P4,$R"
 wait_for 5 "the eTP Local loop to reach pod 2" loop_last_is ext pod2
 m_cip=$(loop_lines cip) m_ext=$(loop_lines ext)
 loop_wait cip 20
 loop_wait ext 20
-soft expect_eq "clusterIP once pod 2 is ready" "$(loop_since cip "$m_cip")" pod2
+soft expect_eq "clusterIP once pods 2 and 4 are ready" "$(loop_since cip "$m_cip")" "pod2 pod4"
 soft expect_eq "eTP Local once pod 2 is ready" "$(loop_since ext "$m_ext")" pod2
 
-# Pod 4 ready, the old pods gone from the slices.
+# The old pods leave the slices.
 step "$P2,$L" "$P4,$R"
-wait_for 5 "the clusterIP loop to reach pod 4" loop_last_is cip pod4
+sleep 0.3
 m_cip=$(loop_lines cip)
 loop_wait cip 20
 loop_wait ext 10
