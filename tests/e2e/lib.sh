@@ -930,3 +930,12 @@ pol_api_apply() {
 		esac
 	done
 }
+
+# metric_sample 'NAME{LABELS}': the value of that exact /metrics sample
+# (labels as the daemon prints them), or ABSENT.
+metric_sample() {
+	local v
+	v=$(client http "$METRICS_URL/metrics" 2>/dev/null |
+	    awk -v s="$1" '$1 == s { print $2; exit }')
+	echo "${v:-ABSENT}"
+}

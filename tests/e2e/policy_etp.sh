@@ -53,6 +53,8 @@ soft expect_refused "externalIP, no local endpoint" "$CLIENT" 198.18.50.30 80
 soft expect_refused "LoadBalancer IP, no local endpoint" "$CLIENT" 198.18.100.30 80
 soft expect_names "the clusterIP with no local endpoint" "$CLIENT" \
     http://198.19.0.30/ 8 "$ALL"
+soft expect_eq "services with eTP Local and no local endpoint (metric)" \
+    "$(metric_sample 'kubeproxy_sync_proxy_rules_no_local_endpoints_total{traffic_policy="external"}')" 1
 
 # 3. Pod 4 moves to our node (as if rescheduled): it alone takes external
 # traffic.
@@ -62,6 +64,8 @@ write_manifest web.yaml "$(p_list "$(p_service name=web type=LoadBalancer \
     "$(p_slice name=web slice=web-abcde port=http/TCP/80 \
     ep=$P1,$R ep=$P2,$R ep=$P3,$R ep=$P4,$L)")"
 soft wait_names 5 "eTP Local, one local pod" "$CLIENT" "http://$NODE_IP:30030/" 4 pod4
+soft expect_eq "services with eTP Local and no local endpoint, one local pod (metric)" \
+    "$(metric_sample 'kubeproxy_sync_proxy_rules_no_local_endpoints_total{traffic_policy="external"}')" 0
 soft expect_names "LoadBalancer IP, one local pod" "$CLIENT" http://198.18.100.30/ 4 pod4
 soft expect_names "the clusterIP, one local pod" "$CLIENT" http://198.19.0.30/ 8 "$ALL"
 

@@ -39,6 +39,8 @@ soft expect_refused "iTP Local, no local endpoint" "$NODE" 198.19.0.50 80
 soft expect_refused "iTP Local, no local endpoint" "$POD2" 198.19.0.50 80
 soft expect_names "the nodePort with no local endpoint" "$CLIENT" \
     "http://$NODE_IP:30050/" 8 "$ALL"
+soft expect_eq "services with iTP Local and no local endpoint (metric)" \
+    "$(metric_sample 'kubeproxy_sync_proxy_rules_no_local_endpoints_total{traffic_policy="internal"}')" 1
 
 # One local pod, not ready but serving and terminating: used (point 5).
 svc_with "$P1,$R" "$P2,$L,s=term" "$P3,$R" "$P4,$R"
