@@ -73,7 +73,9 @@ struct admin_server {
 	const char		*as_flag;	/* "--healthz-bind-address" */
 	const char		*as_name;	/* metric label */
 	struct event		*as_adopt_ev;	/* adopt_cb, made active */
-	struct evconnlistener	*as_listener;	/* owned by as_http */
+	/* One per bound socket (a health check port may have several). */
+	struct evconnlistener	**as_listeners;	/* each owned by as_http */
+	size_t			 as_nlisteners;
 	struct event		*as_resume_ev;	/* accept again after a pause */
 	int			 as_pause_logged; /* since the last accept */
 	struct bufferevent	**as_pending;	/* accepted, not yet adopted */
@@ -525,10 +527,12 @@ static void
 listener_resume_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct admin_server *as = arg;
+	size_t i;
 
 	(void)fd;
 	(void)what;
-	evconnlistener_enable(as->as_listener);
+	for (i = 0; i < as->as_nlisteners; i++)
+		evconnlistener_enable(as->as_listeners[i]);
 }
 
 /* The evhttp of a server with the bounds of bounds.h, not listening yet. */
@@ -556,8 +560,12 @@ admin_server_init(struct admin_server *as, struct event_base *base,
 static void
 admin_server_bound(struct admin_server *as, struct evhttp_bound_socket *bound)
 {
-	as->as_listener = evhttp_bound_socket_get_listener(bound);
-	evconnlistener_set_error_cb(as->as_listener, listener_error_cb);
+	struct evconnlistener *l = evhttp_bound_socket_get_listener(bound);
+
+	as->as_listeners = xreallocarray(as->as_listeners,
+	    as->as_nlisteners + 1, sizeof(*as->as_listeners));
+	as->as_listeners[as->as_nlisteners++] = l;
+	evconnlistener_set_error_cb(l, listener_error_cb);
 	if (!as->as_listed) {
 		TAILQ_INSERT_TAIL(&listening, as, as_entry);
 		as->as_listed = 1;
@@ -604,6 +612,7 @@ admin_server_free_fields(struct admin_server *as)
 	if (as->as_resume_ev != NULL)
 		event_free(as->as_resume_ev);
 	free(as->as_pending);
+	free(as->as_listeners);
 	memset(as, 0, sizeof(*as));
 }
 

@@ -102,8 +102,8 @@ static const struct option options[] = {
 	  .opt_in_file = 1, .opt_type = OPT_ADDRLIST,
 	  .opt_off = OFF(nodeport_addresses_str), .opt_default = "",
 	  .opt_metavar = "CIDRS",
-	  .opt_help = "NodePorts only on local addresses in CIDR[,CIDR...] "
-	  "or the node's primary IPs (primary); empty: all" },
+	  .opt_help = "NodePorts only on local addresses in these ranges, "
+	  "or primary; empty: all" },
 	{ .opt_flag = "proxy-port-range", .opt_field = "portRange",
 	  .opt_in_file = 1, .opt_type = OPT_PORTRANGE,
 	  .opt_off = OFF(port_range_str), .opt_default = "",

@@ -413,7 +413,8 @@ lb_pick(struct lb *lb, const union addr *client, int retry, uint64_t now_ms)
 	}
 
 	i = lo + lb->lb_next[fam];
-	lb->lb_next[fam] = (lb->lb_next[fam] + 1) % n;
+	if (++lb->lb_next[fam] == n)
+		lb->lb_next[fam] = 0;
 
 	if (lb->lb_affinity) {
 		/* New, expired, or rebinding after a failed connect. */

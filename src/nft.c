@@ -32,6 +32,8 @@ struct elem {
 	uint32_t	 e_gen;		/* == table's t_gen: slot in use */
 	uint32_t	 e_hash;	/* of e_map and e_key (elem_hash) */
 	uint32_t	 e_mark;	/* the apply that last wanted it */
+	const char	*e_claim;	/* the comment of the rule that
+					   claimed it in that apply */
 	uint8_t		 e_map;		/* enum nft_map */
 	uint8_t		 e_key[NFT_KEY_MAX] __attribute__((aligned(4)));
 	uint8_t		 e_data[NFT_DATA_MAX];
@@ -94,13 +96,17 @@ same_key(const struct elem *a, const struct elem *b)
 }
 
 static int
+same_str(const char *a, const char *b)
+{
+	return a == NULL || b == NULL ? a == b : strcmp(a, b) == 0;
+}
+
+static int
 same_value(const struct elem *a, const struct elem *b)
 {
 	if (memcmp(a->e_data, b->e_data, NFT_DATA_MAX) != 0)
 		return 0;
-	if (a->e_comment == NULL || b->e_comment == NULL)
-		return a->e_comment == b->e_comment;
-	return strcmp(a->e_comment, b->e_comment) == 0;
+	return same_str(a->e_comment, b->e_comment);
 }
 
 /* The slot holding e's key, or the empty slot where it would go. */
@@ -265,7 +271,11 @@ allow_elem(const struct rule *r, struct elem *e)
 /*
  * The elements a rule stands for, into e[0..2): a portal rule with a
  * source range gives its portal element and its firewall-allow element.
- * Returns how many (0: a rule we skip).
+ * Returns how many (0: a rule we skip).  The allow element is only
+ * wanted when the portal element is this rule's service port's: when two
+ * claim one LB IP and port, the first one's ranges alone count (the
+ * kernel refuses overlapping intervals, which two sets of ranges for one
+ * key could be).
  */
 static int rule_elem(const struct rule *, struct elem *);
 
@@ -359,17 +369,16 @@ plan_wanted(struct family_state *fs, const struct rule_set *rs)
 		for (k = 0, ne = rule_elems(r, e); k < ne; k++) {
 			table_grow(&fs->fs_wanted);
 			s = table_slot(&fs->fs_wanted, &e[k]);
-			if (s->e_gen == fs->fs_wanted.t_gen) {
-				if (!same_value(s, &e[k]))
-					log_debug(LOG_V_SERVICE, "nftables: %s "
-					    "and %s claim one address and "
-					    "port; %s keeps it", s->e_comment,
-					    e[k].e_comment, s->e_comment);
-				continue;
-			}
-			*s = e[k];
-			s->e_gen = fs->fs_wanted.t_gen;
-			fs->fs_wanted.t_n++;
+			if (s->e_gen != fs->fs_wanted.t_gen) {
+				*s = e[k];
+				s->e_gen = fs->fs_wanted.t_gen;
+				fs->fs_wanted.t_n++;
+			} else if (!same_value(s, &e[k]))
+				log_debug(LOG_V_SERVICE, "nftables: %s and %s "
+				    "claim one address and port; %s keeps it",
+				    s->e_comment, e[k].e_comment, s->e_comment);
+			if (k == 0 && !same_str(s->e_comment, r->r_comment))
+				break;		/* see rule_elems */
 		}
 	}
 }
@@ -396,7 +405,8 @@ compare_cb(void *arg, enum nft_map m, const uint8_t *key, size_t klen,
 		return 1;
 	e.e_map = (uint8_t)m;
 	memcpy(e.e_key, key, klen);
-	memcpy(e.e_data, data, dlen);
+	if (dlen > 0)		/* a set's element has no data: NULL */
+		memcpy(e.e_data, data, dlen);
 	e.e_comment = (char *)(uintptr_t)comment;
 	e.e_hash = elem_hash(&e);
 	if ((have = table_find(c->installed, &e)) == NULL ||
@@ -536,6 +546,36 @@ push(struct elem **arr, size_t *n, size_t *cap, const struct elem *e)
 }
 
 /*
+ * One planned element, for update(): marked where it is installed (with
+ * another value: deleted and added again), or added.  Returns the comment
+ * of the rule that claimed its key in this apply, the first one.
+ */
+static const char *
+update_elem(struct nft *n, const struct elem *e, struct elem_table *in,
+    struct elem_table *fresh, uint32_t mark, size_t *ndel, size_t *nadd)
+{
+	const struct elem *f;
+	struct elem *s;
+
+	if (in->t_cap != 0 && (s = table_slot(in, e))->e_gen == in->t_gen) {
+		if (s->e_mark == mark)
+			return s->e_claim;	/* planned twice: first wins */
+		s->e_mark = mark;
+		s->e_claim = e->e_comment;
+		if (!same_value(s, e)) {
+			push(&n->dels, ndel, &n->dels_cap, s);
+			push(&n->adds, nadd, &n->adds_cap, e);
+		}
+		return e->e_comment;
+	}
+	if ((f = table_find(fresh, e)) != NULL)
+		return f->e_comment;
+	table_insert(fresh, e);
+	push(&n->adds, nadd, &n->adds_cap, e);
+	return e->e_comment;
+}
+
+/*
  * Send what differs between fs_installed and the plan, then record it.
  * One pass over the plan looks every element up where it is installed
  * (marking it wanted); a pass over fs_installed collects the unmarked.
@@ -548,6 +588,7 @@ update(struct nft *n, struct family_state *fs, const struct rule_set *rs,
 {
 	struct elem_table *in = &fs->fs_installed, *fresh = &fs->fs_wanted;
 	const struct elem **list;
+	const char *claim;
 	struct elem e, two[2], *s;
 	size_t i, ndel = 0, nadd = 0;
 	int k, ne;
@@ -559,21 +600,12 @@ update(struct nft *n, struct family_state *fs, const struct rule_set *rs,
 
 		if (r->r_family != fs->fs_family || is_twin(r))
 			continue;
-		for (k = 0, ne = rule_elems(r, two); k < ne; k++) {
-		e = two[k];
-		if (in->t_cap != 0 &&
-		    (s = table_slot(in, &e))->e_gen == in->t_gen) {
-			if (s->e_mark == mark)
-				continue;	/* planned twice: first wins */
-			s->e_mark = mark;
-			if (same_value(s, &e))
-				continue;
-			push(&n->dels, &ndel, &n->dels_cap, s);
-			push(&n->adds, &nadd, &n->adds_cap, &e);
-		} else if (table_find(fresh, &e) == NULL) {
-			table_insert(fresh, &e);
-			push(&n->adds, &nadd, &n->adds_cap, &e);
-		}
+		ne = rule_elems(r, two);
+		for (k = 0; k < ne; k++) {
+			claim = update_elem(n, &two[k], in, fresh, mark, &ndel,
+			    &nadd);
+			if (k == 0 && !same_str(claim, r->r_comment))
+				break;		/* see rule_elems */
 		}
 	}
 	for (i = 0; i < in->t_cap; i++)

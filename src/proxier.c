@@ -16,6 +16,18 @@
  * A socket that cannot be opened (port range exhausted, address busy) is
  * retried every second until it works or the port goes away.
  *
+ * When a port's external traffic (nodePort, externalIPs, LB IPs) takes
+ * another endpoint set than its cluster IPs (store_port.ext_separate: one
+ * traffic policy Local, the other Cluster), the port has a second proxy
+ * socket and lb for it, planned by rules_plan_port_ext: one REDIRECT-ed
+ * connection cannot tell which address its client used, two proxy ports
+ * can.  Both sockets count in the port's stats; their lbs share one
+ * record per endpoint.
+ *
+ * The proxier also keeps one health check node port server per Service
+ * that has spec.healthCheckNodePort (hc_server.h), fed with the count of
+ * its local ready endpoints.
+ *
  * With --iptables legacy, anything that changes which rules are wanted (a
  * socket opened or closed, service addresses or ports changed) asks the
  * portals module for a sync; it calls back proxier_plan for the full set.
@@ -715,7 +727,8 @@ hc_sync_service(struct proxier *p, const char *ns, const char *name)
 		}
 	}
 	free(key_sp.key);
-	qsort(ips, nips, sizeof(*ips), addr_qsort_cmp);
+	if (nips > 0)
+		qsort(ips, nips, sizeof(*ips), addr_qsort_cmp);
 	for (i = 0, local = 0; i < nips; i++)
 		if (i == 0 || addr_cmp(&ips[i], &ips[i - 1]) != 0)
 			local++;

@@ -6,7 +6,9 @@
  * socket.  An endpoint change only updates the load balancer; a service
  * change that keeps protocol and port keeps the socket (and so the proxy
  * port and every open connection).  A port whose socket could not be
- * opened is retried at every sync.
+ * opened is retried at every sync.  A port whose external traffic takes
+ * another endpoint set gets a second socket and lb for it; a Service
+ * with a healthCheckNodePort gets its health check server.
  */
 #ifndef PROXIER_H
 #define PROXIER_H
@@ -87,6 +89,13 @@ void		 proxier_write_metrics(struct proxier *, struct evbuffer *);
  * DESIGN.md section 2's keys, plus "scheduler" ("rr"), "activeConnections"
  * (TCP connections or UDP flows) and "endpointStats", one object per
  * endpoint: "endpoint", "activeConnections", "dialFailures", "dialRetries".
+ * Issue 12's: "externalProxyPort", "internalTrafficPolicy",
+ * "externalTrafficPolicy", "healthCheckNodePort",
+ * "loadBalancerSourceRanges", "topology", "externalEndpoints",
+ * "internalTraffic" and "externalTraffic" ({"endpointSet", "endpoints",
+ * "reason", "proxyPort"}) and "allEndpoints" (each endpoint of the slices:
+ * "endpoint", "nodeName", "zone", "local", "ready", "serving",
+ * "terminating", "internal", "external").
  */
 cJSON		*proxier_debug_json(struct proxier *);
 

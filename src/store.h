@@ -3,9 +3,11 @@
  *
  * Sources (manifest files, the API) feed decoded objects in; the store
  * joins each Service with its EndpointSlices (label
- * kubernetes.io/service-name, ports matched by name and protocol, ready
- * endpoints only, duplicates across slices counted once) or, when a Service
- * has no slice at all, with its v1 Endpoints object; and reports what
+ * kubernetes.io/service-name, ports matched by name and protocol,
+ * duplicates across slices counted once: the copy that serves best) or,
+ * when a Service has no slice at all, with its v1 Endpoints object; sorts
+ * the endpoints of each port into the sets internal and external traffic
+ * use (topology.h, against our node's name and zone); and reports what
  * changed per *service port* through one callback.  Work is O(changes):
  * only Services touched by an object change are re-joined.
  */

@@ -617,6 +617,15 @@ jget() { t_apictl jq "$@"; }
 #   api_counter 'd["watches_by_resource"].get("services", 0)'
 api_counter() { api_ctl GET /counters | jget "$1"; }
 
+# api_watching N: at least N watches open besides the one on our own Node
+# (kube-uproxy watches /api/v1/nodes too since issue 12; its backoff is
+# its own, so "the Service and slice watches are open" is this, not a
+# count of every watch).  For wait_for.
+api_watching() {
+	daemon_alive
+	[ "$(api_counter 'd["active_watches"] - d["active_watches_by_resource"].get("nodes", 0)')" -ge "$1" ]
+}
+
 # api_requests [SUBSTRING]: the recent requests fakeapi saw (oldest first),
 # one per line: "TIME_MS STATUS GET /path?query USER-AGENT", the query
 # percent-decoded, only those whose decoded "GET /path?query" contains

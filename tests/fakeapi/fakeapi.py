@@ -265,7 +265,8 @@ class State:
     @staticmethod
     def new_counters():
         return {"requests": 0, "lists": 0, "watches": 0, "gets": 0,
-                "active_watches": 0, "auth_failures": 0,
+                "active_watches": 0, "active_watches_by_resource": {},
+                "auth_failures": 0,
                 "faults_injected": 0, "stalls": 0, "tls_failures": 0,
                 "lists_by_resource": {}, "watches_by_resource": {},
                 "requests_by_path": {}, "last_request_headers": {},
@@ -1064,6 +1065,8 @@ class ApiHandler(http.server.BaseHTTPRequestHandler):
             else:
                 cursor = rvn
             st.counters["active_watches"] += 1
+            aw = st.counters["active_watches_by_resource"]
+            aw[resource] = aw.get(resource, 0) + 1
         try:
             self.send_response(200)
             self.common_headers()
@@ -1084,6 +1087,8 @@ class ApiHandler(http.server.BaseHTTPRequestHandler):
         finally:
             with st.lock:
                 st.counters["active_watches"] -= 1
+                aw = st.counters["active_watches_by_resource"]
+                aw[resource] -= 1
 
     def watch_loop(self, resource, visible, wrap, cursor, bookmarks,
                    timeout, close_gen, raw_seq):
@@ -1541,8 +1546,10 @@ class App:
         if p == "counters/reset":
             with st.lock:
                 active = st.counters["active_watches"]
+                by_res = st.counters["active_watches_by_resource"]
                 st.counters = st.new_counters()
                 st.counters["active_watches"] = active
+                st.counters["active_watches_by_resource"] = by_res
             return 200, {"ok": True}
         if p == "listener/stop":
             return 200, {"stopped": self.stop_api()}

@@ -414,6 +414,9 @@ class Nodes(unittest.TestCase):
             S.ctl("DELETE", "/objects/nodes/n-a")
         t = threading.Thread(target=writer)
         t.start()
+        time.sleep(0.1)
+        aw = S.ctl("GET", "/counters")["active_watches_by_resource"]
+        self.assertEqual(aw.get("nodes"), 1)
         evs = read_events(r, 4)
         t.join()
         c.close()

@@ -49,6 +49,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if ((base = event_base_new()) == NULL)
 			abort();
 		st = store_new(ignore, NULL);
+		/* Our Node, so that a Node in the input counts (seed-node). */
+		store_set_node_name(st, "node-a");
 		sf = source_file_new(base, fuzz_tmpdir(), st, 30000, 32767);
 		FUZZ_CHECK(sf != NULL);
 	}
@@ -68,5 +70,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	unlink(path);
 	source_file_reload(sf);
 	FUZZ_CHECK(store_count(st) == 0);
+	FUZZ_CHECK(!store_node(st)->sn_seen && !store_node(st)->sn_deleting);
+	FUZZ_CHECK(*store_node(st)->sn_zone == '\0');
 	return 0;
 }

@@ -192,6 +192,11 @@ check "kernel holds the ranges plan (nat -s rules, filter DROPs)" same_as_plan r
 check "...jumps to KUBE-UPROXY-FIREWALL first (IPv4)" fw_jumps iptf 1
 check "...and (IPv6)" fw_jumps ip6tf 1
 check "...a nested range is left out" bash -c "! grep -q 198.18.0.128/25 $TMP/got4"
+$X iptables-legacy-save -c -t filter |
+    sed '/-A KUBE-UPROXY/s/^\[[0-9]*:[0-9]*\]/[7:700]/' | $X iptables-legacy-restore -c
+check "apply ranges again" $X "$TOOL" apply ranges
+check "...the DROP rules are kept as installed (their counters too)" \
+    bash -c "! $X iptables-legacy-save -c -t filter | grep -- '-A KUBE-UPROXY-FIREWALL' | grep -qv '^\[7:700\]'"
 iptf -F KUBE-UPROXY-FIREWALL
 iptf -D FORWARD 1
 check "apply ranges after hand edits of the filter table" $X "$TOOL" apply ranges

@@ -72,6 +72,15 @@ static const struct svc ranged[] = {
 	    { "2001:2:0:1::/64", "198.18.0.0/15" } },
 };
 
+/* Two services claim one LB IP and port, with nested source ranges. */
+static const struct svc clashfw[] = {
+	{ "a/first:p", K8S_PROTO_TCP, 80, 0,
+	    { "198.19.3.1" }, { NULL }, { "198.18.3.4" }, { "198.18.0.0/24" } },
+	{ "b/second:p", K8S_PROTO_TCP, 80, 0,
+	    { "198.19.3.2" }, { NULL }, { "198.18.3.4" },
+	    { "198.18.0.128/25", "198.18.1.0/24" } },
+};
+
 static const struct svc clash[] = {
 	{ "a/first:p", K8S_PROTO_TCP, 80, 0,
 	    { "198.19.3.1" }, { "198.18.3.3" }, { NULL }, { NULL } },
@@ -238,6 +247,12 @@ plan_set(struct rule_set *rs, const char *name)
 	}
 	if (strcmp(name, "empty") == 0)
 		return 0;
+	if (strcmp(name, "clashfw") == 0) {
+		for (i = 0; i < nitems(clashfw); i++)
+			plan_svc(rs, &clashfw[i], (uint16_t)(41000 + i), NULL);
+		rules_sort(rs);
+		return 0;
+	}
 	if (strcmp(name, "clash") == 0) {
 		for (i = 0; i < nitems(clash); i++)
 			plan_svc(rs, &clash[i], (uint16_t)(41000 + i), NULL);
@@ -307,6 +322,7 @@ static void
 render(const struct rule_set *rs, int family)
 {
 	char (*keys)[160] = xcalloc(2 * rs->rs_n + 1, sizeof(*keys));
+	const char **owner = xcalloc(2 * rs->rs_n + 1, sizeof(*owner));
 	char val[128];
 	size_t i, j, n = 0;
 
@@ -325,9 +341,12 @@ render(const struct rule_set *rs, int family)
 			for (j = 0; j < n; j++)
 				if (strcmp(keys[j], keys[n]) == 0)
 					break;
-			if (j == n)
-				printf("%s : %s \"%s\"\n", keys[n++], val,
+			if (j == n) {
+				printf("%s : %s \"%s\"\n", keys[n], val,
 				    r->r_comment);
+				owner[n++] = r->r_comment;
+			} else if (strcmp(owner[j], r->r_comment) != 0)
+				continue;	/* another's address: no range */
 		}
 		render_rule(r, keys[n], sizeof(keys[n]), val, sizeof(val));
 		for (j = 0; j < n; j++)
@@ -336,8 +355,9 @@ render(const struct rule_set *rs, int family)
 		if (j < n)
 			continue;
 		printf("%s : %s \"%s\"\n", keys[n], val, r->r_comment);
-		n++;
+		owner[n++] = r->r_comment;
 	}
+	free(owner);
 	free(keys);
 }
 

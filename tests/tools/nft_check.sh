@@ -217,6 +217,9 @@ damage_ranges "an allowed range deleted" delete element ip kube-uproxy \
 damage_ranges "a firewall element deleted" delete element ip6 kube-uproxy \
     firewall '{ 2001:2::100:1 . udp . 53 }'
 damage_ranges "the firewall chain flushed" flush chain ip kube-uproxy firewall-prerouting
+check "apply clashfw (two services, one LB IP:port, nested ranges)" apply clashfw
+check "...no refused transaction: the first one's ranges only" same_as_plan clashfw
+check "...not the second's" bash -c "! grep -q 'firewall-allow .*b/second' $TMP/got4"
 check "apply full (ranges gone)" apply full
 check "nft shows no firewall element" same_as_plan full
 
