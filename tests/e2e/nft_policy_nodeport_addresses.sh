@@ -1,0 +1,4 @@
+#!/bin/bash
+# nft_policy_nodeport_addresses.sh - the policy_nodeport_addresses.sh scenario against the nftables backend
+# (--portals nftables; tests/e2e/lib.sh reads our table with nft).
+KUP_PORTALS=nftables exec bash "${TESTS_SRCDIR:-$(dirname "$0")/..}/e2e/policy_nodeport_addresses.sh"
