@@ -89,6 +89,12 @@ struct proxied_port {
 	 */
 	struct pp_sock		 pp_main;
 	struct pp_sock		 pp_ext;
+	/*
+	 * An external socket no longer wanted (ext_separate went away),
+	 * still serving while the kernel may redirect to it: until the next
+	 * commit, whose plan no longer holds its rules (ps_lb NULL: none).
+	 */
+	struct pp_sock		 pp_ext_old;
 	struct port_stats	 pp_stats;
 	/*
 	 * The endpoint records of both lbs, once each (they share them),
@@ -128,6 +134,7 @@ struct proxier {
 	struct proxied_ports	 tree;
 	size_t			 count;
 	size_t			 failed;	/* sockets wanted, not open */
+	size_t			 retired;	/* ports with a pp_ext_old */
 	size_t			 unheld;	/* nodePorts not held (at most) */
 	struct event		*retry_ev;
 	struct event		*sweep_ev;
@@ -438,6 +445,8 @@ pp_ensure_open(struct proxier *p, struct proxied_port *pp)
 	return after;
 }
 
+static void	pp_retire_ext(struct proxier *, struct proxied_port *);
+
 /*
  * The external socket follows sp->ext_separate: opened (with an lb over
  * ext_endpoints that shares the main lb's endpoint records) when the
@@ -463,14 +472,60 @@ pp_follow_ext(struct proxier *p, struct proxied_port *pp)
 		/* Until it opens, the rules send external traffic nowhere. */
 		pp_rules_changed(p, pp);
 	} else if (!sp->ext_separate && ps->ps_lb != NULL) {
-		pp_close(p, pp, ps);
-		/* Its stats records stay the main lb's (lb_free unshares). */
-		lb_free(ps->ps_lb);
-		ps->ps_lb = NULL;
+		pp_retire_ext(p, pp);
 		pp_rules_changed(p, pp);
 		log_debug(LOG_V_SERVICE, "service %s: external traffic back on "
 		    "the port's proxy port", sp->key);
 	}
+}
+
+/*
+ * Close a retired external socket.  Its rules are gone from the kernel
+ * (gone: a commit without them; else its port waits in quarantine).
+ */
+static void
+pp_close_retired(struct proxier *p, struct proxied_port *pp, int gone)
+{
+	struct pp_sock *old = &pp->pp_ext_old;
+
+	if (old->ps_lb == NULL)
+		return;
+	ps_close_socket(old);
+	if (!gone && p->portals != NULL)
+		portalloc_quarantine(p->ports, old->ps_port);
+	else if (old->ps_reserved)
+		portalloc_put(p->ports, old->ps_port);
+	/* Its stats records stay the main lb's (lb_free unshares). */
+	lb_free(old->ps_lb);
+	memset(old, 0, sizeof(*old));
+	p->retired--;
+}
+
+/*
+ * External traffic goes back to the main socket, but until the next
+ * commit the kernel still sends it to the external one: closing that now
+ * would refuse every such connection for up to --iptables-min-sync-period.
+ * So it keeps serving, over the new external set (the main one's), as
+ * pp_ext_old until proxier_synced.
+ */
+static void
+pp_retire_ext(struct proxier *p, struct proxied_port *pp)
+{
+	struct pp_sock *ps = &pp->pp_ext;
+
+	if (p->portals == NULL || !ps_is_open(ps)) {
+		pp_close(p, pp, ps);
+		lb_free(ps->ps_lb);
+	} else {
+		pp_close_retired(p, pp, 0);	/* retired twice in one sync */
+		lb_set_endpoints(ps->ps_lb, pp->pp_sp->ext_endpoints,
+		    pp->pp_sp->n_ext_endpoints);
+		pp->pp_ext_old = *ps;
+		pp->pp_ext_old.ps_what = " (external, retired)";
+		p->retired++;
+	}
+	memset(ps, 0, sizeof(*ps));
+	ps->ps_what = " (external)";
 }
 
 /* Rebuild pp_es: the union of both lbs' records, by a merge. */
@@ -536,6 +591,7 @@ proxier_remove(struct proxier *p, struct proxied_port *pp)
 	RB_REMOVE(proxied_ports, &p->tree, pp);
 	p->count--;
 	p->failed -= pp_missing(pp);
+	pp_close_retired(p, pp, 0);
 	pp_close(p, pp, &pp->pp_ext);
 	pp_close(p, pp, &pp->pp_main);
 	/* Its rules leave the plan by pp_rules_changed's stale entry. */
@@ -866,10 +922,17 @@ proxier_synced(void *arg, int ok, double seconds)
 	if (!ok)
 		return;
 	/*
-	 * This commit's plan was made after every quarantine so far (plan
-	 * and commit are one call): the old rules are gone from the kernel.
-	 * Ports that waited for a free proxy port try again now.
+	 * This commit's plan was made after every quarantine and every
+	 * retirement so far (plan and commit are one call): the old rules
+	 * are gone from the kernel.  Retired sockets close; ports that
+	 * waited for a free proxy port try again now.
 	 */
+	if (p->retired > 0) {
+		struct proxied_port *pp;
+
+		RB_FOREACH(pp, proxied_ports, &p->tree)
+			pp_close_retired(p, pp, 1);
+	}
 	if (portalloc_release(p->ports) > 0 && p->failed > 0)
 		event_active(p->retry_ev, EV_TIMEOUT, 0);
 	p->sm.last_sync = clock_seconds(CLOCK_REALTIME);
@@ -1050,6 +1113,7 @@ proxier_free(struct proxier *p, int cleanup)
 	p->portals = NULL;
 	RB_FOREACH_SAFE(pp, proxied_ports, &p->tree, next) {
 		RB_REMOVE(proxied_ports, &p->tree, pp);
+		pp_close_retired(p, pp, 1);
 		pp_close(p, pp, &pp->pp_ext);
 		pp_close(p, pp, &pp->pp_main);
 		if (pp->pp_nodeport_fd != -1)
