@@ -111,7 +111,6 @@ sync_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct portals *pt = arg;
 	const struct rule_set *rs;
-	uint64_t start = mono_ms();
 	double t0 = mono_seconds();
 	int rc;
 
@@ -132,8 +131,8 @@ sync_cb(evutil_socket_t fd, short what, void *arg)
 	} else {
 		pt->commits++;
 		pt->pending_since = 0;
-		log_debug(2, "%s: synced %zu rules in %llu ms", backend_name(pt), rs->rs_n,
-		    (unsigned long long)(pt->last_sync - start));
+		log_debug(2, "%s: synced %zu rules in %.2f ms", backend_name(pt),
+		    rs->rs_n, (mono_seconds() - t0) * 1000);
 	}
 }
 
