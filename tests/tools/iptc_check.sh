@@ -45,7 +45,7 @@ if [ -z "$TOOL" ]; then
 	TOOL=$TMP/iptc_check
 	${CC:-cc} -std=gnu11 -D_GNU_SOURCE -O2 -I"$SRC/src" -o "$TOOL" \
 	    "$SRC/tests/tools/iptc_check.c" "$SRC/src/rules.c" \
-	    "$SRC/src/iptc.c" "$SRC/src/addr.c" "$SRC/src/log.c" \
+	    "$SRC"/src/iptc*.c "$SRC/src/addr.c" "$SRC/src/log.c" \
 	    "$SRC/src/util.c" $(pkg-config --cflags --libs libip4tc \
 	    libip6tc libevent_core) || skip "cannot build the iptc_check tool"
 fi
