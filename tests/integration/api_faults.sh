@@ -87,9 +87,11 @@ expect_gt "ms from the 429 to the next request" "$after429" 1900
 soft expect_lt "ms from the 429 to the next request" "$after429" 8000
 wait_for 5 "two open watches" both_watching
 
-# --- the API restarts: 3 s down ---------------------------------------------
+# --- the API restarts ------------------------------------------------------
+# Stopped and started by hand rather than for a fixed time: on a loaded
+# machine the checks below could outlast a timed outage.
 N0=$(wc -l <"$T_DIR/kube-uproxy.log")
-api_post /listener/restart '{"down_seconds": 3}'
+api_post /listener/stop
 t0=$(now_ms)
 wait_for 3 "kube_uproxy_api_up 0 while the API is down" api_metric_is 0 kube_uproxy_api_up
 expect_eq "fakeapi listening" "$(api_ctl GET /state | jget 'd["listening"]')" false
@@ -99,8 +101,10 @@ api_delete services default old
 api_apply "$(j_slice name=web port=http/TCP/$P ep=127.0.0.11 ep=127.0.0.12)"
 expect_all "web while the API is down, after a change there" "$(client names 127.0.0.1 "$WP" 2)" c
 soft expect_eq "/healthz while the API is down" "$(healthz_status)" 200
+down=$(( $(now_ms) - t0 ))
+api_post /listener/start
 wait_for 30 "kube_uproxy_api_up 1 after the restart" api_metric_is 1 kube_uproxy_api_up
-log "API back for the daemon after $(( $(now_ms) - t0 )) ms (3 s down)"
+log "API back for the daemon after $(( $(now_ms) - t0 )) ms ($down ms down)"
 wait_for 5 "the change made during the outage (web on a and b)" web_ab
 wait_for 5 "the service deleted during the outage to go" port_gone default/old http
 outage_logged=$(tail -n +$((N0 + 1)) "$T_DIR/kube-uproxy.log" |
