@@ -40,7 +40,7 @@ unsigned	 udp_proxy_flows(const struct udp_proxy *);
 /*
  * The bound of flows over every proxy (default BOUND_UDP_FLOWS_TOTAL;
  * tests lower it).  Past it a port's new flow evicts that port's oldest,
- * and a port with none is refused the flow (see udp_proxy.c, flow_new).
+ * and a port with none is refused the flow (see udp_flows.c, udp_flow_new).
  */
 void		 udp_proxy_set_flows_total_bound(unsigned);
 
