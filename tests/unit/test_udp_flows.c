@@ -1,6 +1,6 @@
 /*
  * test_udp_flows.c - the total bound of UDP flows over every service port
- * (udp_proxy.c, flow_new): two proxies on loopback sharing a bound of 4.
+ * (udp_flows.c, udp_flow_new): two proxies on loopback sharing a bound of 4.
  * A port with flows of its own replaces its oldest; a port with none is
  * refused the flow (datagram dropped, counted); no port loses flows to
  * another's clients.
