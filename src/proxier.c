@@ -68,6 +68,7 @@
 #include "util.h"
 
 #define SWEEP_MS	10000		/* expired affinity records */
+#define RETIRE_GRACE_MS	1000		/* a retired socket, after its rules left */
 
 double
 proxier_clock_seconds(clockid_t clock)
@@ -227,6 +228,32 @@ proxier_apply(void *arg, const struct store_port *old,
 	p->batch_s += proxier_clock_seconds(CLOCK_MONOTONIC) - t0;
 }
 
+/* Retired sockets whose grace has run out close; the others wait on. */
+static void
+proxier_retire_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct proxier *p = arg;
+	struct proxied_port *pp;
+	uint64_t now = mono_ms(), next = 0;
+	struct timeval tv;
+
+	(void)fd;
+	(void)what;
+	RB_FOREACH(pp, proxied_ports, &p->tree) {
+		if (pp->pp_ext_old.ps_lb == NULL || pp->pp_ext_old_until == 0)
+			continue;
+		if (pp->pp_ext_old_until <= now)
+			proxier_pp_close_retired(p, pp, 1);
+		else if (next == 0 || pp->pp_ext_old_until < next)
+			next = pp->pp_ext_old_until;
+	}
+	if (next != 0) {
+		tv.tv_sec = (time_t)((next - now) / 1000);
+		tv.tv_usec = (suseconds_t)((next - now) % 1000 * 1000);
+		evtimer_add(p->retire_ev, &tv);
+	}
+}
+
 /* portals_done_cb: a rule sync (plan and iptables transactions) ended. */
 static void
 proxier_synced(void *arg, int ok, double seconds)
@@ -239,14 +266,23 @@ proxier_synced(void *arg, int ok, double seconds)
 	/*
 	 * This commit's plan was made after every quarantine and every
 	 * retirement so far (plan and commit are one call): the old rules
-	 * are gone from the kernel.  Retired sockets close; ports that
-	 * waited for a free proxy port try again now.
+	 * are gone from the kernel.  Retired sockets close after a grace
+	 * period (a handshake the old rules started still completes on
+	 * them: closing a listener resets what it has not accepted); ports
+	 * that waited for a free proxy port try again now.
 	 */
 	if (p->retired > 0) {
+		struct timeval tv = { RETIRE_GRACE_MS / 1000,
+		    (RETIRE_GRACE_MS % 1000) * 1000 };
 		struct proxied_port *pp;
+		uint64_t until = mono_ms() + RETIRE_GRACE_MS;
 
 		RB_FOREACH(pp, proxied_ports, &p->tree)
-			proxier_pp_close_retired(p, pp, 1);
+			if (pp->pp_ext_old.ps_lb != NULL &&
+			    pp->pp_ext_old_until == 0)
+				pp->pp_ext_old_until = until;
+		if (!evtimer_pending(p->retire_ev, NULL))
+			evtimer_add(p->retire_ev, &tv);
 	}
 	if (portalloc_release(p->ports) > 0 && p->failed > 0)
 		event_active(p->retry_ev, EV_TIMEOUT, 0);
@@ -397,9 +433,11 @@ proxier_new(struct event_base *base, const struct config *cfg)
 	p->retry_ev = evtimer_new(base, proxier_retry_cb, p);
 	p->sweep_ev = event_new(base, -1, EV_PERSIST, proxier_sweep_cb, p);
 	p->batch_ev = evtimer_new(base, proxier_batch_cb, p);
+	p->retire_ev = evtimer_new(base, proxier_retire_cb, p);
 	metrics_sync_init(&p->sm);
 	nodeaddr_nodeport_ranges(cfg, &p->np_ranges, &p->n_np_ranges);
-	if (p->retry_ev == NULL || p->sweep_ev == NULL || p->batch_ev == NULL)
+	if (p->retry_ev == NULL || p->sweep_ev == NULL || p->batch_ev == NULL ||
+	    p->retire_ev == NULL)
 		fatalx("proxier: cannot create timers");
 	evtimer_add(p->sweep_ev, &sweep);
 	p->last_update = time(NULL);
@@ -440,6 +478,7 @@ proxier_free(struct proxier *p, int cleanup)
 	}
 	event_free(p->retry_ev);
 	event_free(p->sweep_ev);
+	event_free(p->retire_ev);
 	event_free(p->batch_ev);
 	portalloc_free(p->ports);
 	free(p->np_ranges);

@@ -56,9 +56,12 @@ struct proxied_port {
 	/*
 	 * An external socket no longer wanted (ext_separate went away),
 	 * still serving while the kernel may redirect to it: until the next
-	 * commit, whose plan no longer holds its rules (ps_lb NULL: none).
+	 * commit, whose plan no longer holds its rules (ps_lb NULL: none),
+	 * and RETIRE_GRACE_MS more (pp_ext_old_until, mono ms; 0 before
+	 * that commit), for the handshakes the old rules started.
 	 */
 	struct pp_sock		 pp_ext_old;
+	uint64_t		 pp_ext_old_until;
 	struct port_stats	 pp_stats;
 	/*
 	 * The endpoint records of both lbs, once each (they share them),
@@ -102,6 +105,7 @@ struct proxier {
 	size_t			 unheld;	/* nodePorts not held (at most) */
 	struct event		*retry_ev;
 	struct event		*sweep_ev;
+	struct event		*retire_ev;	/* retired sockets' grace */
 	struct portals		*portals;	/* NULL with --iptables none */
 	int			 synced;
 	int64_t			 last_update;	/* wall clock, seconds */

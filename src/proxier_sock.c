@@ -312,6 +312,7 @@ proxier_pp_close_retired(struct proxier *p, struct proxied_port *pp, int gone)
 	/* Its stats records stay the main lb's (lb_free unshares). */
 	lb_free(old->ps_lb);
 	memset(old, 0, sizeof(*old));
+	pp->pp_ext_old_until = 0;
 	p->retired--;
 }
 
