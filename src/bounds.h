@@ -81,4 +81,13 @@
  */
 #define BOUND_FD_RESERVE		256
 
+/* ---- configuration (flags and --config) ---- */
+
+/*
+ * Bytes of one flag or configuration-file value (a path, a URL, a list of
+ * ranges): PATH_MAX, so that any path fits.  Longer is refused, from a
+ * flag and from the file alike, never cut.
+ */
+#define BOUND_CONFIG_VALUE_BYTES	4096
+
 #endif

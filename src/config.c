@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bounds.h"
 #include "config.h"
 #include "config_int.h"
 #include "log.h"
@@ -299,6 +300,11 @@ config_opt_set(struct config *c, const struct option *o, const char *val,
 
 	if (!printable_utf8(val)) {
 		snprintf(why, why_len, "not printable UTF-8 text");
+		return -1;
+	}
+	if (strlen(val) >= BOUND_CONFIG_VALUE_BYTES) {
+		snprintf(why, why_len, "longer than %d bytes "
+		    "(BOUND_CONFIG_VALUE_BYTES)", BOUND_CONFIG_VALUE_BYTES - 1);
 		return -1;
 	}
 	switch (o->opt_type) {

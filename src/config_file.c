@@ -10,6 +10,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "bounds.h"
 #include "config.h"
 #include "config_int.h"
 #include "log.h"
@@ -61,7 +62,11 @@ is_integer(double d)
 	return d > -9.2e18 && d < 9.2e18 && d == (double)(long long)d;
 }
 
-/* A JSON scalar as the string a flag would have given. */
+/*
+ * A JSON scalar as the string a flag would have given.  A string too long
+ * for buf is cut to len - 1 bytes, which config_opt_set refuses (buf is
+ * BOUND_CONFIG_VALUE_BYTES + 1), so nothing is silently shortened.
+ */
 static int
 json_scalar(const cJSON *v, char *buf, size_t len)
 {
@@ -112,7 +117,7 @@ load_object(struct config *c, const char *file, const cJSON *obj,
 {
 	const struct option *o;
 	const cJSON *v;
-	char path[256], val[1024], why[256];
+	char path[256], val[BOUND_CONFIG_VALUE_BYTES + 1], why[256];
 
 	cJSON_ArrayForEach(v, obj) {
 		if (prefix == NULL)
