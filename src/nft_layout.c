@@ -463,17 +463,14 @@ put_comment(struct nftnl_rule *r, const char *comment)
 }
 
 /*
- * The rule of a firewall chain:
- *   meta l4proto { tcp, udp } ip daddr . meta l4proto . th dport @firewall
- *     ip daddr . meta l4proto . th dport . ip saddr != @firewall-allow drop
+ * A rule of our table in `chain` that starts "meta l4proto { tcp, udp }"
+ * (an anonymous set of this batch): every rule of ours does.
  */
-static void
-add_fw_rule(struct nft_batch *b, int family, const char *chain)
+static struct nftnl_rule *
+rule_begin(struct nft_batch *b, int family, const char *chain)
 {
 	struct nftnl_rule *r = nftnl_rule_alloc();
-	struct nftnl_expr *e;
-	struct nlmsghdr *nlh;
-	uint32_t id, reg, alen = (uint32_t)addr_bytes(family);
+	uint32_t id;
 
 	if (r == NULL)
 		fatalx("out of memory");
@@ -483,6 +480,36 @@ add_fw_rule(struct nft_batch *b, int family, const char *chain)
 	nftnl_rule_set_u32(r, NFTNL_RULE_FAMILY, nft_nfproto(family));
 	x_meta(r, NFT_META_L4PROTO, NFT_REG_1);
 	x_lookup(r, "__set%d", id, 0);
+	return r;
+}
+
+/* The rule, commented, appended to its chain in the batch; r is freed. */
+static void
+rule_end(struct nft_batch *b, int family, struct nftnl_rule *r,
+    const char *comment)
+{
+	struct nlmsghdr *nlh;
+
+	put_comment(r, comment);
+	nlh = nft_batch_msg(b, NFT_MSG_NEWRULE, family,
+	    NLM_F_CREATE | NLM_F_APPEND, 0);
+	nftnl_rule_nlmsg_build_payload(nlh, r);
+	nft_batch_msg_end(b, nlh);
+	nftnl_rule_free(r);
+}
+
+/*
+ * The rule of a firewall chain:
+ *   meta l4proto { tcp, udp } ip daddr . meta l4proto . th dport @firewall
+ *     ip daddr . meta l4proto . th dport . ip saddr != @firewall-allow drop
+ */
+static void
+add_fw_rule(struct nft_batch *b, int family, const char *chain)
+{
+	struct nftnl_rule *r = rule_begin(b, family, chain);
+	struct nftnl_expr *e;
+	uint32_t reg, alen = (uint32_t)addr_bytes(family);
+
 	x_portal_key(r, family);
 	x_lookup(r, map_names[NFT_SET_FIREWALL], 0, 0);
 	reg = x_portal_key(r, family);
@@ -498,12 +525,7 @@ add_fw_rule(struct nft_batch *b, int family, const char *chain)
 	expr_add(r, e);
 	nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_DREG, NFT_REG_VERDICT);
 	nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_VERDICT, NF_DROP);
-	put_comment(r, COMMENT_FIREWALL);
-	nlh = nft_batch_msg(b, NFT_MSG_NEWRULE, family,
-	    NLM_F_CREATE | NLM_F_APPEND, 0);
-	nftnl_rule_nlmsg_build_payload(nlh, r);
-	nft_batch_msg_end(b, nlh);
-	nftnl_rule_free(r);
+	rule_end(b, family, r, COMMENT_FIREWALL);
 }
 
 /*
@@ -517,20 +539,11 @@ static void
 add_rule(struct nft_batch *b, int family, const char *chain, enum nft_map m,
     const struct addr_prefix *range)
 {
-	struct nftnl_rule *r = nftnl_rule_alloc();
+	struct nftnl_rule *r = rule_begin(b, family, chain);
 	struct nftnl_expr *e;
-	struct nlmsghdr *nlh;
-	uint32_t id, reg = 0, aregs = (uint32_t)addr_bytes(family) / 4;
+	uint32_t reg = 0, aregs = (uint32_t)addr_bytes(family) / 4;
 	char comment[COMMENT_LEN], pfx[ADDR_STRLEN + 8];
 
-	if (r == NULL)
-		fatalx("out of memory");
-	id = add_proto_set(b, family);
-	nftnl_rule_set_str(r, NFTNL_RULE_TABLE, NFT_TABLE_NAME);
-	nftnl_rule_set_str(r, NFTNL_RULE_CHAIN, chain);
-	nftnl_rule_set_u32(r, NFTNL_RULE_FAMILY, nft_nfproto(family));
-	x_meta(r, NFT_META_L4PROTO, NFT_REG_1);
-	x_lookup(r, "__set%d", id, 0);
 	if (is_nodeport(m)) {
 		x_fib_local(r);
 		if (range != NULL)
@@ -569,12 +582,7 @@ add_rule(struct nft_batch *b, int family, const char *chain, enum nft_map m,
 		    addr_prefix_str(range, pfx, sizeof(pfx)));
 	else
 		snprintf(comment, sizeof(comment), "%s", rule_comments[m]);
-	put_comment(r, comment);
-	nlh = nft_batch_msg(b, NFT_MSG_NEWRULE, family, NLM_F_CREATE | NLM_F_APPEND,
-	    0);
-	nftnl_rule_nlmsg_build_payload(nlh, r);
-	nft_batch_msg_end(b, nlh);
-	nftnl_rule_free(r);
+	rule_end(b, family, r, comment);
 }
 
 void

@@ -406,6 +406,23 @@ hop(struct evbuffer *b, const char *class, const char *title,
 	    "</span><span class=\"arrow\">&rarr;</span>", class, title, note);
 }
 
+/* The last hop of a path: the endpoints in svc's list `key`, or none. */
+static void
+put_endpoints(struct evbuffer *b, const cJSON *svc, const char *key)
+{
+	const cJSON *ep;
+	int first = 1;
+
+	cJSON_ArrayForEach(ep, cJSON_GetObjectItem(svc, key)) {
+		evbuffer_add_printf(b, "%s", first ? "" : " | ");
+		put_html(b, cJSON_GetStringValue(ep));
+		first = 0;
+	}
+	evbuffer_add_printf(b, "%s<small>endpoint</small></span></div>\n",
+	    !first ? "" : strcmp(str(svc, "protocol"), "UDP") == 0 ?
+	    "none: dropped" : "none: refused");
+}
+
 /*
  * External traffic with a proxy port of its own (a Local policy on one
  * side only): its path, to its own endpoint set.
@@ -413,8 +430,7 @@ hop(struct evbuffer *b, const char *class, const char *title,
 static void
 ext_path(struct evbuffer *b, const struct config *cfg, const cJSON *svc)
 {
-	const cJSON *t = cJSON_GetObjectItem(svc, "externalTraffic"), *ep;
-	int first = 1;
+	const cJSON *t = cJSON_GetObjectItem(svc, "externalTraffic");
 
 	if (!cJSON_IsObject(t) || num(t, "proxyPort") == num(svc, "proxyPort"))
 		return;
@@ -429,21 +445,14 @@ ext_path(struct evbuffer *b, const struct config *cfg, const cJSON *svc)
 	    "<span class=\"hop pod\">", num(t, "proxyPort"),
 	    strcmp(str(svc, "externalTrafficPolicy"), "Local") == 0 ?
 	    "Local" : "Cluster");
-	cJSON_ArrayForEach(ep, cJSON_GetObjectItem(svc, "externalEndpoints")) {
-		evbuffer_add_printf(b, "%s", first ? "" : " | ");
-		put_html(b, cJSON_GetStringValue(ep));
-		first = 0;
-	}
-	evbuffer_add_printf(b, "%s<small>endpoint</small></span></div>\n",
-	    !first ? "" : strcmp(str(svc, "protocol"), "UDP") == 0 ?
-	    "none: dropped" : "none: refused");
+	put_endpoints(b, svc, "externalEndpoints");
 }
 
 /* One line per service port: client, rule, proxy port, endpoints. */
 static void
 paths(struct evbuffer *b, const struct config *cfg, const cJSON *services)
 {
-	const cJSON *svc, *ep;
+	const cJSON *svc;
 	int rules = cfg->iptables == IPTABLES_LEGACY, first;
 
 	evbuffer_add_printf(b, "<h2>The way a packet takes</h2>\n<p>%s</p>\n",
@@ -483,15 +492,7 @@ paths(struct evbuffer *b, const struct config *cfg, const cJSON *services)
 		put_html(b, str(svc, "protocol"));
 		evbuffer_add_printf(b, "</small></span><span class=\"arrow\">"
 		    "&rarr;</span><span class=\"hop pod\">");
-		first = 1;
-		cJSON_ArrayForEach(ep, cJSON_GetObjectItem(svc, "endpoints")) {
-			evbuffer_add_printf(b, "%s", first ? "" : " | ");
-			put_html(b, cJSON_GetStringValue(ep));
-			first = 0;
-		}
-		evbuffer_add_printf(b, "%s<small>endpoint</small></span></div>\n",
-		    !first ? "" : strcmp(str(svc, "protocol"), "UDP") == 0 ?
-		    "none: dropped" : "none: refused");
+		put_endpoints(b, svc, "endpoints");
 		ext_path(b, cfg, svc);
 	}
 }
