@@ -150,7 +150,7 @@ def main():
                 target("%s: 1,000 changed, read to rules (ms)" % arm, v, 100, 30,
                        higher=False)
             elif w.startswith("ctl: cold start, 10000") and \
-                    "observed" in w:
+                    "observed" not in w and "MiB" not in w:
                 target("%s: 10,000 ports cold start (s)" % arm, v / 1000,
                        0.5, 0.25, higher=False)
             elif w.startswith("ctl: repair of 10000"):
