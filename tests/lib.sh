@@ -912,3 +912,27 @@ debug_ports() {
 	client http "$METRICS_URL/debug/services" |
 	    jget "sorted('%s %s %s' % (o['service'], o.get('portName', ''), o['proxyPort']) for o in d)" lines
 }
+
+# write_lb_local PORT HC NODEPORT: lb.yaml, a LoadBalancer Service
+# default/lb (cluster IP 198.19.0.10, externalTrafficPolicy Local, health
+# check node port HC, port web 80 -> PORT, nodePort NODEPORT) with one
+# endpoint, 127.0.0.11 on node-a (start the daemon with
+# --hostname-override node-a for it to be local).
+write_lb_local() {
+	write_manifest lb.yaml "apiVersion: v1
+kind: Service
+metadata: {name: lb, namespace: default}
+spec:
+  type: LoadBalancer
+  clusterIP: 198.19.0.10
+  externalTrafficPolicy: Local
+  healthCheckNodePort: $2
+  ports: [{name: web, protocol: TCP, port: 80, targetPort: $1, nodePort: $3}]
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata: {name: lb-1, namespace: default, labels: {kubernetes.io/service-name: lb}}
+addressType: IPv4
+ports: [{name: web, protocol: TCP, port: $1}]
+endpoints: [{addresses: [127.0.0.11], nodeName: node-a}]"
+}

@@ -10,22 +10,7 @@ t_begin
 
 read -r P HC NP <<<"$(free_ports 3 | tr '\n' ' ')"
 backend a tcp-name 127.0.0.11:$P
-write_manifest lb.yaml "apiVersion: v1
-kind: Service
-metadata: {name: lb, namespace: default}
-spec:
-  type: LoadBalancer
-  clusterIP: 198.19.0.10
-  externalTrafficPolicy: Local
-  healthCheckNodePort: $HC
-  ports: [{name: web, protocol: TCP, port: 80, targetPort: $P, nodePort: $NP}]
----
-apiVersion: discovery.k8s.io/v1
-kind: EndpointSlice
-metadata: {name: lb-1, namespace: default, labels: {kubernetes.io/service-name: lb}}
-addressType: IPv4
-ports: [{name: web, protocol: TCP, port: $P}]
-endpoints: [{addresses: [127.0.0.11], nodeName: node-a}]"
+write_lb_local "$P" "$HC" "$NP"
 start_proxy --hostname-override node-a --service-node-port-range 1024-65535
 IN=$(wait_proxy_port default/lb web)
 probe() { client http --status "http://127.0.0.1:$HC/" 2>/dev/null; }
