@@ -156,20 +156,20 @@ write_policy_metrics(struct proxier *p, struct evbuffer *b)
 	    (double)hc_server_connections());
 }
 
-void
-proxier_write_metrics(struct proxier *p, struct evbuffer *b)
+/* Each port's families; none when out of memory (the rest is written). */
+static void
+write_port_metrics(struct proxier *p, struct evbuffer *b)
 {
 	struct metrics_port *ports;
 	struct proxied_port *pp;
-	uint64_t requested, ok, failed;
 	size_t n = 0;
 	int retired;
 
-	metrics_write_sync(b, &p->sm);
 	/* Ports gone with relays still open, or ever: the "(removed)" row. */
 	retired = memcmp(&metrics_retired, &(struct port_stats){ 0 },
 	    sizeof(metrics_retired)) != 0;
-	ports = xreallocarray(NULL, p->count + 1, sizeof(*ports));
+	if ((ports = reallocarray(NULL, p->count + 1, sizeof(*ports))) == NULL)
+		return;
 	RB_FOREACH(pp, proxied_ports, &p->tree) {
 		ports[n].name = pp->pp_sp->key;
 		ports[n].protocol = k8s_proto_str(pp->pp_sp->protocol);
@@ -188,6 +188,15 @@ proxier_write_metrics(struct proxier *p, struct evbuffer *b)
 	}
 	metrics_write_ports(b, ports, n);
 	free(ports);
+}
+
+void
+proxier_write_metrics(struct proxier *p, struct evbuffer *b)
+{
+	uint64_t requested, ok, failed;
+
+	metrics_write_sync(b, &p->sm);
+	write_port_metrics(p, b);
 
 	write_policy_metrics(p, b);
 
