@@ -1,97 +1,38 @@
 /*
- * admin.c - the HTTP endpoints, served by libevent's evhttp.
+ * admin.c - the HTTP endpoints.
  *
  * Two servers, as kube-proxy has: the healthz address (/healthz, /livez),
  * open to the node's health checkers, and the metrics address (/metrics,
  * /debug/services, /proxyMode, /configz, and / for people: the status
- * page), loopback by default.
- *
- * The healthz address is open to whatever reaches the node, so each server
- * is bounded (bounds.h): request line and headers, body, idle time (a
- * connection stalled reading or writing is closed, by evhttp's timeout)
- * and connections.  evhttp of libevent 2.1 has no connection limit, so
- * connections are counted here: each one gets its bufferevent from
- * conn_bev_cb; once evhttp has wired it up (the same loop turn, before
- * any byte is read: adopt_cb) the connection is either refused (freed at
- * once) or counted until its close callback.
+ * page), loopback by default.  Both are httpd.c's bounded servers; what is
+ * here is what each path answers.
  */
-#include <sys/queue.h>
-
-#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
 
 #include <event2/buffer.h>
-#include <event2/http.h>
-#include <event2/keyvalq_struct.h>
-
-#include <event2/bufferevent.h>
-#include <event2/listener.h>
 
 #include "admin.h"
-#include "bounds.h"
 #include "config.h"
 #include "history.h"
+#include "httpd.h"
 #include "log.h"
 #include "metrics.h"
 #include "proxier.h"
 #include "status_page.h"
 #include "util.h"
 
-/* A full server closes its connection idle longest, if idle this long. */
-#define ADMIN_IDLE_EVICT_MS	1000
-/* Accepts off after EMFILE and friends, as the proxy listeners do. */
-#define ADMIN_ACCEPT_PAUSE_MS	100
-
 struct metrics_writer {
 	void	(*write)(void *, struct evbuffer *);
 	void	*arg;
 };
 
-/* A counted connection of one admin server. */
-struct admin_conn {
-	struct evhttp_connection *ac_evcon;	/* NULL: free slot */
-	uint64_t		 ac_active;	/* mono_ms of accept or last request */
-};
-
-/*
- * One bounded HTTP server (healthz, metrics, or a Service's health check
- * node port: admin_server_new) and its connections.
- */
-struct admin_server {
-	TAILQ_ENTRY(admin_server) as_entry;	/* on `listening` */
-	int			 as_listed;
-	/*
-	 * A bound shared with other servers (the health check node ports):
-	 * connections of all of them, at most as_total_max.  NULL: none.
-	 */
-	size_t			*as_total;
-	size_t			 as_total_max;
-	struct evhttp		*as_http;
-	const char		*as_flag;	/* "--healthz-bind-address" */
-	const char		*as_name;	/* metric label */
-	struct event		*as_adopt_ev;	/* adopt_cb, made active */
-	/* One per bound socket (a health check port may have several). */
-	struct evconnlistener	**as_listeners;	/* each owned by as_http */
-	size_t			 as_nlisteners;
-	struct event		*as_resume_ev;	/* accept again after a pause */
-	int			 as_pause_logged; /* since the last accept */
-	struct bufferevent	**as_pending;	/* accepted, not yet adopted */
-	size_t			 as_npending, as_pending_cap;
-	struct admin_conn	 as_tab[BOUND_ADMIN_CONNECTIONS];
-	size_t			 as_conns;	/* slots in use */
-	uint64_t		 as_refused;	/* closed at once: all busy */
-	uint64_t		 as_evicted;	/* closed to make room: idle */
-	int			 as_full;	/* logged being full */
-};
-
 struct admin {
 	const struct config	*cfg;
 	struct proxier		*proxier;
-	struct admin_server	 healthz;
-	struct admin_server	 metrics;
+	struct httpd		*healthz;	/* NULL: not served */
+	struct httpd		*metrics;
 	uint64_t		 healthz_200;	/* /healthz answers by code */
 	uint64_t		 healthz_503;
 	uint64_t		 livez_200;
@@ -100,38 +41,32 @@ struct admin {
 	struct history		*history;	/* the status page's sparklines */
 };
 
-static void	conn_touch(struct admin *, struct evhttp_request *);
+#define TYPE_TEXT	"text/plain; charset=utf-8"
 
+/* An answer made with `body` (freed); NULL (out of memory): 500. */
 static void
-reply(struct evhttp_request *req, int code, const char *type,
+reply(struct httpd_req *req, int code, const char *type,
     struct evbuffer *body)
 {
-	evhttp_add_header(evhttp_request_get_output_headers(req),
-	    "Content-Type", type);
-	evhttp_send_reply(req, code, code == 200 ? "OK" :
-	    code == 503 ? "Service Unavailable" : "Not Found", body);
+	if (body == NULL) {
+		httpd_reply_text(req, 500, "500 out of memory\n");
+		return;
+	}
+	httpd_reply(req, code, type, NULL, body);
+	evbuffer_free(body);
 }
 
 static void
-reply_text(struct evhttp_request *req, int code, const char *text)
+reply_json(struct httpd_req *req, int code, cJSON *json)
 {
-	struct evbuffer *b = evbuffer_new();
-
-	evbuffer_add(b, text, strlen(text));
-	reply(req, code, "text/plain; charset=utf-8", b);
-	evbuffer_free(b);
-}
-
-static void
-reply_json(struct evhttp_request *req, int code, cJSON *json)
-{
-	struct evbuffer *b = evbuffer_new();
 	char *s = cJSON_PrintUnformatted(json);
+	struct evbuffer *b = s != NULL ? evbuffer_new() : NULL;
 
-	evbuffer_add(b, s, strlen(s));
-	evbuffer_add(b, "\n", 1);
+	if (b != NULL && evbuffer_add_printf(b, "%s\n", s) == -1) {
+		evbuffer_free(b);
+		b = NULL;
+	}
 	reply(req, code, "application/json", b);
-	evbuffer_free(b);
 	free(s);
 	cJSON_Delete(json);
 }
@@ -152,14 +87,12 @@ rfc3339(time_t t, char *buf, size_t len)
  * 503 too while our Node is being deleted (proxier_node_eligible).
  */
 static void
-healthz_cb(struct evhttp_request *req, void *arg)
+healthz_cb(struct httpd_req *req, void *arg)
 {
 	struct admin *a = arg;
 	cJSON *o = cJSON_CreateObject();
 	char buf[32];
 	int eligible;
-
-	conn_touch(a, req);
 
 	cJSON_AddStringToObject(o, "lastUpdated",
 	    rfc3339(proxier_last_update(a->proxier), buf, sizeof(buf)));
@@ -182,14 +115,12 @@ healthz_cb(struct evhttp_request *req, void *arg)
 }
 
 static void
-livez_cb(struct evhttp_request *req, void *arg)
+livez_cb(struct httpd_req *req, void *arg)
 {
 	struct admin *a = arg;
 
-	conn_touch(a, req);
-
 	a->livez_200++;
-	reply_text(req, 200, "ok\n");
+	httpd_reply_text(req, 200, "ok\n");
 }
 
 /* kube-proxy's counters of its own probe answers, one series per code seen. */
@@ -219,50 +150,48 @@ write_probe_counts(struct admin *a, struct evbuffer *b)
 static void
 write_conn_counts(struct admin *a, struct evbuffer *b)
 {
-	const struct admin_server *servers[] = { &a->healthz, &a->metrics };
+	static const struct {
+		const char *name, *type, *help;
+	} fam[] = {
+		{ "kube_uproxy_admin_connections", "gauge",
+		  "Open connections to an admin HTTP listener." },
+		{ "kube_uproxy_admin_connections_refused_total", "counter",
+		  "Admin HTTP connections closed at once: the listener had "
+		  "BOUND_ADMIN_CONNECTIONS open, none of them idle." },
+		{ "kube_uproxy_admin_connections_evicted_total", "counter",
+		  "Idle admin HTTP connections closed to make room for a new "
+		  "one (BOUND_ADMIN_CONNECTIONS open)." },
+	};
+	struct httpd *servers[] = { a->healthz, a->metrics };
 	const char *labels[] = { "listener", NULL, NULL };
-	size_t i;
+	const char *names[] = { "healthz", "metrics" };
+	uint64_t v[3];
+	size_t f, i, open;
 
-	metrics_family(b, "kube_uproxy_admin_connections", "gauge",
-	    "Open connections to an admin HTTP listener.");
-	for (i = 0; i < 2; i++) {
-		if (servers[i]->as_http == NULL)
-			continue;
-		labels[1] = servers[i]->as_name;
-		metrics_sample(b, "kube_uproxy_admin_connections", labels,
-		    (double)servers[i]->as_conns);
-	}
-	metrics_family(b, "kube_uproxy_admin_connections_refused_total",
-	    "counter", "Admin HTTP connections closed at once: the listener "
-	    "had BOUND_ADMIN_CONNECTIONS open, none of them idle.");
-	for (i = 0; i < 2; i++) {
-		if (servers[i]->as_http == NULL)
-			continue;
-		labels[1] = servers[i]->as_name;
-		metrics_sample(b, "kube_uproxy_admin_connections_refused_total",
-		    labels, (double)servers[i]->as_refused);
-	}
-	metrics_family(b, "kube_uproxy_admin_connections_evicted_total",
-	    "counter", "Idle admin HTTP connections closed to make room for "
-	    "a new one (BOUND_ADMIN_CONNECTIONS open).");
-	for (i = 0; i < 2; i++) {
-		if (servers[i]->as_http == NULL)
-			continue;
-		labels[1] = servers[i]->as_name;
-		metrics_sample(b, "kube_uproxy_admin_connections_evicted_total",
-		    labels, (double)servers[i]->as_evicted);
+	for (f = 0; f < 3; f++) {
+		metrics_family(b, fam[f].name, fam[f].type, fam[f].help);
+		for (i = 0; i < 2; i++) {
+			if (servers[i] == NULL)
+				continue;
+			httpd_counts(servers[i], &open, &v[1], &v[2]);
+			v[0] = open;
+			labels[1] = names[i];
+			metrics_sample(b, fam[f].name, labels, (double)v[f]);
+		}
 	}
 }
 
 static void
-metrics_cb(struct evhttp_request *req, void *arg)
+metrics_cb(struct httpd_req *req, void *arg)
 {
 	struct admin *a = arg;
 	struct evbuffer *b = evbuffer_new();
 	size_t i;
 
-	conn_touch(a, req);
-
+	if (b == NULL) {
+		reply(req, 500, NULL, NULL);
+		return;
+	}
 	write_probe_counts(a, b);
 	write_conn_counts(a, b);
 	proxier_write_metrics(a->proxier, b);
@@ -273,405 +202,65 @@ metrics_cb(struct evhttp_request *req, void *arg)
 	for (i = 0; i < a->n_writers; i++)
 		a->writers[i].write(a->writers[i].arg, b);
 	reply(req, 200, "text/plain; version=0.0.4; charset=utf-8", b);
-	evbuffer_free(b);
 }
 
 static void
-debug_services_cb(struct evhttp_request *req, void *arg)
+debug_services_cb(struct httpd_req *req, void *arg)
 {
 	struct admin *a = arg;
-
-	conn_touch(a, req);
 
 	reply_json(req, 200, proxier_debug_json(a->proxier));
 }
 
 static void
-status_page_cb(struct evhttp_request *req, void *arg)
+status_page_cb(struct httpd_req *req, void *arg)
 {
 	struct admin *a = arg;
 	struct evbuffer *b = evbuffer_new();
-	cJSON *services = proxier_debug_json(a->proxier);
+	cJSON *services;
 
-	conn_touch(a, req);
-
-	status_page_write(b, a->cfg, services);
-	cJSON_Delete(services);
+	if (b != NULL) {
+		services = proxier_debug_json(a->proxier);
+		status_page_write(b, a->cfg, services);
+		cJSON_Delete(services);
+	}
 	reply(req, 200, "text/html; charset=utf-8", b);
-	evbuffer_free(b);
 }
 
 static void
-proxy_mode_cb(struct evhttp_request *req, void *arg)
+proxy_mode_cb(struct httpd_req *req, void *arg)
 {
 	(void)arg;
-	reply_text(req, 200, "userspace");
+	httpd_reply_text(req, 200, "userspace");
 }
 
 static void
-configz_cb(struct evhttp_request *req, void *arg)
+configz_cb(struct httpd_req *req, void *arg)
 {
 	struct admin *a = arg;
 	struct evbuffer *b = evbuffer_new();
 	char *s = config_to_json(a->cfg);
 
-	conn_touch(a, req);
-
-	evbuffer_add(b, s, strlen(s));
+	if (b != NULL)
+		evbuffer_add(b, s, strlen(s));
 	reply(req, 200, "application/json", b);
-	evbuffer_free(b);
 	free(s);
 }
 
-static void
-notfound_cb(struct evhttp_request *req, void *arg)
-{
-	(void)arg;
-	reply_text(req, 404, "404 page not found\n");
-}
-
-static struct admin_conn *
-conn_find(struct admin_server *as, const struct evhttp_connection *evcon)
-{
-	size_t i;
-
-	for (i = 0; i < BOUND_ADMIN_CONNECTIONS; i++)
-		if (as->as_tab[i].ac_evcon == evcon)
-			return &as->as_tab[i];
-	return NULL;
-}
-
-/* A request came in on a connection: it is active, not idle. */
-static void
-conn_touch(struct admin *a, struct evhttp_request *req)
-{
-	struct evhttp_connection *evcon = evhttp_request_get_connection(req);
-	struct admin_conn *ac;
-
-	if (evcon == NULL)
-		return;
-	if ((ac = conn_find(&a->healthz, evcon)) == NULL)
-		ac = conn_find(&a->metrics, evcon);
-	if (ac != NULL)
-		ac->ac_active = mono_ms();
-}
-
-/* evhttp_connection_set_closecb: a counted connection went away. */
-static void
-conn_closed_cb(struct evhttp_connection *evcon, void *arg)
-{
-	struct admin_server *as = arg;
-	struct admin_conn *ac;
-
-	if ((ac = conn_find(as, evcon)) == NULL)
-		return;
-	ac->ac_evcon = NULL;
-	as->as_conns--;
-	if (as->as_total != NULL)
-		(*as->as_total)--;
-	if (as->as_full && as->as_conns < BOUND_ADMIN_CONNECTIONS / 2) {
-		log_info("%s: %zu connections open, accepting again",
-		    as->as_flag, as->as_conns);
-		as->as_full = 0;
-	}
-}
-
-/*
- * The server is full: make room by closing the connection idle longest,
- * if it has been idle ADMIN_IDLE_EVICT_MS (a client that connected and
- * sent no complete request, or a keep-alive one between requests: a
- * slowloris trickle is not a request).  Otherwise every connection is
- * busy and the new one is refused.  Without this, BOUND_ADMIN_CONNECTIONS
- * idle connections, reopened as the idle timeout closes them, would keep
- * the node's health checker out for good.  Returns 0 if a slot is free.
- */
-static int
-conn_make_room(struct admin_server *as)
-{
-	struct admin_conn *oldest = NULL;
-	uint64_t now = mono_ms();
-	size_t i;
-
-	for (i = 0; i < BOUND_ADMIN_CONNECTIONS; i++)
-		if (as->as_tab[i].ac_evcon != NULL && (oldest == NULL ||
-		    as->as_tab[i].ac_active < oldest->ac_active))
-			oldest = &as->as_tab[i];
-	if (oldest == NULL || now - oldest->ac_active < ADMIN_IDLE_EVICT_MS)
-		return -1;
-	as->as_evicted++;
-	evhttp_connection_free(oldest->ac_evcon);	/* conn_closed_cb */
-	return 0;
-}
-
-/*
- * Connections accepted in this loop turn: evhttp has set each one's
- * callbacks (their argument is the connection) and read nothing yet.
- * Count it, or close it at once when the server is full and busy.  A
- * bufferevent whose callbacks are gone was freed by evhttp meanwhile: our
- * reference (conn_bev_cb) kept its memory for this look.
- */
-static void
-adopt_cb(evutil_socket_t fd, short what, void *arg)
-{
-	struct admin_server *as = arg;
-	struct evhttp_connection *evcon;
-	struct admin_conn *ac;
-	bufferevent_event_cb eventcb;
-	void *cbarg;
-	size_t i;
-
-	(void)fd;
-	(void)what;
-	for (i = 0; i < as->as_npending; i++) {
-		bufferevent_getcb(as->as_pending[i], NULL, NULL, &eventcb,
-		    &cbarg);
-		evcon = cbarg;
-		if (eventcb == NULL || evcon == NULL)
-			goto next;
-		if (as->as_conns == BOUND_ADMIN_CONNECTIONS ||
-		    (as->as_total != NULL &&
-		    *as->as_total >= as->as_total_max)) {
-			if (!as->as_full && as->as_conns ==
-			    BOUND_ADMIN_CONNECTIONS)
-				log_warnx("%s: %d connections open "
-				    "(BOUND_ADMIN_CONNECTIONS): closing the idle "
-				    "or the new ones", as->as_flag,
-				    BOUND_ADMIN_CONNECTIONS);
-			else if (!as->as_full)
-				log_warnx("%s: %zu connections open over all "
-				    "health check node ports "
-				    "(BOUND_HEALTH_CHECK_CONNECTIONS): closing "
-				    "this one's idle or new ones", as->as_flag,
-				    as->as_total_max);
-			as->as_full = 1;
-			if (conn_make_room(as) == -1) {
-				as->as_refused++;
-				evhttp_connection_free(evcon);
-				goto next;
-			}
-		}
-		ac = conn_find(as, NULL);	/* there is a free slot */
-		ac->ac_evcon = evcon;
-		ac->ac_active = mono_ms();
-		as->as_conns++;
-		if (as->as_total != NULL)
-			(*as->as_total)++;
-		evhttp_connection_set_closecb(evcon, conn_closed_cb, as);
-next:
-		bufferevent_decref(as->as_pending[i]);
-	}
-	as->as_npending = 0;
-}
-
-/* evhttp_set_bevcb: a connection was accepted; its fd is set after this. */
-static struct bufferevent *
-conn_bev_cb(struct event_base *base, void *arg)
-{
-	struct admin_server *as = arg;
-	struct bufferevent *bev;
-
-	as->as_pause_logged = 0;	/* an accept worked */
-	if ((bev = bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE))
-	    == NULL)
-		return NULL;	/* evhttp makes one itself: not counted */
-	if (as->as_npending == as->as_pending_cap) {
-		as->as_pending_cap = as->as_pending_cap ?
-		    as->as_pending_cap * 2 : 16;
-		as->as_pending = xreallocarray(as->as_pending,
-		    as->as_pending_cap, sizeof(*as->as_pending));
-	}
-	bufferevent_incref(bev);
-	as->as_pending[as->as_npending++] = bev;
-	event_active(as->as_adopt_ev, EV_READ, 0);
-	return bev;
-}
-
-/*
- * The servers listening now, for listener_error_cb: evhttp owns the
- * listener and its callback argument, so that is how it finds its server.
- */
-static TAILQ_HEAD(, admin_server) listening =
-    TAILQ_HEAD_INITIALIZER(listening);
-
-/*
- * accept() failed for a reason that retrying at once cannot cure (no
- * descriptor left, no memory).  Without this callback libevent retries on
- * the next loop turn, forever, with one warning each: a spinning loop and
- * a flooded log while a client waits in the backlog.  Stop accepting for
- * a while instead, and say so once per episode.
- */
-static void
-listener_error_cb(struct evconnlistener *l, void *arg)
-{
-	struct admin_server *as;
-	struct timeval tv = { 0, ADMIN_ACCEPT_PAUSE_MS * 1000 };
-	int err = EVUTIL_SOCKET_ERROR();
-
-	/* arg is the listener's own: evhttp's, so find our server by it. */
-	TAILQ_FOREACH(as, &listening, as_entry)
-		if (as->as_http == arg)
-			break;
-	evconnlistener_disable(l);
-	if (as == NULL)
-		return;		/* not ours: cannot happen */
-	event_add(as->as_resume_ev, &tv);
-	if (!as->as_pause_logged) {
-		log_warnx("%s: accept: %s: not accepting for %d ms at a time "
-		    "until it works", as->as_flag,
-		    evutil_socket_error_to_string(err), ADMIN_ACCEPT_PAUSE_MS);
-		as->as_pause_logged = 1;
-	}
-}
-
-static void
-listener_resume_cb(evutil_socket_t fd, short what, void *arg)
-{
-	struct admin_server *as = arg;
-	size_t i;
-
-	(void)fd;
-	(void)what;
-	for (i = 0; i < as->as_nlisteners; i++)
-		evconnlistener_enable(as->as_listeners[i]);
-}
-
-/* The evhttp of a server with the bounds of bounds.h, not listening yet. */
-static void
-admin_server_init(struct admin_server *as, struct event_base *base,
-    const char *flag, const char *name)
-{
-	as->as_flag = flag;
-	as->as_name = name;
-	if ((as->as_http = evhttp_new(base)) == NULL)
-		fatalx("evhttp_new");
-	if ((as->as_adopt_ev = event_new(base, -1, 0, adopt_cb, as)) == NULL ||
-	    (as->as_resume_ev = evtimer_new(base, listener_resume_cb, as)) ==
-	    NULL)
-		fatalx("event_new");
-	evhttp_set_allowed_methods(as->as_http, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD);
-	evhttp_set_max_headers_size(as->as_http, BOUND_ADMIN_HEADERS_BYTES);
-	evhttp_set_max_body_size(as->as_http, BOUND_ADMIN_BODY_BYTES);
-	evhttp_set_timeout(as->as_http, BOUND_ADMIN_IDLE_S);
-	evhttp_set_bevcb(as->as_http, conn_bev_cb, as);
-	evhttp_set_gencb(as->as_http, notfound_cb, NULL);
-}
-
-/* The listener evhttp made for `bound` is ours to pause and resume. */
-static void
-admin_server_bound(struct admin_server *as, struct evhttp_bound_socket *bound)
-{
-	struct evconnlistener *l = evhttp_bound_socket_get_listener(bound);
-
-	as->as_listeners = xreallocarray(as->as_listeners,
-	    as->as_nlisteners + 1, sizeof(*as->as_listeners));
-	as->as_listeners[as->as_nlisteners++] = l;
-	evconnlistener_set_error_cb(l, listener_error_cb);
-	if (!as->as_listed) {
-		TAILQ_INSERT_TAIL(&listening, as, as_entry);
-		as->as_listed = 1;
-	}
-}
-
-/*
- * Listen on `addr` with the bounds of bounds.h.  Returns 0, or -1 with
- * one line logged (as is then empty).
- */
-static int
-admin_listen(struct admin_server *as, struct event_base *base,
-    const char *flag, const char *name, const char *str,
+/* An admin server on addr, or NULL with one line logged. */
+static struct httpd *
+admin_listen(struct event_base *base, const char *flag, const char *str,
     const union addr *addr)
 {
-	struct evhttp_bound_socket *bound;
-	char ip[ADDR_STRLEN];
+	struct httpd *h;
 
-	admin_server_init(as, base, flag, name);
-	addr_str(addr, 0, ip, sizeof(ip));
-	if ((bound = evhttp_bind_socket_with_handle(as->as_http, ip,
-	    addr_port(addr))) == NULL) {
+	if ((h = httpd_new(base, flag, NULL, 0)) == NULL ||
+	    httpd_listen(h, addr) == -1) {
 		log_warn("%s %s: cannot listen", flag, str);
-		return -1;
+		httpd_free(h);
+		return NULL;
 	}
-	admin_server_bound(as, bound);
-	return 0;
-}
-
-static void
-admin_server_free_fields(struct admin_server *as)
-{
-	size_t i;
-
-	if (as->as_listed)
-		TAILQ_REMOVE(&listening, as, as_entry);
-	/* evhttp_free closes every connection: conn_closed_cb runs. */
-	if (as->as_http != NULL)
-		evhttp_free(as->as_http);
-	for (i = 0; i < as->as_npending; i++)
-		bufferevent_decref(as->as_pending[i]);
-	if (as->as_adopt_ev != NULL)
-		event_free(as->as_adopt_ev);
-	if (as->as_resume_ev != NULL)
-		event_free(as->as_resume_ev);
-	free(as->as_pending);
-	free(as->as_listeners);
-	memset(as, 0, sizeof(*as));
-}
-
-struct admin_server *
-admin_server_new(struct event_base *base, const char *flag,
-    const char *name, size_t *total, size_t total_max)
-{
-	struct admin_server *as = xcalloc(1, sizeof(*as));
-
-	admin_server_init(as, base, flag, name);
-	as->as_total = total;
-	as->as_total_max = total_max;
-	return as;
-}
-
-int
-admin_server_accept_fd(struct admin_server *as, int fd)
-{
-	struct evhttp_bound_socket *bound;
-
-	if ((bound = evhttp_accept_socket_with_handle(as->as_http, fd)) ==
-	    NULL)
-		return -1;
-	admin_server_bound(as, bound);
-	return 0;
-}
-
-struct evhttp *
-admin_server_http(struct admin_server *as)
-{
-	return as->as_http;
-}
-
-void
-admin_server_touch(struct admin_server *as, struct evhttp_request *req)
-{
-	struct evhttp_connection *evcon = evhttp_request_get_connection(req);
-	struct admin_conn *ac;
-
-	if (evcon != NULL && (ac = conn_find(as, evcon)) != NULL)
-		ac->ac_active = mono_ms();
-}
-
-void
-admin_server_counts(const struct admin_server *as, size_t *open,
-    uint64_t *refused, uint64_t *evicted)
-{
-	*open = as->as_conns;
-	*refused = as->as_refused;
-	*evicted = as->as_evicted;
-}
-
-void
-admin_server_free(struct admin_server *as)
-{
-	if (as == NULL)
-		return;
-	admin_server_free_fields(as);
-	free(as);
+	return h;
 }
 
 struct admin *
@@ -679,31 +268,31 @@ admin_new(struct event_base *base, const struct config *cfg,
     struct proxier *proxier)
 {
 	struct admin *a = xcalloc(1, sizeof(*a));
+	struct httpd *h;
 
 	a->cfg = cfg;
 	a->proxier = proxier;
 	if (cfg->healthz_str[0] != '\0') {
-		if (admin_listen(&a->healthz, base, "--healthz-bind-address",
-		    "healthz", cfg->healthz_str, &cfg->healthz_address) == -1)
+		if ((h = a->healthz = admin_listen(base, "--healthz-bind-address",
+		    cfg->healthz_str, &cfg->healthz_address)) == NULL)
 			goto fail;
-		evhttp_set_cb(a->healthz.as_http, "/healthz", healthz_cb, a);
-		evhttp_set_cb(a->healthz.as_http, "/livez", livez_cb, a);
+		httpd_route(h, "/healthz", healthz_cb, a);
+		httpd_route(h, "/livez", livez_cb, a);
 	}
 	if (cfg->metrics_str[0] != '\0') {
-		if (admin_listen(&a->metrics, base, "--metrics-bind-address",
-		    "metrics", cfg->metrics_str, &cfg->metrics_address) == -1)
+		if ((h = a->metrics = admin_listen(base, "--metrics-bind-address",
+		    cfg->metrics_str, &cfg->metrics_address)) == NULL)
 			goto fail;
-		evhttp_set_cb(a->metrics.as_http, "/", status_page_cb, a);
-		evhttp_set_cb(a->metrics.as_http, "/metrics", metrics_cb, a);
-		evhttp_set_cb(a->metrics.as_http, "/debug/services", debug_services_cb, a);
 		a->history = history_new(base, proxier);
-		evhttp_set_cb(a->metrics.as_http, "/debug/history",
-		    history_http_cb, a->history);
-		evhttp_set_cb(a->metrics.as_http, "/proxyMode", proxy_mode_cb, a);
-		evhttp_set_cb(a->metrics.as_http, "/configz", configz_cb, a);
+		httpd_route(h, "/", status_page_cb, a);
+		httpd_route(h, "/metrics", metrics_cb, a);
+		httpd_route(h, "/debug/services", debug_services_cb, a);
+		httpd_route(h, "/debug/history", history_http_cb, a->history);
+		httpd_route(h, "/proxyMode", proxy_mode_cb, a);
+		httpd_route(h, "/configz", configz_cb, a);
 		/* kube-proxy serves these on the metrics port too. */
-		evhttp_set_cb(a->metrics.as_http, "/healthz", healthz_cb, a);
-		evhttp_set_cb(a->metrics.as_http, "/livez", livez_cb, a);
+		httpd_route(h, "/healthz", healthz_cb, a);
+		httpd_route(h, "/livez", livez_cb, a);
 	}
 	return a;
 fail:
@@ -716,8 +305,8 @@ admin_free(struct admin *a)
 {
 	if (a == NULL)
 		return;
-	admin_server_free_fields(&a->healthz);
-	admin_server_free_fields(&a->metrics);
+	httpd_free(a->healthz);
+	httpd_free(a->metrics);
 	free(a->writers);
 	history_free(a->history);
 	free(a);

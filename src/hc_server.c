@@ -2,11 +2,11 @@
  * hc_server.c - the health check node port of one Service (see
  * hc_server.h).
  *
- * The HTTP side is admin.c's bounded evhttp server (admin_server_new),
+ * The HTTP side is httpd.c's bounded server, the admin listeners' own,
  * fed with sockets made here: proxy_socket gives the dual-stack wildcard
  * that a NodePort's hold uses too, so IPv4 and IPv6 probes both arrive.
  * What the answer says is kube-proxy's (hcHandler.ServeHTTP): any method
- * evhttp lets through (GET, HEAD) on any path; the local endpoint count in
+ * httpd serves (GET, HEAD) on any path; the local endpoint count in
  * the body and in X-Load-Balancing-Endpoint-Weight; 200 only with a local
  * endpoint and a healthy proxy.
  */
@@ -16,12 +16,10 @@
 #include <unistd.h>
 
 #include <cjson/cJSON.h>
-#include <event2/http.h>
-#include <event2/keyvalq_struct.h>
 
-#include "admin.h"
 #include "bounds.h"
 #include "hc_server.h"
+#include "httpd.h"
 #include "log.h"
 #include "proxy_socket.h"
 #include "util.h"
@@ -35,7 +33,7 @@ struct hc_server {
 	char			*hs_flag;	/* "health check node port of ns/name" */
 	int			(*hs_healthy)(void *);
 	void			*hs_arg;
-	struct admin_server	*hs_http;	/* NULL while not listening */
+	struct httpd		*hs_http;	/* NULL while not listening */
 	uint16_t		 hs_port;
 	unsigned		 hs_local;
 };
@@ -45,16 +43,14 @@ static size_t	 hc_conns;
 static uint64_t	 hc_ok, hc_unavailable;
 
 static void
-hc_answer_cb(struct evhttp_request *req, void *arg)
+hc_answer_cb(struct httpd_req *req, void *arg)
 {
 	struct hc_server *hs = arg;
-	struct evkeyvalq *h = evhttp_request_get_output_headers(req);
 	struct evbuffer *b;
 	cJSON *o, *svc;
-	char *s, weight[16];
+	char *s, headers[128];
 	int healthy, code;
 
-	admin_server_touch(hs->hs_http, req);
 	healthy = hs->hs_healthy(hs->hs_arg) != 0;
 	code = hs->hs_local > 0 && healthy ? 200 : 503;
 	if (code == 200)
@@ -72,17 +68,14 @@ hc_answer_cb(struct evhttp_request *req, void *arg)
 	cJSON_Delete(o);
 	if (s == NULL || (b = evbuffer_new()) == NULL) {
 		free(s);
-		evhttp_send_error(req, 500, NULL);
+		httpd_reply_text(req, 500, "500 out of memory\n");
 		return;
 	}
 	evbuffer_add(b, s, strlen(s));
 	free(s);
-	snprintf(weight, sizeof(weight), "%u", hs->hs_local);
-	evhttp_add_header(h, "Content-Type", "application/json");
-	evhttp_add_header(h, "X-Content-Type-Options", "nosniff");
-	evhttp_add_header(h, "X-Load-Balancing-Endpoint-Weight", weight);
-	evhttp_send_reply(req, code, code == 200 ? "OK" :
-	    "Service Unavailable", b);
+	snprintf(headers, sizeof(headers), "X-Content-Type-Options: nosniff\r\n"
+	    "X-Load-Balancing-Endpoint-Weight: %u\r\n", hs->hs_local);
+	httpd_reply(req, code, "application/json", headers, b);
 	evbuffer_free(b);
 }
 
@@ -105,7 +98,7 @@ void
 hc_server_close(struct hc_server *hs)
 {
 	/* Frees the listeners, their sockets and connections. */
-	admin_server_free(hs->hs_http);
+	httpd_free(hs->hs_http);
 	hs->hs_http = NULL;
 	hs->hs_port = 0;
 }
@@ -152,33 +145,34 @@ int
 hc_server_listen(struct hc_server *hs, uint16_t port,
     const union addr *addrs, size_t n)
 {
-	struct admin_server *as;
+	struct httpd *h;
 	size_t i;
 	int fd, saved;
 
 	if (hs->hs_http != NULL && hs->hs_port == port)
 		return 0;
 	hc_server_close(hs);
-	as = admin_server_new(hs->hs_base, hs->hs_flag, "health-check",
-	    &hc_conns, BOUND_HEALTH_CHECK_CONNECTIONS);
-	evhttp_set_gencb(admin_server_http(as), hc_answer_cb, hs);
+	if ((h = httpd_new(hs->hs_base, hs->hs_flag, &hc_conns,
+	    BOUND_HEALTH_CHECK_CONNECTIONS)) == NULL)
+		return -1;
+	httpd_route(h, NULL, hc_answer_cb, hs);
 	for (i = 0; i < n; i++) {
 		if ((fd = hc_socket(&addrs[i], port)) == -1)
 			goto fail;
-		if (admin_server_accept_fd(as, fd) == -1) {
+		if (httpd_accept_fd(h, fd) == -1) {
 			saved = errno;
 			close(fd);
 			errno = saved;
 			goto fail;
 		}
 	}
-	hs->hs_http = as;
+	hs->hs_http = h;
 	hs->hs_port = port;
 	log_debug(1, "%s: listening on %u", hs->hs_flag, port);
 	return 0;
 fail:
 	saved = errno;
-	admin_server_free(as);
+	httpd_free(h);
 	errno = saved;
 	return -1;
 }

@@ -11,7 +11,7 @@
  *   {"service":{"namespace":"NS","name":"NAME"},"localEndpoints":N,
  *    "serviceProxyHealthy":true}
  * One server per Service, whatever its number of ports.  The listeners
- * are bounded like the admin ones (admin_server_new); their sockets hold
+ * are bounded like the admin ones (httpd.c); their sockets hold
  * the port as a NodePort's hold does.
  */
 #ifndef HC_SERVER_H

@@ -13,9 +13,10 @@
 #include <string.h>
 
 #include <event2/event.h>
-#include <event2/http.h>
+#include <event2/buffer.h>
 
 #include "history.h"
+#include "httpd.h"
 #include "log.h"
 #include "proxier.h"
 #include "tree.h"
@@ -305,20 +306,17 @@ history_write_json_live(struct history *h, struct evbuffer *b)
 }
 
 void
-history_http_cb(struct evhttp_request *req, void *arg)
+history_http_cb(struct httpd_req *req, void *arg)
 {
 	struct history *h = arg;
 	struct evbuffer *b = evbuffer_new();
 
 	if (b == NULL) {
-		evhttp_send_error(req, 500, NULL);
+		httpd_reply_text(req, 500, "500 out of memory\n");
 		return;
 	}
 	history_write_json_live(h, b);
-	evhttp_add_header(evhttp_request_get_output_headers(req),
-	    "Content-Type", "application/json");
-	evhttp_add_header(evhttp_request_get_output_headers(req),
-	    "Cache-Control", "no-store");
-	evhttp_send_reply(req, 200, "OK", b);
+	httpd_reply(req, 200, "application/json", "Cache-Control: no-store\r\n",
+	    b);
 	evbuffer_free(b);
 }

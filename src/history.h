@@ -66,8 +66,8 @@ void		 history_write_json(struct history *, struct evbuffer *,
 /* The same for the proxier's ports now. */
 void		 history_write_json_live(struct history *, struct evbuffer *);
 
-struct evhttp_request;
-/* The GET /debug/history handler for evhttp_set_cb; arg is the history. */
-void		 history_http_cb(struct evhttp_request *, void *arg);
+struct httpd_req;
+/* The GET /debug/history handler for httpd_route; arg is the history. */
+void		 history_http_cb(struct httpd_req *, void *arg);
 
 #endif
