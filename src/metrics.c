@@ -378,6 +378,10 @@ metrics_write_datapath(struct evbuffer *b)
 	gauge(b, "kube_uproxy_udp_flows_open", "gauge",
 	    "UDP flows open over every service port.",
 	    (double)d->udp_flows_total);
+	gauge(b, "kube_uproxy_udp_flows_limit", "gauge",
+	    "UDP flows allowed at once over every service port "
+	    "(BOUND_UDP_FLOWS_TOTAL, or a quarter of the descriptors).",
+	    (double)d->udp_flows_limit);
 	gauge(b, "kube_uproxy_udp_flows_over_limit_total", "counter",
 	    "UDP datagrams dropped: the total flow bound was reached.",
 	    (double)d->udp_flows_refused);

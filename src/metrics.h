@@ -54,6 +54,7 @@ struct datapath_stats {
 	uint64_t	tcp_fin_timeouts;	/* half-closed relays closed idle */
 	uint64_t	tcp_peer_timeouts;	/* relays ended by keepalive (ETIMEDOUT) */
 	uint64_t	udp_flows_total;	/* gauge: flows of every port */
+	uint64_t	udp_flows_limit;	/* gauge: flows allowed at once */
 	uint64_t	udp_flows_refused;	/* total bound: datagram dropped */
 	uint64_t	affinity_total;		/* gauge: records of every port */
 	uint64_t	affinity_refused;	/* total bound: client not recorded */

@@ -20,8 +20,8 @@
  *   interval later than the client leg.  A dead peer shows up as a read
  *   error (ETIMEDOUT) and the other side gets a reset.
  * - Connections in total are bounded below RLIMIT_NOFILE (two descriptors
- *   each, pipes and BOUND_FD_RESERVE kept aside): past it, a client is
- *   accepted and reset at once, and counted.
+ *   each; UDP flows' share, pipes and BOUND_FD_RESERVE kept aside): past
+ *   it, a client is accepted and reset at once, and counted.
  * - Half-closed relays and the relay memory bound: see tcp_relay.c.
  */
 #include <sys/types.h>
@@ -51,6 +51,7 @@
 #include "relay_pool.h"
 #include "tcp_proxy.h"
 #include "tcp_relay.h"
+#include "udp_proxy.h"
 #include "util.h"
 
 #define ACCEPT_BATCH	64	/* accepts per wakeup */
@@ -100,7 +101,7 @@ void
 tcp_proxy_configure(uint64_t keepalive_ms, uint64_t fin_ms, size_t memory)
 {
 	struct rlimit rl;
-	uint64_t nofile = 1 << 20, reserve = BOUND_FD_RESERVE, budget;
+	uint64_t nofile = 1 << 20, reserve = BOUND_FD_RESERVE, budget, udp_flows;
 	size_t max_pipes = 0;
 
 	/* TCP_KEEPIDLE and TCP_KEEPINTVL are whole seconds, at most 32767. */
@@ -113,6 +114,14 @@ tcp_proxy_configure(uint64_t keepalive_ms, uint64_t fin_ms, size_t memory)
 	if (nofile < 2 * reserve)
 		reserve = nofile / 2;
 	budget = nofile - reserve;
+	/*
+	 * UDP flows cost one descriptor each: at most a quarter of them, so
+	 * that a flood of UDP clients cannot take TCP's descriptors (and
+	 * the reserve's: the admin listeners), nor TCP clients UDP's.
+	 */
+	udp_flows = MIN(BOUND_UDP_FLOWS_TOTAL, MAX(budget / 4, 1));
+	budget -= MIN(budget, udp_flows);
+	udp_proxy_set_flows_total_bound((unsigned)udp_flows);
 	/* Splice pipes cost two descriptors each: at most a quarter of them. */
 	if (relay_mode == RELAY_SPLICE) {
 		max_pipes = MIN(memory / RELAY_PIPE_SIZE, budget / 8);

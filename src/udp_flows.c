@@ -352,4 +352,5 @@ void
 udp_proxy_set_flows_total_bound(unsigned max)
 {
 	flows_total_max = max > 0 ? max : 1;
+	metrics_datapath.udp_flows_limit = flows_total_max;
 }
