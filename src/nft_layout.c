@@ -1,9 +1,9 @@
 /*
  * nft_layout.c - our table's fixed layout, as netlink messages (see
  * nft_msg.h): the table, its four maps, its two base chains and their
- * four rules each, built into a batch; and the check that a table in the
- * kernel is still laid out that way.  Each builder has the `nft` line it
- * is equivalent to written above it.
+ * four rules each, built into a batch (nft_dump.c checks that a table in
+ * the kernel is still laid out that way).  Each builder has the `nft` line
+ * it is equivalent to written above it.
  */
 
 #include <sys/socket.h>
@@ -29,6 +29,7 @@
 
 #include "addr.h"
 #include "log.h"
+#include "nft_layout.h"
 #include "nft_msg.h"
 #include "util.h"
 
@@ -45,8 +46,6 @@
 #define CHAIN_PRIO		(-100)	/* dstnat */
 #define FW_PRIO			(-110)	/* dstnat - 10: before any nat */
 #define COMMENT_FIREWALL	"kube-uproxy firewall"
-#define RULES_MAX		(2 + 2 * 64)	/* a chain's, 64 ranges */
-#define COMMENT_LEN		96
 
 static const char *const map_names[NFT_NMAPS] = {
 	[NFT_MAP_PORTALS] = "portals",
@@ -64,12 +63,7 @@ static const char *const rule_comments[NFT_NAT_MAPS] = {
 	[NFT_MAP_NODEPORTS_DNAT] = "kube-uproxy nodeports (dnat)",
 };
 
-static const struct {
-	const char	*name;
-	uint32_t	 hook;
-	const char	*type;
-	int32_t		 prio;
-} chains[] = {
+const struct nft_chain_spec nft_chains[NFT_NCHAINS] = {
 	{ "prerouting", NF_INET_PRE_ROUTING, "nat", CHAIN_PRIO },
 	{ "output", NF_INET_LOCAL_OUT, "nat", CHAIN_PRIO },
 	{ "firewall-prerouting", NF_INET_PRE_ROUTING, "filter", FW_PRIO },
@@ -79,7 +73,7 @@ static const struct {
 static int
 is_fw_chain(size_t c)
 {
-	return strcmp(chains[c].type, "filter") == 0;
+	return strcmp(nft_chains[c].type, "filter") == 0;
 }
 
 const char *
@@ -130,39 +124,35 @@ nft_data_len(int family, enum nft_map m)
 	return is_dnat(m) ? addr_bytes(family) + 4 : 2;
 }
 
-/*
- * The comments of chain c's rules, in order, into exp: returns how many.
- * The nodeports rules come once per --nodeport-addresses range of the
- * family (named in the comment), or once when there are no ranges.
- */
-static size_t
-expected_rules(int family, size_t c, const struct addr_prefix *np,
-    size_t n_np, char exp[][COMMENT_LEN])
+/* The same order as nft_batch_new_table's rules (nft_layout.h). */
+size_t
+nft_expected_rules(int family, size_t c, const struct addr_prefix *np,
+    size_t n_np, char exp[][NFT_COMMENT_LEN])
 {
 	char pfx[ADDR_STRLEN + 8];
 	size_t i, n = 0, nr = 0;
 	int m;
 
 	if (is_fw_chain(c)) {
-		snprintf(exp[n++], COMMENT_LEN, "%s", COMMENT_FIREWALL);
+		snprintf(exp[n++], NFT_COMMENT_LEN, "%s", COMMENT_FIREWALL);
 		return n;
 	}
 	for (m = 0; m < NFT_NAT_MAPS; m++)
 		if (!is_nodeport(m))
-			snprintf(exp[n++], COMMENT_LEN, "%s", rule_comments[m]);
-	for (i = 0; i < n_np && n + 2 <= RULES_MAX; i++) {
+			snprintf(exp[n++], NFT_COMMENT_LEN, "%s", rule_comments[m]);
+	for (i = 0; i < n_np && n + 2 <= NFT_RULES_MAX; i++) {
 		if (np[i].ap_addr.sa.sa_family != family)
 			continue;
 		addr_prefix_str(&np[i], pfx, sizeof(pfx));
 		for (m = 0; m < NFT_NAT_MAPS; m++)
 			if (is_nodeport(m))
-				snprintf(exp[n++], COMMENT_LEN, "%s %s",
+				snprintf(exp[n++], NFT_COMMENT_LEN, "%s %s",
 				    rule_comments[m], pfx);
 		nr++;
 	}
 	for (m = 0; n_np == 0 && m < NFT_NAT_MAPS; m++)
 		if (is_nodeport(m))
-			snprintf(exp[n++], COMMENT_LEN, "%s", rule_comments[m]);
+			snprintf(exp[n++], NFT_COMMENT_LEN, "%s", rule_comments[m]);
 	return n;
 }
 
@@ -216,8 +206,8 @@ add_table(struct nft_batch *b, int family)
 static void
 add_chain(struct nft_batch *b, int family, size_t ci)
 {
-	const char *name = chains[ci].name;
-	uint32_t hook = chains[ci].hook;
+	const char *name = nft_chains[ci].name;
+	uint32_t hook = nft_chains[ci].hook;
 	struct nftnl_chain *c = nftnl_chain_alloc();
 	struct nlmsghdr *nlh;
 
@@ -225,9 +215,9 @@ add_chain(struct nft_batch *b, int family, size_t ci)
 		fatalx("out of memory");
 	nftnl_chain_set_str(c, NFTNL_CHAIN_TABLE, NFT_TABLE_NAME);
 	nftnl_chain_set_str(c, NFTNL_CHAIN_NAME, name);
-	nftnl_chain_set_str(c, NFTNL_CHAIN_TYPE, chains[ci].type);
+	nftnl_chain_set_str(c, NFTNL_CHAIN_TYPE, nft_chains[ci].type);
 	nftnl_chain_set_u32(c, NFTNL_CHAIN_HOOKNUM, hook);
-	nftnl_chain_set_s32(c, NFTNL_CHAIN_PRIO, chains[ci].prio);
+	nftnl_chain_set_s32(c, NFTNL_CHAIN_PRIO, nft_chains[ci].prio);
 	nftnl_chain_set_u32(c, NFTNL_CHAIN_POLICY, NF_ACCEPT);
 	nlh = nft_batch_msg(b, NFT_MSG_NEWCHAIN, family, NLM_F_CREATE, 0);
 	nftnl_chain_nlmsg_build_payload(nlh, c);
@@ -542,7 +532,7 @@ add_rule(struct nft_batch *b, int family, const char *chain, enum nft_map m,
 	struct nftnl_rule *r = rule_begin(b, family, chain);
 	struct nftnl_expr *e;
 	uint32_t reg = 0, aregs = (uint32_t)addr_bytes(family) / 4;
-	char comment[COMMENT_LEN], pfx[ADDR_STRLEN + 8];
+	char comment[NFT_COMMENT_LEN], pfx[ADDR_STRLEN + 8];
 
 	if (is_nodeport(m)) {
 		x_fib_local(r);
@@ -595,200 +585,28 @@ nft_batch_new_table(struct nft_batch *b, int family,
 	add_table(b, family);
 	for (m = 0; m < NFT_NMAPS; m++)
 		add_map(b, family, m);
-	for (c = 0; c < nitems(chains); c++) {
+	for (c = 0; c < NFT_NCHAINS; c++) {
 		add_chain(b, family, c);
 		if (is_fw_chain(c)) {
-			add_fw_rule(b, family, chains[c].name);
+			add_fw_rule(b, family, nft_chains[c].name);
 			continue;
 		}
 		for (m = 0; m < NFT_NAT_MAPS; m++)
 			if (!is_nodeport(m))
-				add_rule(b, family, chains[c].name, m, NULL);
-		/* The same order as expected_rules. */
-		for (i = 0, nr = 0; i < n_np && 2 + 2 * (nr + 1) <= RULES_MAX;
+				add_rule(b, family, nft_chains[c].name, m, NULL);
+		/* The same order as nft_expected_rules. */
+		for (i = 0, nr = 0; i < n_np && 2 + 2 * (nr + 1) <= NFT_RULES_MAX;
 		    i++) {
 			if (np[i].ap_addr.sa.sa_family != family)
 				continue;
 			for (m = 0; m < NFT_NAT_MAPS; m++)
 				if (is_nodeport(m))
-					add_rule(b, family, chains[c].name, m,
+					add_rule(b, family, nft_chains[c].name, m,
 					    &np[i]);
 			nr++;
 		}
 		for (m = 0; n_np == 0 && m < NFT_NAT_MAPS; m++)
 			if (is_nodeport(m))
-				add_rule(b, family, chains[c].name, m, NULL);
+				add_rule(b, family, nft_chains[c].name, m, NULL);
 	}
 }
-
-
-/* --- dumps ------------------------------------------------------------------ */
-
-struct layout {
-	int		 family;
-	size_t		 chains_ok, rules_seen[nitems(chains)], bad;
-	size_t		 n_exp[nitems(chains)];
-	char		 exp[nitems(chains)][RULES_MAX][COMMENT_LEN];
-};
-
-static int
-table_cb(const struct nlmsghdr *nlh, void *arg)
-{
-	struct layout *l = arg;
-	struct nftnl_table *t = nftnl_table_alloc();
-
-	if (t == NULL || nftnl_table_nlmsg_parse(nlh, t) == -1) {
-		nftnl_table_free(t);
-		return MNL_CB_ERROR;
-	}
-	/* A dormant table (flags dormant) evaluates nothing. */
-	if (nftnl_table_get_u32(t, NFTNL_TABLE_FLAGS) != 0)
-		l->bad++;
-	nftnl_table_free(t);
-	return MNL_CB_OK;
-}
-
-static int
-ours(const char *table)
-{
-	return table != NULL && strcmp(table, NFT_TABLE_NAME) == 0;
-}
-
-static int
-chain_index(const char *name)
-{
-	size_t i;
-
-	for (i = 0; i < nitems(chains); i++)
-		if (name != NULL && strcmp(name, chains[i].name) == 0)
-			return (int)i;
-	return -1;
-}
-
-static int
-chain_cb(const struct nlmsghdr *nlh, void *arg)
-{
-	struct layout *l = arg;
-	struct nftnl_chain *c = nftnl_chain_alloc();
-	const char *type;
-	int i;
-
-	if (c == NULL || nftnl_chain_nlmsg_parse(nlh, c) == -1) {
-		nftnl_chain_free(c);
-		return MNL_CB_ERROR;
-	}
-	/* The kernel dumps every table's chains: look at ours only. */
-	if (!ours(nftnl_chain_get_str(c, NFTNL_CHAIN_TABLE))) {
-		nftnl_chain_free(c);
-		return MNL_CB_OK;
-	}
-	i = chain_index(nftnl_chain_get_str(c, NFTNL_CHAIN_NAME));
-	type = nftnl_chain_get_str(c, NFTNL_CHAIN_TYPE);
-	if (i >= 0 && type != NULL && strcmp(type, chains[i].type) == 0 &&
-	    nftnl_chain_get_u32(c, NFTNL_CHAIN_HOOKNUM) == chains[i].hook &&
-	    nftnl_chain_get_s32(c, NFTNL_CHAIN_PRIO) == chains[i].prio &&
-	    nftnl_chain_get_u32(c, NFTNL_CHAIN_POLICY) == NF_ACCEPT)
-		l->chains_ok++;
-	else
-		l->bad++;
-	nftnl_chain_free(c);
-	return MNL_CB_OK;
-}
-
-static int
-comment_cb(const struct nftnl_udata *attr, void *arg)
-{
-	if (nftnl_udata_type(attr) == NFTNL_UDATA_RULE_COMMENT)
-		*(const char **)arg = nftnl_udata_get(attr);
-	return 0;
-}
-
-static int
-rule_cb(const struct nlmsghdr *nlh, void *arg)
-{
-	struct layout *l = arg;
-	struct nftnl_rule *r = nftnl_rule_alloc();
-	const char *comment = NULL;
-	const void *ud;
-	uint32_t udlen;
-	size_t k;
-	int i;
-
-	if (r == NULL || nftnl_rule_nlmsg_parse(nlh, r) == -1) {
-		nftnl_rule_free(r);
-		return MNL_CB_ERROR;
-	}
-	if (!ours(nftnl_rule_get_str(r, NFTNL_RULE_TABLE))) {
-		nftnl_rule_free(r);
-		return MNL_CB_OK;
-	}
-	i = chain_index(nftnl_rule_get_str(r, NFTNL_RULE_CHAIN));
-	ud = nftnl_rule_get_data(r, NFTNL_RULE_USERDATA, &udlen);
-	if (ud != NULL)
-		nftnl_udata_parse(ud, udlen, comment_cb, &comment);
-	/* Rules come in chain order: the k-th of a chain must be ours. */
-	k = i >= 0 ? l->rules_seen[i]++ : 0;
-	if (i < 0 || k >= l->n_exp[i] || comment == NULL ||
-	    strnlen(comment, udlen) == udlen ||
-	    strcmp(comment, l->exp[i][k]) != 0)
-		l->bad++;
-	nftnl_rule_free(r);
-	return MNL_CB_OK;
-}
-
-int
-nft_dump_layout_ok(struct nft_sock *s, int family,
-    const struct addr_prefix *np, size_t n_np)
-{
-	char buf[1024];
-	struct layout *lp = xcalloc(1, sizeof(*lp));
-	struct nlmsghdr *nlh;
-	struct nftnl_table *t;
-	struct nftnl_chain *c;
-	struct nftnl_rule *r;
-	size_t i;
-	int rc, ok = 1;
-
-	lp->family = family;
-	for (i = 0; i < nitems(chains); i++)
-		lp->n_exp[i] = expected_rules(family, i, np, n_np, lp->exp[i]);
-	if ((t = nftnl_table_alloc()) == NULL ||
-	    (c = nftnl_chain_alloc()) == NULL || (r = nftnl_rule_alloc()) == NULL)
-		fatalx("out of memory");
-	/* nft list table ip kube-uproxy (the table alone: its flags) */
-	nftnl_table_set_str(t, NFTNL_TABLE_NAME, NFT_TABLE_NAME);
-	nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETTABLE, nft_nfproto(family),
-	    NLM_F_ACK, nft_sock_seq(s));
-	nftnl_table_nlmsg_build_payload(nlh, t);
-	nftnl_table_free(t);
-	rc = nft_sock_talk(s, nlh, table_cb, lp);
-	/* nft list chains ip kube-uproxy: only our table's, by its name */
-	nftnl_chain_set_str(c, NFTNL_CHAIN_TABLE, NFT_TABLE_NAME);
-	nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETCHAIN, nft_nfproto(family),
-	    NLM_F_DUMP, nft_sock_seq(s));
-	nftnl_chain_nlmsg_build_payload(nlh, c);
-	nftnl_chain_free(c);
-	if (rc == 0)
-		rc = nft_sock_talk(s, nlh, chain_cb, lp);
-	if (rc == 0) {
-		nftnl_rule_set_str(r, NFTNL_RULE_TABLE, NFT_TABLE_NAME);
-		nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETRULE,
-		    nft_nfproto(family), NLM_F_DUMP, nft_sock_seq(s));
-		nftnl_rule_nlmsg_build_payload(nlh, r);
-		rc = nft_sock_talk(s, nlh, rule_cb, lp);
-	}
-	nftnl_rule_free(r);
-	if (rc == -1) {
-		ok = errno == ENOENT ? 0 : -1;
-		goto done;
-	}
-	if (lp->bad != 0 || lp->chains_ok != nitems(chains))
-		ok = 0;
-	for (i = 0; i < nitems(chains); i++)
-		if (lp->rules_seen[i] != lp->n_exp[i])
-			ok = 0;
- done:
-	free(lp);
-	return ok;
-}
-
