@@ -38,7 +38,9 @@
 # the number of rule commits that took, the cost of a resync of unchanged
 # ports), scale (new connections/s to one service with 10 and with
 # 10,000 services present: kup, kup-nft and plain DNAT rules).
-# Environment: KUBE_UPROXY (the daemon), CC, PYTHON3; KUP_BENCH_NO_INSTALL=1
+# Environment: KUBE_UPROXY (the daemon), CC, PYTHON3; KUP_BENCH_ARMS (a
+# subset of the data path arms, e.g. "direct kup-copy kup-base" for a
+# before/after run with KUBE_UPROXY_BASE); KUP_BENCH_NO_INSTALL=1
 # skips installing the bench packages (contrib/lib-deps.sh); KEEP_TMP=1.
 # shellcheck shell=bash
 
@@ -128,6 +130,14 @@ if command -v socat >/dev/null; then
 	ARMS+=(socat)
 else
 	SKIPPED+=("socat: not installed")
+fi
+# KUP_BENCH_ARMS="direct kup-copy kup-base": only those (a shorter run).
+if [[ -n ${KUP_BENCH_ARMS:-} ]]; then
+	keep=()
+	for a in "${ARMS[@]}"; do
+		[[ " $KUP_BENCH_ARMS " == *" $a "* ]] && keep+=("$a")
+	done
+	ARMS=("${keep[@]}")
 fi
 for tool in iperf3 wrk nginx dnsmasq; do
 	command -v $tool >/dev/null || SKIPPED+=("$tool not installed: its workloads are left out")

@@ -254,6 +254,8 @@ class State:
         self.raw_seq = 0
         self.raw = []
         self.stall_faults = []
+        # bumped by POST /faults/clear: stalls under way end at once
+        self.stall_gen = 0
         # POST /faults/watch-error: new watches answer with one ERROR event
         self.watch_error_faults = []
         # POST /faults/expire-continue: continue tokens answered with 410
@@ -630,8 +632,10 @@ class ApiHandler(http.server.BaseHTTPRequestHandler):
         if stall is not None:
             with st.lock:
                 st.counters["stalls"] += 1
+                gen = st.stall_gen
             end = time.monotonic() + stall["seconds"]
-            while time.monotonic() < end and not self.server.stopping:
+            while (time.monotonic() < end and not self.server.stopping
+                   and st.stall_gen == gen):
                 time.sleep(min(0.05, max(0, end - time.monotonic())))
             if self.server.stopping:
                 self.close_connection = True
@@ -1539,6 +1543,7 @@ class App:
             with st.lock:
                 st.status_faults.clear()
                 st.stall_faults.clear()
+                st.stall_gen += 1
                 st.watch_error_faults.clear()
                 st.huge_list_faults.clear()
                 st.expire_continue = 0
