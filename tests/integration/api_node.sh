@@ -32,8 +32,8 @@ SLICE='{"apiVersion":"discovery.k8s.io/v1","kind":"EndpointSlice",
 fakeapi_start
 api_apply "$(j_service name=web port=http/TCP/80)" "$SLICE" \
     "$(node node-a zone-a)" "$(node node-b zone-b)"
-# Not allowed to read nodes for the first seconds.
-api_post /faults/status '{"code": 403, "path": "/nodes", "duration": 3}'
+# Not allowed to read nodes until the test allows it (60 s at most).
+api_post /faults/status '{"code": 403, "path": "/nodes", "duration": 60}'
 start_proxy_api "$API_KUBECONFIG" --hostname-override node-a
 wait_proxy_port default/web http >/dev/null
 
@@ -47,6 +47,8 @@ B="[\"127.0.0.12:$P\"]"
 expect_eq "endpoints without our Node" "$(eps)" "$BOTH"
 wait_for 5 "a nodes request refused with 403" eval \
     '[ -n "$(api_requests "/api/v1/nodes" | awk "\$2 == 403")" ]'
+expect_eq "endpoints still without our Node" "$(eps)" "$BOTH"
+api_ctl POST /faults/clear >/dev/null
 
 # Once allowed: our Node (and only ours) is listed and watched by name.
 wait_for 15 "the endpoints hinted for zone-a" eps_are "$A"
