@@ -20,8 +20,8 @@
  *   interval later than the client leg.  A dead peer shows up as a read
  *   error (ETIMEDOUT) and the other side gets a reset.
  * - Connections in total are bounded below RLIMIT_NOFILE (two descriptors
- *   each; UDP flows' share, pipes and BOUND_FD_RESERVE kept aside): past
- *   it, a client is accepted and reset at once, and counted.
+ *   each; the reserve, UDP flows' share and pipes aside: fd_budget.c):
+ *   past it, a client is accepted and reset at once, and counted.
  * - Half-closed relays and the relay memory bound: see tcp_relay.c.
  */
 #include <sys/types.h>
@@ -43,7 +43,7 @@
 #include <event2/event_struct.h>
 
 #include "addr.h"
-#include "bounds.h"
+#include "fd_budget.h"
 #include "lb.h"
 #include "log.h"
 #include "metrics.h"
@@ -100,9 +100,9 @@ tcp_relay_mode_set(enum relay_mode mode)
 void
 tcp_proxy_configure(uint64_t keepalive_ms, uint64_t fin_ms, size_t memory)
 {
+	struct fd_budget fb;
 	struct rlimit rl;
-	uint64_t nofile = 1 << 20, reserve = BOUND_FD_RESERVE, budget, udp_flows;
-	size_t max_pipes = 0;
+	uint64_t nofile = 0;
 
 	/* TCP_KEEPIDLE and TCP_KEEPINTVL are whole seconds, at most 32767. */
 	keepalive_s = keepalive_ms == 0 ? 0 : (int)MIN((keepalive_ms + 999) /
@@ -110,31 +110,14 @@ tcp_proxy_configure(uint64_t keepalive_ms, uint64_t fin_ms, size_t memory)
 	tcp_relay_set_fin_timeout(fin_ms);
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
 		nofile = rl.rlim_cur;
-	/* A tiny limit (tests) keeps half of it aside rather than all. */
-	if (nofile < 2 * reserve)
-		reserve = nofile / 2;
-	budget = nofile - reserve;
-	/*
-	 * UDP flows cost one descriptor each: at most a quarter of them, so
-	 * that a flood of UDP clients cannot take TCP's descriptors (and
-	 * the reserve's: the admin listeners), nor TCP clients UDP's.
-	 */
-	udp_flows = MIN(BOUND_UDP_FLOWS_TOTAL, MAX(budget / 4, 1));
-	budget -= MIN(budget, udp_flows);
-	udp_proxy_set_flows_total_bound((unsigned)udp_flows);
-	/* Splice pipes cost two descriptors each: at most a quarter of them. */
-	if (relay_mode == RELAY_SPLICE) {
-		max_pipes = MIN(memory / RELAY_PIPE_SIZE, budget / 8);
-		if (max_pipes == 0)
-			max_pipes = 1;
-		budget -= MIN(budget, 2 * max_pipes);
-	}
-	relays_max = (unsigned)MIN(MAX(budget / 2, 1), UINT32_MAX / 2);
+	fd_budget_share(&fb, nofile, relay_mode == RELAY_SPLICE, memory);
+	udp_proxy_set_flows_total_bound((unsigned)fb.fb_udp_flows);
+	relays_max = (unsigned)fb.fb_relays;
 	metrics_datapath.tcp_conn_limit = relays_max;
-	relay_pool_set_limit(memory, max_pipes);
+	relay_pool_set_limit(memory, (size_t)fb.fb_pipes);
 	log_debug(1, "tcp: at most %u connections (RLIMIT_NOFILE %llu), "
 	    "relay memory %zu bytes, keepalive %ds, fin timeout %llums",
-	    relays_max, (unsigned long long)nofile, memory, keepalive_s,
+	    relays_max, (unsigned long long)fb.fb_nofile, memory, keepalive_s,
 	    (unsigned long long)fin_ms);
 }
 

@@ -35,11 +35,9 @@ void		 tcp_relay_mode_set(enum relay_mode);
  * Process-wide bounds and timeouts, set once after tcp_relay_mode_set and
  * after RLIMIT_NOFILE is final, before any proxy opens: --tcp-keepalive
  * (ms, 0 off), --tcp-fin-timeout (ms, 0 off) and --relay-memory (bytes).
- * Shares the descriptors RLIMIT_NOFILE allows: BOUND_FD_RESERVE kept
- * aside, a quarter of the rest for UDP flows (their total bound, set
- * with udp_proxy_set_flows_total_bound, at most BOUND_UDP_FLOWS_TOTAL),
- * a quarter of what is left at most for splice pipes, and the rest, two
- * each, is the connection bound.  Without this call nothing is bounded
+ * Shares out the descriptors RLIMIT_NOFILE allows (fd_budget_share): UDP
+ * flows' share becomes their total bound (udp_proxy_set_flows_total_bound),
+ * the relays' the connection bound.  Without this call nothing is bounded
  * and keepalive is off (unit tests).
  */
 void		 tcp_proxy_configure(uint64_t keepalive_ms, uint64_t fin_timeout_ms,
