@@ -149,11 +149,11 @@ value_ok(const char *v, size_t n)
 	return 1;
 }
 
-/* Content-Length: digits only; *n saturates past UINT64_MAX / 10. */
+/* Content-Length: digits only; *len saturates at UINT64_MAX. */
 static int
 parse_length(const char *v, size_t n, uint64_t *len)
 {
-	uint64_t x = 0;
+	uint64_t x = 0, d;
 	size_t i;
 
 	if (n == 0)
@@ -161,7 +161,8 @@ parse_length(const char *v, size_t n, uint64_t *len)
 	for (i = 0; i < n; i++) {
 		if (v[i] < '0' || v[i] > '9')
 			return -1;
-		x = x > UINT64_MAX / 10 ? UINT64_MAX : x * 10 + (uint64_t)(v[i] - '0');
+		d = (uint64_t)(v[i] - '0');
+		x = x > (UINT64_MAX - d) / 10 ? UINT64_MAX : x * 10 + d;
 	}
 	*len = x;
 	return 0;

@@ -118,6 +118,9 @@ test_refused(void **state)
 	assert_refused("GET / HTTP/1.1\r\nContent-Length: 4097\r\n\r\n", 413);
 	assert_refused("GET / HTTP/1.1\r\nContent-Length: "
 	    "99999999999999999999999999\r\n\r\n", 413);
+	/* 2^64 + 3: saturated, not wrapped around to 3. */
+	assert_refused("GET / HTTP/1.1\r\nContent-Length: "
+	    "18446744073709551619\r\n\r\n", 413);
 	assert_refused("GET / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n",
 	    411);
 }
