@@ -6,8 +6,8 @@
  * and `kube-uproxy show` use, so the three cannot disagree; they read in
  * a text browser and in `curl` too.  Each service port also gets a card
  * of four inline SVG sparklines, which a few lines of plain JavaScript
- * (below, no external asset) redraw every second from /debug/history
- * (history.c: five minutes of one-second samples).  When the set of
+ * (status_page_assets.c, no external asset) redraw every second from
+ * /debug/history (history.c: five minutes of one-second samples).  When the set of
  * service ports changes, the script reloads the page; without script,
  * <noscript><meta refresh> does.  Every string from a manifest is
  * HTML-escaped, and the script sets only textContent and attributes.
@@ -16,163 +16,9 @@
 
 #include "config.h"
 #include "status_page.h"
+#include "status_page_assets.h"
 
 #define REFRESH_S	5	/* without script */
-
-static const char style[] =
-"<style>\n"
-":root { --new: #2563eb; --active: #059669; --up: #d97706; --down: #7c3aed; --line: #dde3e9; }\n"
-"body { font: 14px/1.45 system-ui, sans-serif; margin: 0; color: #1f2933; background: #f4f6f8; }\n"
-"header { background: #1f2933; color: #fff; padding: .9em 1.5em; }\n"
-"header h1 { font-size: 1.35em; margin: 0; font-weight: 600; }\n"
-"header .sub { color: #cbd2d9; margin: .2em 0 0; font-size: .9em; }\n"
-"header a { color: #9fc5f8; }\n"
-"main { padding: .2em 1.5em 2em; max-width: 1400px; }\n"
-"h2 { font-size: 1.1em; margin: 1.6em 0 .4em; }\n"
-"#live-state.ok::before { content: \"\\25cf  \"; color: #3ebd93; }\n"
-"#live-state.bad { color: #f8a5a5; }\n"
-".card { background: #fff; border: 1px solid var(--line); border-radius: 8px; padding: .8em 1em 1em; margin: .9em 0; box-shadow: 0 1px 2px rgba(0, 0, 0, .05); }\n"
-".card-head { display: flex; align-items: baseline; gap: .7em; flex-wrap: wrap; }\n"
-".card h3 { margin: 0; font-size: 1.05em; }\n"
-".tag { font-size: .72em; font-weight: 700; padding: .1em .5em; border-radius: 3px; background: #e4e7eb; color: #3e4c59; }\n"
-".card-head .mono { color: #52606d; font-size: .9em; }\n"
-".sparks { display: grid; grid-template-columns: repeat(auto-fit, minmax(230px, 1fr)); gap: .6em 1.4em; margin: .7em 0 .9em; }\n"
-".spark { margin: 0; }\n"
-".spark figcaption { display: flex; justify-content: space-between; align-items: baseline; font-size: .85em; color: #52606d; }\n"
-".spark .now { font-size: 1.15em; font-weight: 700; font-variant-numeric: tabular-nums; }\n"
-".spark svg { display: block; width: 100%; height: 56px; background: #fafbfc; border-bottom: 1px solid #bcc5ce; }\n"
-".spark polyline { fill: none; stroke-width: 1.8; vector-effect: non-scaling-stroke; stroke-linejoin: round; }\n"
-".spark polygon { stroke: none; opacity: .16; }\n"
-".s-new polyline { stroke: var(--new); } .s-new polygon { fill: var(--new); } .s-new .now { color: var(--new); }\n"
-".s-active polyline { stroke: var(--active); } .s-active polygon { fill: var(--active); } .s-active .now { color: var(--active); }\n"
-".s-up polyline { stroke: var(--up); } .s-up polygon { fill: var(--up); } .s-up .now { color: var(--up); }\n"
-".s-down polyline { stroke: var(--down); } .s-down polygon { fill: var(--down); } .s-down .now { color: var(--down); }\n"
-".axis { display: flex; justify-content: space-between; font-size: .72em; color: #9aa5b1; }\n"
-".card.idle .spark svg { opacity: .55; }\n"
-"table { border-collapse: collapse; background: #fff; }\n"
-"th, td { text-align: left; padding: .25em .8em; border-bottom: 1px solid var(--line); }\n"
-"th { background: #eef1f4; font-weight: 600; } td.num { text-align: right; font-variant-numeric: tabular-nums; }\n"
-"table.eps { width: 100%; font-size: .92em; table-layout: fixed; }\n"
-"table.eps th:nth-child(1) { width: 24%; } table.eps th:nth-child(2) { width: 36%; }\n"
-"th.num { text-align: right; }\n"
-"table.eps th { background: #f6f8fa; }\n"
-"td.share { white-space: nowrap; }\n"
-".bar { display: inline-block; width: 70%; max-width: 260px; height: 9px; background: #e4e7eb; border-radius: 5px; vertical-align: middle; overflow: hidden; }\n"
-".bar span { display: block; height: 100%; background: var(--new); }\n"
-"td.bad { color: #c81e1e; font-weight: 700; }\n"
-"td.none, tr.none td { color: #b00; font-style: italic; }\n"
-"tr.svc td { border-top: 2px solid #bbb; font-weight: 600; }\n"
-"tr.ep td:first-child { padding-left: 2.2em; font-family: monospace; }\n"
-"tr.policy td { color: #555; font-size: 90%; padding-left: 2.2em; }\n"
-"tr.ep.unused td { color: #999; }\n"
-"small.epstate { color: #666; }\n"
-".mono { font-family: monospace; }\n"
-".path { display: flex; flex-wrap: wrap; align-items: center; gap: .4em; margin: .5em 0; }\n"
-".hop { border: 1px solid #999; border-radius: 4px; padding: .2em .5em; background: #fafafa; }\n"
-".hop small { display: block; color: #666; }\n"
-".rule { background: #fff6e0; } .proxy { background: #e8f2ff; } .pod { background: #eaf7ea; }\n"
-".arrow { color: #888; }\n"
-"</style>\n";
-
-/* The page's only script: fetch /debug/history every second, redraw. */
-static const char script[] =
-"<script>\n"
-"(function () {\n"
-"\"use strict\";\n"
-"/* Redraws the sparklines and endpoint shares from /debug/history once a second. */\n"
-"var W = 300, H = 56, PAD = 4;\n"
-"var cards = Array.prototype.slice.call(document.querySelectorAll(\"section.card\"));\n"
-"var shown = cards.map(function (c) { return c.getAttribute(\"data-port\"); }).sort().join(\"\\n\");\n"
-"var state = document.getElementById(\"live-state\");\n"
-"\n"
-"function human(v, bytes) {\n"
-"\tvar units = bytes ? [\"B\", \"kB\", \"MB\", \"GB\"] : [\"\", \"k\", \"M\", \"G\"], i = 0;\n"
-"\twhile (v >= 1000 && i < units.length - 1) { v /= 1000; i++; }\n"
-"\tvar s = v >= 100 || i === 0 ? Math.round(v).toString() : v.toFixed(1);\n"
-"\treturn s + (bytes ? \"\\u202f\" + units[i] + \"/s\" : units[i]);\n"
-"}\n"
-"\n"
-"function draw(fig, data, len) {\n"
-"\tvar bytes = fig.getAttribute(\"data-unit\") === \"bytes\";\n"
-"\tvar max = 0, i, x, y, pts = [];\n"
-"\tfor (i = 0; i < data.length; i++) max = Math.max(max, data[i]);\n"
-"\tvar x0 = len - data.length;\n"
-"\tfor (i = 0; i < data.length; i++) {\n"
-"\t\tx = (x0 + i) * W / (len - 1);\n"
-"\t\ty = H - PAD / 2 - (max > 0 ? data[i] / max * (H - PAD * 2) : 0);\n"
-"\t\tpts.push(x.toFixed(1) + \",\" + y.toFixed(1));\n"
-"\t}\n"
-"\tif (pts.length === 1) pts.push(W + \",\" + pts[0].split(\",\")[1]);\n"
-"\tfig.querySelector(\"polyline\").setAttribute(\"points\", pts.join(\" \"));\n"
-"\tfig.querySelector(\"polygon\").setAttribute(\"points\", pts.length ?\n"
-"\t    (x0 * W / (len - 1)).toFixed(1) + \",\" + H + \" \" + pts.join(\" \") + \" \" + W + \",\" + H : \"\");\n"
-"\tfig.querySelector(\".now\").textContent = human(data.length ? data[data.length - 1] : 0, bytes);\n"
-"\tfig.querySelector(\".max\").textContent = \"peak \" + human(max, bytes);\n"
-"}\n"
-"\n"
-"function cell(tr, text, cls) {\n"
-"\tvar td = document.createElement(\"td\");\n"
-"\ttd.textContent = text;\n"
-"\tif (cls) td.className = cls;\n"
-"\ttr.appendChild(td);\n"
-"\treturn td;\n"
-"}\n"
-"\n"
-"function endpoints(card, eps) {\n"
-"\t/* \"connections\" counts attempts; a failed one served nobody. */\n"
-"\tvar tbody = card.querySelector(\"table.eps tbody\"), total = 0, i;\n"
-"\teps.forEach(function (e) { e.served = Math.max(0, e.connections - e.dialFailures); });\n"
-"\tfor (i = 0; i < eps.length; i++) total += eps[i].served;\n"
-"\ttbody.textContent = \"\";\n"
-"\tif (eps.length === 0) {\n"
-"\t\tvar tr = document.createElement(\"tr\");\n"
-"\t\tcell(tr, \"no ready endpoint\", \"none\").colSpan = 5;\n"
-"\t\ttbody.appendChild(tr);\n"
-"\t}\n"
-"\teps.forEach(function (e) {\n"
-"\t\tvar tr = document.createElement(\"tr\"), share = total ? e.served / total : 0;\n"
-"\t\tcell(tr, e.endpoint, \"mono\");\n"
-"\t\tvar td = cell(tr, \"\", \"share\"), bar = document.createElement(\"span\"), fill = document.createElement(\"span\");\n"
-"\t\tbar.className = \"bar\";\n"
-"\t\tfill.style.width = (share * 100).toFixed(1) + \"%\";\n"
-"\t\tbar.appendChild(fill);\n"
-"\t\ttd.appendChild(bar);\n"
-"\t\ttd.appendChild(document.createTextNode(\" \" + (share * 100).toFixed(0) + \"%\"));\n"
-"\t\tcell(tr, e.served, \"num\");\n"
-"\t\tcell(tr, e.active, \"num\");\n"
-"\t\tcell(tr, e.dialFailures, e.dialFailures > 0 ? \"num bad\" : \"num\");\n"
-"\t\ttbody.appendChild(tr);\n"
-"\t});\n"
-"}\n"
-"\n"
-"function update(h) {\n"
-"\tvar now = h.ports.map(function (p) { return p.servicePort; }).sort().join(\"\\n\");\n"
-"\tif (now !== shown) { location.reload(); return; }\n"
-"\th.ports.forEach(function (p) {\n"
-"\t\tvar card = cards.filter(function (c) { return c.getAttribute(\"data-port\") === p.servicePort; })[0];\n"
-"\t\tif (!card) return;\n"
-"\t\tcard.querySelectorAll(\"figure.spark\").forEach(function (fig) {\n"
-"\t\t\tvar s = fig.getAttribute(\"data-series\");\n"
-"\t\t\tvar data = p[s] || new Array(p.samples).fill(0);\n"
-"\t\t\tdraw(fig, data, h.length);\n"
-"\t\t});\n"
-"\t\tcard.classList.toggle(\"idle\", !!p.idle);\n"
-"\t\tendpoints(card, p.endpoints);\n"
-"\t});\n"
-"\tstate.textContent = \"live \\u00b7 updated \" + new Date().toLocaleTimeString();\n"
-"\tstate.className = \"ok\";\n"
-"}\n"
-"\n"
-"function poll() {\n"
-"\tfetch(\"/debug/history\", { cache: \"no-store\" })\n"
-"\t    .then(function (r) { if (!r.ok) throw new Error(\"HTTP \" + r.status); return r.json(); })\n"
-"\t    .then(update)\n"
-"\t    .catch(function (e) { state.textContent = \"not updating: \" + e.message; state.className = \"bad\"; })\n"
-"\t    .then(function () { setTimeout(poll, 1000); });\n"
-"}\n"
-"poll();\n"
-"})();\n"
-"</script>\n";
 
 static void
 put_html(struct evbuffer *b, const char *s)
@@ -585,7 +431,7 @@ status_page_write(struct evbuffer *b, const struct config *cfg,
 	    "<meta charset=\"utf-8\">\n<noscript><meta http-equiv=\"refresh\" "
 	    "content=\"%d\"></noscript>\n<title>kube-uproxy: service ports"
 	    "</title>\n", REFRESH_S);
-	evbuffer_add(b, style, sizeof(style) - 1);
+	evbuffer_add(b, status_page_style, strlen(status_page_style));
 	evbuffer_add_printf(b, "</head>\n<body>\n<header><h1>kube-uproxy on ");
 	put_html(b, cfg->hostname);
 	evbuffer_add_printf(b, "</h1>\n<p class=\"sub\">userspace service "
@@ -601,6 +447,6 @@ status_page_write(struct evbuffer *b, const struct config *cfg,
 	table(b, services);
 	paths(b, cfg, services);
 	evbuffer_add_printf(b, "</main>\n");
-	evbuffer_add(b, script, sizeof(script) - 1);
+	evbuffer_add(b, status_page_script, strlen(status_page_script));
 	evbuffer_add_printf(b, "</body>\n</html>\n");
 }
