@@ -42,7 +42,8 @@ size_t		 http_head_end(const char *buf, size_t len, size_t from);
  * Parse a whole head, buf[0..len) as http_head_end delimited it.  Returns
  * 0 with *h filled (h->path points into buf), or -1 with h->status the
  * answer to give (400 malformed, 411 a Transfer-Encoding, 413 a body
- * longer than max_body, 505 a version other than HTTP/1.0 and 1.1); the
+ * longer than max_body, 505 a major version other than 1: HTTP/1.2 and
+ * later minors are served as 1.1, as RFC 9112 allows); the
  * connection is to be closed after it.
  */
 int		 http_head_parse(const char *buf, size_t len, uint64_t max_body,
