@@ -2,8 +2,8 @@
  * fuzz_k8s.c - the object decoder (k8s.c): one JSON object, as a watch
  * event or a list item carries it, to a Service, EndpointSlice or
  * Endpoints.  Checks what the store relies on: a decoded object has a
- * namespace, a name and a fingerprint, names are never NULL, and decoding
- * is deterministic (same input, same fingerprint).
+ * namespace, a name and a fingerprint (JSON that names it), names are never
+ * NULL, and decoding is deterministic (same input, same fingerprint).
  */
 #include <string.h>
 
@@ -16,11 +16,21 @@
 static void
 check_object(const struct k8s_object *o)
 {
+	const char *v;
+	cJSON *fp;
 	size_t i, j;
 
 	FUZZ_CHECK(o->ns != NULL && o->name != NULL);
 	FUZZ_CHECK(o->fingerprint != NULL && o->resource_version != NULL);
 	FUZZ_CHECK(k8s_kind_str(o->kind) != NULL);
+	/* Written by hand (k8s_fingerprint.c), it is JSON all the same. */
+	fp = cJSON_Parse(o->fingerprint);
+	FUZZ_CHECK(fp != NULL);
+	v = cJSON_GetStringValue(cJSON_GetObjectItem(fp, "name"));
+	FUZZ_CHECK(v != NULL && strcmp(v, o->name) == 0);
+	v = cJSON_GetStringValue(cJSON_GetObjectItem(fp, "namespace"));
+	FUZZ_CHECK(v != NULL && strcmp(v, o->ns) == 0);
+	cJSON_Delete(fp);
 	switch (o->kind) {
 	case K8S_SERVICE:
 		if (o->svc.skip_reason != NULL)

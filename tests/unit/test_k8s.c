@@ -1312,6 +1312,39 @@ test_fingerprint(void **state)
 		free(fp);
 	}
 	free(base);
+
+	/*
+	 * The fingerprint is written straight into a buffer: it is JSON, and
+	 * a string with quotes, backslashes and control characters comes
+	 * back whole (escaped as cJSON escapes it), so no two values of a
+	 * field can print alike.
+	 */
+	{
+		static const char odd[] = "z\"o\\n\n\t\x01\x1f\xc3\xa9";
+		cJSON *fpj, *spec;
+		struct k8s_object *o = NULL;
+		char hint[64], err[256];
+		char *printed;
+
+		svc = load("service-loadbalancer.json");
+		spec = cJSON_GetObjectItem(svc, "spec");
+		cJSON_DeleteItemFromObject(spec, "trafficDistribution");
+		cJSON_AddStringToObject(spec, "trafficDistribution", odd);
+		assert_int_equal(k8s_decode(svc, &o, hint, sizeof(hint), err,
+		    sizeof(err)), 1);
+		cJSON_Delete(svc);
+		assert_non_null(fpj = cJSON_Parse(o->fingerprint));
+		assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(fpj,
+		    "trafficDistribution")), odd);
+		assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(
+		    fpj, "name")), o->name);
+		/* Byte for byte what cJSON prints of the same tree. */
+		assert_non_null(printed = cJSON_PrintUnformatted(fpj));
+		assert_string_equal(printed, o->fingerprint);
+		free(printed);
+		cJSON_Delete(fpj);
+		k8s_object_free(o);
+	}
 	cJSON_Delete(slice);
 }
 
