@@ -197,6 +197,13 @@ fail:
 	return -1;
 }
 
+struct k8s_object *
+k8s_object_ref(struct k8s_object *obj)
+{
+	obj->refs++;
+	return obj;
+}
+
 void
 k8s_object_free(struct k8s_object *obj)
 {
@@ -204,6 +211,10 @@ k8s_object_free(struct k8s_object *obj)
 
 	if (obj == NULL)
 		return;
+	if (obj->refs > 0) {
+		obj->refs--;
+		return;
+	}
 	if (obj->kind == K8S_NODE)
 		free(obj->node.zone);
 	else if (obj->kind == K8S_SERVICE) {

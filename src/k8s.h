@@ -135,6 +135,12 @@ struct k8s_node {
 };
 
 struct k8s_object {
+	/*
+	 * Holders beyond the first (k8s_object_ref): the store and the
+	 * manifest file that read it share one decoded object, which nobody
+	 * changes after k8s_decode.  0 for an object with one owner.
+	 */
+	unsigned		 refs;
 	enum k8s_kind		 kind;
 	char			*ns;
 	char			*name;
@@ -174,6 +180,8 @@ struct k8s_object {
  */
 int	k8s_decode(const cJSON *json, struct k8s_object **out,
 	    char *name_out, size_t name_len, char *err, size_t err_len);
+/* One more holder; each holder lets go with k8s_object_free. */
+struct k8s_object *k8s_object_ref(struct k8s_object *);
 void	k8s_object_free(struct k8s_object *);
 
 const char *k8s_kind_str(enum k8s_kind);

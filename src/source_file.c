@@ -56,15 +56,20 @@
 #define COALESCE_MS	30	/* a file created or touched, maybe half written */
 #define COALESCE_DONE_MS 1	/* a file complete: rescan almost at once */
 
-/* What a file contributed to the store, and the raw JSON to fall back on. */
+/*
+ * What a file contributed to the store: the last good version of each
+ * object, decoded.  The store holds the same object (k8s_object_ref)
+ * while this copy is the one served, so keeping it costs nothing; a copy
+ * that another file serves waits here, decoded, until it is needed.
+ */
 RB_HEAD(mobjects, mobject);
 
 struct mobject {
 	RB_ENTRY(mobject) node;		/* in mfile.objs, by kind, ns, name */
 	enum k8s_kind	 kind;
-	char		*ns;
-	char		*name;
-	char		*json;		/* last good raw object, compact JSON */
+	const char	*ns;		/* obj's */
+	const char	*name;		/* obj's */
+	struct k8s_object *obj;		/* a reference: the last good version */
 	int		 active;	/* in the store (else another file's
 					   copy is) */
 };
@@ -136,8 +141,8 @@ mobject_find(struct mobjects *objs, enum k8s_kind kind, const char *ns,
 	struct mobject key;
 
 	key.kind = kind;
-	key.ns = (char *)(uintptr_t)ns;		/* only compared */
-	key.name = (char *)(uintptr_t)name;
+	key.ns = ns;
+	key.name = name;
 	return RB_FIND(mobjects, objs, &key);
 }
 
@@ -157,9 +162,7 @@ mobjects_free(struct mobjects *objs)
 
 	while ((o = RB_ROOT(objs)) != NULL) {
 		RB_REMOVE(mobjects, objs, o);
-		free(o->ns);
-		free(o->name);
-		free(o->json);
+		k8s_object_free(o->obj);
 		free(o);
 	}
 }
@@ -184,22 +187,6 @@ decode(struct source_file *sf, const cJSON *raw, struct k8s_object **obj,
 	return rc;
 }
 
-/* Decode a copy that decoded before (a last good version, a waiting copy). */
-static struct k8s_object *
-decode_json(struct source_file *sf, const char *json)
-{
-	struct k8s_object *obj = NULL;
-	char hint[128], err[256];
-	cJSON *raw;
-
-	if ((raw = cJSON_Parse(json)) == NULL)
-		return NULL;		/* out of memory */
-	if (decode(sf, raw, &obj, hint, sizeof(hint), err, sizeof(err)) != 1)
-		obj = NULL;		/* the node-port range moved */
-	cJSON_Delete(raw);
-	return obj;
-}
-
 /*
  * Decode one raw object of file f into the new object list (and the store,
  * unless another file serves the same object).  `where` names it in
@@ -214,7 +201,7 @@ take_object(struct source_file *sf, struct mfile *f, const cJSON *raw,
 	struct owner *owner;
 	enum k8s_kind kind;
 	const char *ns, *nm;
-	char hint[160] = "", err[256] = "", *json = NULL;
+	char hint[160] = "", err[256] = "";
 	int rc;
 
 	rc = decode(sf, raw, &obj, hint, sizeof(hint), err, sizeof(err));
@@ -238,9 +225,9 @@ take_object(struct source_file *sf, struct mfile *f, const cJSON *raw,
 			hint[0] = '\0';
 		log_warnx("manifests %s: %s%s: %s; %s", f->path, where, hint,
 		    err, old ? "keeping its last good version" : "skipped");
-		if (old == NULL || (obj = decode_json(sf, old->json)) == NULL)
+		if (old == NULL)
 			return;
-		json = xstrdup(old->json);
+		obj = k8s_object_ref(old->obj);
 	}
 	if (mobject_find(objs, obj->kind, obj->ns, obj->name) != NULL) {
 		log_warnx("manifests %s: %s: %s %s/%s defined twice; keeping "
@@ -248,17 +235,11 @@ take_object(struct source_file *sf, struct mfile *f, const cJSON *raw,
 		    obj->ns, obj->name);
 		goto skip;
 	}
-	/* Kept as text: a parsed tree would cost several times the memory. */
-	if (json == NULL && (json = cJSON_PrintUnformatted(raw)) == NULL) {
-		log_warnx("manifests %s: %s %s/%s: out of memory; skipped",
-		    f->path, where, obj->ns, obj->name);
-		goto skip;
-	}
 	o = xcalloc(1, sizeof(*o));
 	o->kind = obj->kind;
-	o->ns = xstrdup(obj->ns);
-	o->name = xstrdup(obj->name);
-	o->json = json;
+	o->ns = obj->ns;
+	o->name = obj->name;
+	o->obj = obj;
 	RB_INSERT(mobjects, objs, o);
 	owner = owner_find(sf, o);
 	if (owner != NULL && owner->file != f) {
@@ -269,8 +250,7 @@ take_object(struct source_file *sf, struct mfile *f, const cJSON *raw,
 			    "in %s; this copy is ignored while that one is "
 			    "there", f->path, where, k8s_kind_str(o->kind),
 			    o->ns, o->name, owner->file->path);
-		k8s_object_free(obj);
-		return;
+		return;		/* o keeps it, in case that one goes */
 	}
 	if (owner == NULL) {
 		owner = xcalloc(1, sizeof(*owner));
@@ -280,11 +260,10 @@ take_object(struct source_file *sf, struct mfile *f, const cJSON *raw,
 	}
 	owner->m = o;		/* same key: the tree order holds */
 	o->active = 1;
-	store_upsert(sf->store, obj);
+	store_upsert(sf->store, k8s_object_ref(obj));
 	return;
 skip:
 	k8s_object_free(obj);
-	free(json);
 }
 
 /*
@@ -305,8 +284,7 @@ hand_over(struct source_file *sf, struct mfile *from, struct owner *owner)
 		if (g == from ||
 		    (m = mobject_find(&g->objs, o->kind, o->ns, o->name)) == NULL)
 			continue;
-		if ((obj = decode_json(sf, m->json)) == NULL)
-			continue;
+		obj = k8s_object_ref(m->obj);
 		log_info("manifests %s: %s %s/%s: served from this file now "
 		    "that %s no longer has it", g->path, k8s_kind_str(o->kind),
 		    o->ns, o->name, from->path);
