@@ -241,29 +241,43 @@ yaml_key_cmp(const void *a, const void *b)
 }
 
 /*
- * Duplicate keys are an error in Kubernetes' YAML reader too.  Checking
- * once the mapping is complete, by sorting, keeps huge maps n log n.
+ * Duplicate keys are an error in Kubernetes' YAML reader too.  Checked
+ * once the mapping is complete: a small one (most of a manifest's) pair
+ * by pair, a larger one by sorting, which keeps huge maps n log n.  The
+ * later of two equal keys is the one reported either way.
  */
+#define YAML_KEYS_SMALL	16
+
 static int
 yaml_dup_keys(struct yaml_builder *b, struct yaml_key_seen *keys, size_t n)
 {
 	yaml_mark_t mark;
-	size_t i;
+	size_t i, j, dup = 0;
 
-	if (n < 2)
-		return 0;
-	qsort(keys, n, sizeof(*keys), yaml_key_cmp);
-	for (i = 1; i < n; i++) {
-		if (strcmp(keys[i - 1].key, keys[i].key) != 0)
-			continue;
-		memset(&mark, 0, sizeof(mark));
-		mark.line = keys[i].line;
-		return yaml_fail(b, &mark, "duplicate key \"%s\"", keys[i].key);
+	if (n <= YAML_KEYS_SMALL) {
+		for (i = 1; i < n && dup == 0; i++)
+			for (j = 0; j < i; j++)
+				if (strcmp(keys[j].key, keys[i].key) == 0) {
+					dup = i;
+					break;
+				}
+	} else {
+		qsort(keys, n, sizeof(*keys), yaml_key_cmp);
+		for (i = 1; i < n && dup == 0; i++)
+			if (strcmp(keys[i - 1].key, keys[i].key) == 0)
+				dup = i;
 	}
-	return 0;
+	if (dup == 0)
+		return 0;
+	memset(&mark, 0, sizeof(mark));
+	mark.line = keys[dup].line;
+	return yaml_fail(b, &mark, "duplicate key \"%s\"", keys[dup].key);
 }
 
-/* Read a mapping key: JSON keys are strings, so it must be a scalar. */
+/*
+ * Read a mapping key: JSON keys are strings, so it must be a scalar.  A
+ * scalar's buffer is taken from the event, as yamlscalar_resolve does.
+ */
 static int
 yaml_key(struct yaml_builder *b, yaml_event_t *ev, char **key)
 {
@@ -279,7 +293,8 @@ yaml_key(struct yaml_builder *b, yaml_event_t *ev, char **key)
 		if (yaml_count_bytes(b, &ev->start_mark,
 		    ev->data.scalar.length + 3) == -1)
 			return -1;
-		*key = xstrdup((const char *)ev->data.scalar.value);
+		*key = (char *)ev->data.scalar.value;
+		ev->data.scalar.value = NULL;
 		return 0;
 	case YAML_ALIAS_EVENT:
 		a = yaml_anchor_find(b, ev->data.alias.anchor);
@@ -306,11 +321,10 @@ yaml_children(struct yaml_builder *b, cJSON *parent, int is_map, int depth,
     size_t *n_nodes, int *height)
 {
 	yaml_event_t ev;
-	yaml_mark_t vmark;
 	yaml_event_type_t end = is_map ? YAML_MAPPING_END_EVENT :
 	    YAML_SEQUENCE_END_EVENT;
-	struct yaml_key_seen *keys = NULL;
-	size_t n_keys = 0, cap_keys = 0, key_line = 0, cn;
+	struct yaml_key_seen small[YAML_KEYS_SMALL], *keys = small;
+	size_t n_keys = 0, cap_keys = YAML_KEYS_SMALL, key_line = 0, cn;
 	char *key = NULL;
 	cJSON *child;
 	int ch, rc;
@@ -321,7 +335,8 @@ yaml_children(struct yaml_builder *b, cJSON *parent, int is_map, int depth,
 		if (ev.type == end) {
 			yaml_event_delete(&ev);
 			rc = yaml_dup_keys(b, keys, n_keys);
-			free(keys);
+			if (keys != small)
+				free(keys);
 			return rc;
 		}
 		if (is_map) {
@@ -335,22 +350,27 @@ yaml_children(struct yaml_builder *b, cJSON *parent, int is_map, int depth,
 		}
 		cn = 0;
 		ch = 0;
-		vmark = ev.start_mark;
 		if (yaml_node(b, &ev, depth + 1, &child, &cn, &ch) == -1)
 			goto fail;
 		if (is_map) {
-			/* cJSON copies the key: that may fail for a long one. */
-			if (!cJSON_AddItemToObject(parent, key, child)) {
-				cJSON_Delete(child);
-				yaml_fail(b, &vmark, "out of memory");
-				goto fail;
-			}
-			free(key);
+			/*
+			 * What cJSON_AddItemToObject does, without copying
+			 * the key: the child takes it (an alias's copy may
+			 * bring the key it had where its anchor was).
+			 */
+			free(child->string);
+			child->string = key;
 			key = NULL;
+			cJSON_AddItemToArray(parent, child);
 			if (n_keys == cap_keys) {
-				cap_keys = cap_keys ? cap_keys * 2 : 8;
-				keys = xreallocarray(keys, cap_keys,
-				    sizeof(*keys));
+				cap_keys *= 2;
+				if (keys == small) {
+					keys = xreallocarray(NULL, cap_keys,
+					    sizeof(*keys));
+					memcpy(keys, small, sizeof(small));
+				} else
+					keys = xreallocarray(keys, cap_keys,
+					    sizeof(*keys));
 			}
 			keys[n_keys].key = child->string;
 			keys[n_keys++].line = key_line;
@@ -361,7 +381,8 @@ yaml_children(struct yaml_builder *b, cJSON *parent, int is_map, int depth,
 			*height = ch;
 	}
 fail:
-	free(keys);
+	if (keys != small)
+		free(keys);
 	free(key);
 	return -1;
 }

@@ -7,9 +7,12 @@
 
 #include "yamlscalar.h"
 
+/* words all start with one of the characters of first. */
 static int
-yaml_match(const char *s, const char *const *words)
+yaml_match(const char *s, const char *first, const char *const *words)
 {
+	if (strchr(first, *s) == NULL)
+		return 0;		/* (most scalars: no strcmp at all) */
 	for (; *words != NULL; words++)
 		if (strcmp(s, *words) == 0)
 			return 1;
@@ -91,8 +94,22 @@ yaml_float(const char *s, double *out)
 	return 1;
 }
 
+/* The event's buffer becomes the string's: no copy. */
+static cJSON *
+yaml_string(yaml_event_t *ev)
+{
+	cJSON *node = cJSON_CreateNull();
+
+	if (node == NULL)
+		return NULL;
+	node->type = cJSON_String;
+	node->valuestring = (char *)ev->data.scalar.value;
+	ev->data.scalar.value = NULL;
+	return node;
+}
+
 cJSON *
-yamlscalar_resolve(const yaml_event_t *ev)
+yamlscalar_resolve(yaml_event_t *ev)
 {
 	static const char *const trues[] = { "true", "True", "TRUE", NULL };
 	static const char *const falses[] = { "false", "False", "FALSE", NULL };
@@ -104,14 +121,15 @@ yamlscalar_resolve(const yaml_event_t *ev)
 
 	if (ev->data.scalar.style != YAML_PLAIN_SCALAR_STYLE ||
 	    (tag != NULL && strcmp(tag, YAML_STR_TAG) == 0))
-		return cJSON_CreateString(v);
-	if (yaml_match(v, nulls))
+		return yaml_string(ev);
+	/* strchr finds the NUL too: "" is among the nulls. */
+	if (yaml_match(v, "~nN", nulls))
 		return cJSON_CreateNull();
-	if (yaml_match(v, trues))
+	if (yaml_match(v, "tT", trues))
 		return cJSON_CreateTrue();
-	if (yaml_match(v, falses))
+	if (yaml_match(v, "fF", falses))
 		return cJSON_CreateFalse();
 	if (yaml_int(v, &d) || yaml_float(v, &d))
 		return cJSON_CreateNumber(d);
-	return cJSON_CreateString(v);
+	return yaml_string(ev);
 }

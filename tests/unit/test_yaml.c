@@ -280,6 +280,40 @@ test_syntax_errors(void **state)
 	assert_non_null(strstr(err, "key"));
 	assert_null(parse("a: 1\nb: 2\na: 3\n"));
 	assert_string_equal(err, "line 3: duplicate key \"a\"");
+	/* A small map is checked pair by pair, a large one by sorting. */
+	assert_null(parse("{b: 1, a: 2, c: 3, a: 4}\n"));
+	assert_string_equal(err, "line 1: duplicate key \"a\"");
+	assert_null(parse("k0: 0\nk1: 1\nk2: 2\nk3: 3\nk4: 4\nk5: 5\nk6: 6\n"
+	    "k7: 7\nk8: 8\nk9: 9\nka: a\nkb: b\nkc: c\nkd: d\nke: e\n"
+	    "kf: f\nkg: g\nk3: again\n"));
+	assert_string_equal(err, "line 18: duplicate key \"k3\"");
+	{
+		/* 17 distinct keys: the sorted path, and no false alarm. */
+		cJSON *m = parse("k0: 0\nk1: 1\nk2: 2\nk3: 3\nk4: 4\nk5: 5\n"
+		    "k6: 6\nk7: 7\nk8: 8\nk9: 9\nka: a\nkb: b\nkc: c\nkd: d\n"
+		    "ke: e\nkf: f\nkg: g\n");
+
+		assert_non_null(m);
+		assert_int_equal(cJSON_GetArraySize(cJSON_GetArrayItem(m, 0)),
+		    17);
+		assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(
+		    cJSON_GetArrayItem(m, 0), "kg")), "g");
+		cJSON_Delete(m);
+	}
+	{
+		/*
+		 * An aliased value takes its new key (its copy came with the
+		 * key it had at its anchor); an aliased key is a string.
+		 */
+		cJSON *m = parse("a: &x {n: 1}\nb: *x\nk: &y key\n*y : v\n");
+
+		assert_non_null(m);
+		assert_int_equal(cJSON_GetObjectItem(cJSON_GetObjectItem(
+		    cJSON_GetArrayItem(m, 0), "b"), "n")->valueint, 1);
+		assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(
+		    cJSON_GetArrayItem(m, 0), "key")), "v");
+		cJSON_Delete(m);
+	}
 	assert_null(parse("base: &b {x: 1}\nm:\n  <<: *b\n"));
 	assert_non_null(strstr(err, "merge keys"));
 	/* Invalid UTF-8. */
