@@ -31,19 +31,31 @@ static void
 log_vemit(char sev, const char *file, int line, int saved_errno,
     const char *fmt, va_list ap)
 {
+	/*
+	 * The local time of the last second seen, and the pid (the daemon
+	 * never forks): a burst of lines, such as one per Service port at
+	 * start, pays neither a time-zone conversion nor a getpid(2) each.
+	 */
+	static time_t last_sec = -1;
+	static struct tm tm;
+	static pid_t pid;
 	char msg[2048], buf[2048 + 128];
 	struct timeval tv;
-	struct tm tm;
 	const char *base = strrchr(file, '/'), *p;
 	size_t n;
 	int r;
 
 	gettimeofday(&tv, NULL);
-	localtime_r(&tv.tv_sec, &tm);
+	if (tv.tv_sec != last_sec) {
+		localtime_r(&tv.tv_sec, &tm);
+		last_sec = tv.tv_sec;
+	}
+	if (pid == 0)
+		pid = getpid();
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	r = snprintf(buf, sizeof(buf), "%c%02d%02d %02d:%02d:%02d.%06ld %7d %s:%d] ",
 	    sev, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-	    (long)tv.tv_usec, (int)getpid(), base ? base + 1 : file, line);
+	    (long)tv.tv_usec, (int)pid, base ? base + 1 : file, line);
 	n = r < 0 ? 0 : (size_t)r < sizeof(buf) ? (size_t)r : sizeof(buf) - 1;
 	/* Room is kept for a two-character escape and the final newline. */
 	for (p = msg; *p != '\0' && n < sizeof(buf) - 3; p++) {
