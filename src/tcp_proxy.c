@@ -560,7 +560,9 @@ tcp_proxy_open(struct event_base *base, const union addr *bind_addr,
 	    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) == -1 ||
 	    bind(fd, &as.sa, addr_len(&as)) == -1 ||
 	    listen(fd, SOMAXCONN) == -1 ||
-	    getsockname(fd, &local.sa, &len) == -1) {
+	    /* The port the kernel chose; one asked for is the one bound. */
+	    (addr_port(bind_addr) == 0 &&
+	    getsockname(fd, &local.sa, &len) == -1)) {
 		saved = errno;
 		close(fd);
 		errno = saved;
@@ -572,7 +574,8 @@ tcp_proxy_open(struct event_base *base, const union addr *bind_addr,
 	p->stats = stats;
 	p->name = xstrdup(name);
 	p->fd = fd;
-	p->port = addr_port(&local);
+	p->port = addr_port(bind_addr) != 0 ? addr_port(bind_addr) :
+	    addr_port(&local);
 	TAILQ_INIT(&p->conns);
 	event_assign(&p->ev_accept, base, fd, EV_READ | EV_PERSIST,
 	    proxy_accept_cb, p);
