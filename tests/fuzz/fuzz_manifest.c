@@ -3,9 +3,11 @@
  * (source_file.c): multi-document YAML, JSON, `kind: List`, decoded into a
  * store.  The input is the file's content; if it holds the line
  * "#~~~" the part after it is a second version of the file, read on a
- * reload.  Then the file is deleted and read once more, so every object
- * leaves the store the way it does when an operator removes a file: the
- * store must end empty.
+ * reload.  Each version is read twice: the second read (the same bytes,
+ * not parsed again after a clean read) must leave as many objects in the
+ * store as the first.  Then the file is deleted and read once more, so
+ * every object leaves the store the way it does when an operator removes
+ * a file: the store must end empty.
  *
  * One source_file watches the scratch directory for the whole run (closing
  * an inotify descriptor waits for the kernel, some 20 ms): each input
@@ -42,7 +44,7 @@ int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	const uint8_t *second = NULL;
-	size_t first_len = size, second_len = 0, i;
+	size_t first_len = size, second_len = 0, i, n;
 	const char *path;
 
 	if (sf == NULL) {
@@ -63,9 +65,15 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		}
 	path = fuzz_write_file("m.yaml", data, first_len);
 	source_file_reload(sf);
+	n = store_count(st);
+	source_file_reload(sf);
+	FUZZ_CHECK(store_count(st) == n);
 	if (second != NULL) {
 		fuzz_write_file("m.yaml", second, second_len);
 		source_file_reload(sf);
+		n = store_count(st);
+		source_file_reload(sf);
+		FUZZ_CHECK(store_count(st) == n);
 	}
 	unlink(path);
 	source_file_reload(sf);
