@@ -239,6 +239,19 @@ k8s_object_free(struct k8s_object *obj)
 	free(obj);
 }
 
+int
+k8s_key_cmp(enum k8s_kind kind, const char *ns, const char *name,
+    enum k8s_kind kind2, const char *ns2, const char *name2)
+{
+	int r;
+
+	if (kind != kind2)
+		return kind < kind2 ? -1 : 1;
+	if ((r = strcmp(ns, ns2)) != 0)
+		return r;
+	return strcmp(name, name2);
+}
+
 const char *
 k8s_kind_str(enum k8s_kind kind)
 {

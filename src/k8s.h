@@ -186,5 +186,8 @@ void	k8s_object_free(struct k8s_object *);
 
 const char *k8s_kind_str(enum k8s_kind);
 const char *k8s_proto_str(enum k8s_proto);
+/* Order of object keys (kind, namespace, name), for trees keyed so. */
+int	k8s_key_cmp(enum k8s_kind, const char *ns, const char *name,
+	    enum k8s_kind, const char *ns2, const char *name2);
 
 #endif

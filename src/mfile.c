@@ -61,13 +61,7 @@ struct owner {
 static int
 mobject_cmp(const struct mobject *a, const struct mobject *b)
 {
-	int r;
-
-	if (a->kind != b->kind)
-		return a->kind < b->kind ? -1 : 1;
-	if ((r = strcmp(a->ns, b->ns)) != 0)
-		return r;
-	return strcmp(a->name, b->name);
+	return k8s_key_cmp(a->kind, a->ns, a->name, b->kind, b->ns, b->name);
 }
 
 static int

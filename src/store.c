@@ -35,13 +35,7 @@
 static int
 obj_cmp(const struct obj_entry *a, const struct obj_entry *b)
 {
-	int r;
-
-	if (a->kind != b->kind)
-		return a->kind < b->kind ? -1 : 1;
-	if ((r = strcmp(a->ns, b->ns)) != 0)
-		return r;
-	return strcmp(a->name, b->name);
+	return k8s_key_cmp(a->kind, a->ns, a->name, b->kind, b->ns, b->name);
 }
 
 static int
