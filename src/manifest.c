@@ -92,12 +92,14 @@ manifest_list_items(const cJSON *doc)
 {
 	const char *kind = cJSON_GetStringValue(
 	    cJSON_GetObjectItemCaseSensitive(doc, "kind"));
-	cJSON *items = cJSON_GetObjectItemCaseSensitive(doc, "items");
+	cJSON *items;
 	size_t len;
 
-	if (kind == NULL || !cJSON_IsArray(items))
+	/* The kind first: most documents are not lists, and say so early. */
+	if (kind == NULL || (len = strlen(kind)) < 4 ||
+	    strcmp(kind + len - 4, "List") != 0)
 		return NULL;
-	len = strlen(kind);
-	return len >= 4 && strcmp(kind + len - 4, "List") == 0 ? items : NULL;
+	items = cJSON_GetObjectItemCaseSensitive(doc, "items");
+	return cJSON_IsArray(items) ? items : NULL;
 }
 
