@@ -19,7 +19,8 @@
 #   kup-copy    client -> 198.19.0.x, kube-uproxy --relay copy (REDIRECT)
 #   kup-splice  same, --relay splice (TCP groups only: UDP has one path)
 #   kup-base    kup-copy with the binary $KUBE_UPROXY_BASE, when set: a
-#               before/after comparison of a change in one run
+#               before/after comparison of a change in one run (the ctl
+#               group then runs that binary too: kup-base, kup-nft-base)
 #   haproxy     client -> 198.19.0.x, HAProxy mode tcp, nbthread 1
 #   haproxy-spl same with option splice-auto
 #   socat       client -> 198.19.0.x, socat TCP-LISTEN,fork (UDP-LISTEN)
@@ -635,7 +636,11 @@ ctl_change_many() {
 }
 
 run_ctl() {
-	local n t0 t1 d pr sfx be arm
+	local n t0 t1 d pr sfx be arm bin bins=("$KUBE_UPROXY")
+	# With $KUBE_UPROXY_BASE, the same with that binary too, in arms
+	# kup-base and kup-nft-base (with the port range only): a before
+	# and after of the control plane in one run.
+	[[ -n ${KUBE_UPROXY_BASE:-} ]] && bins+=("$KUBE_UPROXY_BASE")
 	# For each portal backend (arm kup: iptables legacy; kup-nft:
 	# nftables), twice: with the default (kernel-chosen proxy ports:
 	# every bind(0) scans the ports in use, so it grows with the square of
@@ -644,9 +649,14 @@ run_ctl() {
 	for n in $CTL_NS; do
 	for be in $CTL_BACKENDS; do
 	for pr in "" 20000-39999; do
+	for bin in "${bins[@]}"; do
 		arm=kup
 		[[ $be == nftables ]] && arm=kup-nft
 		[[ $be == nftables && -z $pr ]] && continue
+		if [[ $bin != "$KUBE_UPROXY" ]]; then
+			[[ -z $pr ]] && continue
+			arm+=-base
+		fi
 		sfx=""
 		[[ -n $pr ]] && sfx=", port range"
 		fresh
@@ -654,7 +664,7 @@ run_ctl() {
 		d=$T/ctl-$SEQ
 		ctl_manifests "$d" "$n"
 		t0=$(date +%s.%N)
-		ip netns exec "$NODE" "$KUBE_UPROXY" --manifests "$d" \
+		ip netns exec "$NODE" "$bin" --manifests "$d" \
 		    --portals "$be" --iptables-min-sync-period 0s --v 2 \
 		    --iptables-sync-period 10s \
 		    ${pr:+--proxy-port-range "$pr"} \
@@ -706,6 +716,7 @@ run_ctl() {
 		result "ctl: $m changed at $n$sfx, ms from read to rules" $arm "$daemon_ms"
 		result "ctl: $m changed at $n$sfx, commits" $arm "$commits"
 		ctl_resync "$d.log" "$n" "$sfx" "$arm" "$be"
+	done
 	done
 	done
 	done

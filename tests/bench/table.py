@@ -12,7 +12,7 @@ import statistics
 import sys
 
 ARMS = ["direct", "dnat", "kup-copy", "kup-splice", "kup-base", "haproxy",
-        "haproxy-spl", "socat", "kup", "kup-nft"]
+        "haproxy-spl", "socat", "kup", "kup-nft", "kup-nft-base"]
 LOWER = ("us", "ms", "B/conn", "lost", "MiB", "min/max", "per 1M", "commits",
          "ms to rules", "read to rules")
 
@@ -51,11 +51,13 @@ def main():
             return "%.0f" % v
         return "%.3g" % v if abs(v) < 10 else "%.1f" % v
 
-    # kup-base (KUBE_UPROXY_BASE) is another build in copy mode: its
-    # column against kup-copy is the change's cost or gain.
-    base = "kup-base" in arms
+    # kup-base (KUBE_UPROXY_BASE) is another build: in copy mode on the
+    # data path, and the ctl group's legacy backend (kup-nft-base its
+    # nftables one).  Its column is the change's cost or gain: the new
+    # build over the base one.
+    base = "kup-base" in arms or "kup-nft-base" in arms
     head = ["workload (median)"] + arms + ["kup/direct", "kup/HAProxy"] + \
-        (["copy/base"] if base else [])
+        (["new/base"] if base else [])
     rows = []
     for w in order:
         row = [w] + [fmt(med[w].get(a)) if a in med[w] else "" for a in arms]
@@ -65,8 +67,14 @@ def main():
         row.append("%.2f" % (k / d) if k is not None and d else "")
         row.append("%.2f" % (k / h) if k is not None and h else "")
         if base:
-            c, b = med[w].get("kup-copy"), med[w].get("kup-base")
-            row.append("%.3f" % (c / b) if c is not None and b else "")
+            # One ratio per pair the row has (legacy / nftables in ctl).
+            pairs = []
+            for new, old in (("kup-copy", "kup-base"), ("kup", "kup-base"),
+                             ("kup-nft", "kup-nft-base")):
+                c, b = med[w].get(new), med[w].get(old)
+                if c is not None and b:
+                    pairs.append("%.3f" % (c / b))
+            row.append(" / ".join(pairs))
         rows.append(row)
     width = [max(len(r[i]) for r in rows + [head]) for i in range(len(head))]
     for r in [head, ["-" * x for x in width]] + rows:
@@ -156,6 +164,9 @@ def main():
             elif w.startswith("ctl: repair of 10000"):
                 target("%s: resync of 10,000 unchanged (ms)" % arm, v, 5, 1,
                        higher=False)
+            elif w.startswith("ctl: manifests re-read, 10000"):
+                target("%s: manifests re-read, 10,000 unchanged, CPU (ms)"
+                       % arm, v, 5, 1, higher=False)
     scale = [w for w in order if w.startswith("scale: new conn/s, ")]
     big = sorted({int(w.split(" of ")[1].split()[0]) for w in scale} - {10})
     for arm in ("dnat", "kup", "kup-nft"):
