@@ -9,16 +9,8 @@
  * RELAYING: bytes move both ways, in tcp_relay.c.
  *
  * Connections end (issue 11), at no cost per read or write:
- * - TCP keepalive (--tcp-keepalive) is set on the listener, whose accepted
- *   sockets inherit it (Linux copies the listener's socket and its
- *   keepalive fields into the child, tcp_create_openreq_child).  A
- *   backend socket inherits nothing, and four setsockopt(2) calls per
- *   connection would cost a short connection more than 3 % of its CPU,
- *   so a sweep sets them every half keepalive interval on the backend
- *   sockets made since: the connections that end before (most of them)
- *   pay nothing, and a long one gets its first probe at most half an
- *   interval later than the client leg.  A dead peer shows up as a read
- *   error (ETIMEDOUT) and the other side gets a reset.
+ * - TCP keepalive (--tcp-keepalive): on the listener, inherited by the
+ *   client sockets, and swept onto the backend ones (tcp_keepalive.c).
  * - Connections in total are bounded below RLIMIT_NOFILE (two descriptors
  *   each; the reserve, UDP flows' share and pipes aside: fd_budget.c):
  *   past it, a client is accepted and reset at once, and counted.
@@ -49,6 +41,7 @@
 #include "metrics.h"
 #include "proxy_socket.h"
 #include "relay_pool.h"
+#include "tcp_keepalive.h"
 #include "tcp_proxy.h"
 #include "tcp_relay.h"
 #include "udp_proxy.h"
@@ -56,7 +49,6 @@
 
 #define ACCEPT_BATCH	64	/* accepts per wakeup */
 #define ACCEPT_PAUSE_MS	100	/* accepts off after EMFILE and friends */
-#define KEEPALIVE_PROBES 3	/* --tcp-keepalive: probes before a peer is dead */
 
 /* Timeout of each connect attempt; their count is the number of attempts. */
 static const unsigned dial_timeout_ms[] = { 250, 500, 1000, 2000 };
@@ -79,11 +71,6 @@ struct tcp_proxy {
 static enum relay_mode	 relay_mode = RELAY_COPY;
 static unsigned		 relays_active;
 static unsigned		 relays_max = ~0u;	/* tcp_proxy_configure */
-static int		 keepalive_s;		/* 0: off */
-/* Connections whose backend socket waits for keepalive_sweep_cb. */
-static struct conn_list	 ka_pending = TAILQ_HEAD_INITIALIZER(ka_pending);
-static struct event	 ka_ev;			/* the sweep; static: no leak */
-static int		 ka_ev_assigned;
 static uint64_t		 over_limit_warn_ms;	/* last "bound reached" line */
 /* Relays whose proxy closed, for tcp_relays_close_all. */
 static struct conn_list	 orphans = TAILQ_HEAD_INITIALIZER(orphans);
@@ -103,10 +90,8 @@ tcp_proxy_configure(uint64_t keepalive_ms, uint64_t fin_ms, size_t memory)
 	struct fd_budget fb;
 	struct rlimit rl;
 	uint64_t nofile = 0;
+	int keepalive_s = tcp_keepalive_set(keepalive_ms);
 
-	/* TCP_KEEPIDLE and TCP_KEEPINTVL are whole seconds, at most 32767. */
-	keepalive_s = keepalive_ms == 0 ? 0 : (int)MIN((keepalive_ms + 999) /
-	    1000, 32767);
 	tcp_relay_set_fin_timeout(fin_ms);
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
 		nofile = rl.rlim_cur;
@@ -119,74 +104,6 @@ tcp_proxy_configure(uint64_t keepalive_ms, uint64_t fin_ms, size_t memory)
 	    "relay memory %zu bytes, keepalive %ds, fin timeout %llums",
 	    relays_max, (unsigned long long)fb.fb_nofile, memory, keepalive_s,
 	    (unsigned long long)fin_ms);
-}
-
-/*
- * Keepalive per --tcp-keepalive: idle and interval the same, 3 probes.
- * On a listener this is inherited by every accepted socket.
- */
-static void	sock_keepalive(int);
-
-/* Set keepalive on the backend sockets made since the last sweep. */
-static void
-keepalive_sweep_cb(evutil_socket_t fd, short what, void *arg)
-{
-	struct connection *c, *next;
-	struct timeval tv;
-
-	(void)fd;
-	(void)what;
-	(void)arg;
-	for (c = TAILQ_FIRST(&ka_pending); c != NULL; c = next) {
-		next = TAILQ_NEXT(c, ka_entry);
-		/* (Between two connect attempts: the next sweep.) */
-		if (c->bfd == -1)
-			continue;
-		sock_keepalive(c->bfd);
-		TAILQ_REMOVE(&ka_pending, c, ka_entry);
-		c->ka_pending = 0;
-	}
-	if (!TAILQ_EMPTY(&ka_pending)) {
-		tv.tv_sec = keepalive_s / 2;
-		tv.tv_usec = (keepalive_s % 2) * 500000;
-		evtimer_add(&ka_ev, &tv);
-	}
-}
-
-/* Queue c's backend socket for the keepalive sweep. */
-static void
-keepalive_later(struct connection *c, struct event_base *base)
-{
-	struct timeval tv;
-
-	if (keepalive_s == 0 || c->ka_pending)
-		return;
-	TAILQ_INSERT_TAIL(&ka_pending, c, ka_entry);
-	c->ka_pending = 1;
-	if (!ka_ev_assigned) {
-		evtimer_assign(&ka_ev, base, keepalive_sweep_cb, NULL);
-		ka_ev_assigned = 1;
-	}
-	if (!evtimer_pending(&ka_ev, NULL)) {
-		tv.tv_sec = keepalive_s / 2;
-		tv.tv_usec = (keepalive_s % 2) * 500000;
-		evtimer_add(&ka_ev, &tv);
-	}
-}
-
-static void
-sock_keepalive(int fd)
-{
-	int one = 1, cnt = KEEPALIVE_PROBES;
-
-	if (keepalive_s == 0)
-		return;
-	(void)setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
-	(void)setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &keepalive_s,
-	    sizeof(keepalive_s));
-	(void)setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &keepalive_s,
-	    sizeof(keepalive_s));
-	(void)setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof(cnt));
 }
 
 unsigned
@@ -251,8 +168,7 @@ tcp_conn_free(struct connection *c, int reset_fd, const char *reason)
 		close(c->bfd);
 	TAILQ_REMOVE(c->proxy != NULL ? &c->proxy->conns : &orphans, c,
 	    entry);
-	if (c->ka_pending)
-		TAILQ_REMOVE(&ka_pending, c, ka_entry);
+	tcp_keepalive_forget(c);
 	c->stats->tcp_active--;
 	metrics_endpoint_release(c->ep);
 	relays_active--;
@@ -384,7 +300,7 @@ conn_connect(struct connection *c, const union addr *ep)
 	}
 	p->pause_logged = 0;	/* descriptors are back: a new episode logs */
 	(void)setsockopt(c->bfd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	keepalive_later(c, p->base);
+	tcp_keepalive_later(c, p->base);
 	if (connect(c->bfd, &ep->sa, addr_len(ep)) == 0) {
 		conn_relay(c);
 		return;
@@ -544,7 +460,7 @@ tcp_proxy_open(struct event_base *base, const union addr *bind_addr,
 	if ((fd = proxy_socket(bind_addr, SOCK_STREAM, &as)) == -1)
 		return NULL;
 	/* Inherited by accepted sockets too, like TCP_NODELAY below. */
-	sock_keepalive(fd);
+	tcp_keepalive_socket(fd);
 	/*
 	 * SO_REUSEADDR lets a restarted proxy rebind a port of its range that
 	 * TIME_WAIT connections still hold.  With port 0 it is useless, and
@@ -623,6 +539,5 @@ tcp_relays_close_all(void)
 	 */
 	while ((c = TAILQ_FIRST(&orphans)) != NULL)
 		tcp_conn_free(c, RESET_BOTH, "shutting down, reset");
-	if (ka_ev_assigned)
-		event_del(&ka_ev);
+	tcp_keepalive_stop();
 }
