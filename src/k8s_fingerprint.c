@@ -106,11 +106,14 @@ fp_str(struct fp *f, const char *s)
 	fp_put(f, "\"", 1);
 }
 
+/* Keys are this file's literals: nothing in them to escape. */
 static void
 fp_key(struct fp *f, const char *key)
 {
-	fp_str(f, key);
-	fp_put(f, ":", 1);
+	fp_sep(f);
+	fp_put(f, "\"", 1);
+	fp_put(f, key, strlen(key));
+	fp_put(f, "\":", 2);
 }
 
 static void
