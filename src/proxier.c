@@ -132,6 +132,8 @@ proxier_add(struct proxier *p, const struct store_port *sp)
 	p->count++;
 	proxier_pp_follow_ext(p, pp);
 	proxier_pp_collect_stats(pp);
+	/* Counted as missing first: proxier_pp_ensure_open takes them off. */
+	p->failed += proxier_pp_missing(pp);
 	(void)proxier_pp_ensure_open(p, pp);
 	proxier_pp_hold_nodeport(p, pp);
 }

@@ -135,6 +135,10 @@ write_policy_metrics(struct proxier *p, struct evbuffer *b)
 	    "with externalTrafficPolicy Local).");
 	metrics_sample(b, "kube_uproxy_health_check_node_ports", NULL,
 	    (double)listening);
+	metrics_family(b, "kube_uproxy_proxy_sockets_missing", "gauge",
+	    "Proxy sockets wanted but not open (retried every second).");
+	metrics_sample(b, "kube_uproxy_proxy_sockets_missing", NULL,
+	    (double)p->failed);
 	metrics_family(b, "kube_uproxy_health_check_node_ports_unbound",
 	    "gauge", "Health check node ports wanted but not listening "
 	    "(retried every second).");

@@ -31,6 +31,9 @@ sample() {
 	    'index($0, s " ") == 1 { print $2; found = 1 } END { if (!found) print "ABSENT" }'
 }
 WEB='service_port="default/web:http",protocol="TCP"'
+# Every proxy socket is open: none missing (the count once wrapped below
+# zero with each port added, and kept a retry walking every port).
+expect_eq "proxy sockets missing" "$(sample kube_uproxy_proxy_sockets_missing)" 0
 
 # --- the format ------------------------------------------------------------
 client http "$METRICS_URL/metrics" >"$T_DIR/metrics.txt"
