@@ -278,17 +278,15 @@ mfile_read(struct mfile_set *set, struct mfile *f)
 		    f->path, (long long)f->st.st_size, BOUND_MANIFEST_BYTES);
 		return;
 	}
+	if (f->text != NULL && file_same(f->path, f->text, f->text_len)) {
+		log_debug(1, "manifests %s: unchanged since its last read",
+		    f->path);
+		return;
+	}
 	if ((text = file_read(f->path, BOUND_MANIFEST_BYTES, &len, err,
 	    sizeof(err))) == NULL) {
 		log_warnx("manifests %s: %s; keeping its last good content",
 		    f->path, err);
-		return;
-	}
-	if (f->text != NULL && len == f->text_len &&
-	    memcmp(text, f->text, len) == 0) {
-		log_debug(1, "manifests %s: unchanged since its last read",
-		    f->path);
-		free(text);
 		return;
 	}
 	free(f->text);

@@ -65,6 +65,30 @@ xasprintf(const char *fmt, ...)
 	return s;
 }
 
+int
+file_same(const char *path, const char *text, size_t len)
+{
+	char buf[64 * 1024];
+	struct stat st;
+	size_t off = 0;
+	ssize_t n;
+	int fd, same = 0;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
+		return 0;
+	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
+	    (size_t)st.st_size == len) {
+		while (off < len && (n = read(fd, buf, sizeof(buf))) > 0 &&
+		    (size_t)n <= len - off && memcmp(buf, text + off,
+		    (size_t)n) == 0)
+			off += (size_t)n;
+		/* All of text matched, and nothing more is there. */
+		same = off == len && read(fd, buf, 1) == 0;
+	}
+	close(fd);
+	return same;
+}
+
 char *
 file_read(const char *path, size_t max, size_t *lenp, char *err,
     size_t err_len)

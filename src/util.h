@@ -23,6 +23,12 @@ char	*xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
  */
 char	*file_read(const char *path, size_t max, size_t *lenp, char *err,
 	    size_t err_len);
+/*
+ * Whether the regular file at path holds exactly text (len bytes), read
+ * in small pieces and compared as they come: an unchanged file costs no
+ * buffer of its size.  0 when it differs or cannot be read.
+ */
+int	 file_same(const char *path, const char *text, size_t len);
 
 /* CLOCK_MONOTONIC in milliseconds. */
 uint64_t mono_ms(void);
